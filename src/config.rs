@@ -1,0 +1,402 @@
+//! Settings: embedded defaults, then the TOML file, then `PORTICO_*` variables, then flags.
+//!
+//! The command line and the file format are a contract with scripts outside the repository
+//! (see `docs/architecture.md`), so unknown keys and malformed values are errors at start-up,
+//! never silently ignored. Nothing here knows about HTTP or jobs; it only produces a `Config`.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Everything the server needs to start, with every value resolved.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free port.
+    pub bind: String,
+    /// Where history, logs, results and job working directories live.
+    pub data_dir: PathBuf,
+    /// Jobs that may run at once: the size of the worker pool.
+    pub workers: usize,
+    /// Threads answering HTTP requests (tiny_http still holds one thread per open connection).
+    pub http_threads: usize,
+    /// How long a killed job may take to exit after SIGTERM before its group gets SIGKILL.
+    pub kill_grace: Duration,
+    /// Largest request body accepted; larger ones get HTTP 413 without being read.
+    pub max_body_bytes: usize,
+    /// Server log verbosity.
+    pub log_level: log::LevelFilter,
+    /// The interpreter that runs `python` jobs.
+    pub python: String,
+    /// The shell that runs `shell` jobs.
+    pub shell: String,
+    /// Who a request acts as until authentication is configured.
+    pub default_user: String,
+    /// Users from the config file (authentication uses them).
+    pub users: Vec<UserEntry>,
+    /// Tokens from the config file (authentication uses them).
+    pub tokens: Vec<TokenEntry>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: "127.0.0.1:9001".into(),
+            data_dir: PathBuf::from("./portico-data"),
+            workers: 4,
+            http_threads: 8,
+            kill_grace: Duration::from_secs(3),
+            max_body_bytes: 10 * 1024 * 1024,
+            log_level: log::LevelFilter::Info,
+            python: "python3".into(),
+            shell: "sh".into(),
+            default_user: "hadoop".into(),
+            users: Vec::new(),
+            tokens: Vec::new(),
+        }
+    }
+}
+
+/// A `[[users]]` entry of the config file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserEntry {
+    pub name: String,
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub password_hash: Option<String>,
+    #[serde(default)]
+    pub admin: bool,
+}
+
+/// A `[[tokens]]` entry of the config file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenEntry {
+    pub token: String,
+    #[serde(default = "everyone")]
+    pub users: Vec<String>,
+    #[serde(default = "everyone")]
+    pub hosts: Vec<String>,
+    #[serde(default)]
+    pub expires: Option<String>,
+}
+
+fn everyone() -> Vec<String> {
+    vec!["*".into()]
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    #[serde(default)]
+    server: ServerSection,
+    #[serde(default)]
+    engines: EngineSection,
+    #[serde(default)]
+    users: Vec<UserEntry>,
+    #[serde(default)]
+    tokens: Vec<TokenEntry>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServerSection {
+    bind: Option<String>,
+    data_dir: Option<PathBuf>,
+    workers: Option<usize>,
+    http_threads: Option<usize>,
+    kill_grace_secs: Option<f64>,
+    max_body_bytes: Option<usize>,
+    log_level: Option<String>,
+    default_user: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EngineSection {
+    python: Option<String>,
+    shell: Option<String>,
+}
+
+/// Why the settings could not be resolved; printed to stderr before exiting with status 2.
+#[derive(Debug)]
+pub enum ConfigError {
+    /// The user asked for `--help` or `--version`: print this text and exit 0.
+    Info(String),
+    /// A flag the server does not know, or a flag without its value.
+    Usage(String),
+    /// A value that does not parse, named with where it came from.
+    Invalid { setting: &'static str, source: String, reason: String },
+    /// The config file could not be read or parsed.
+    File { path: PathBuf, reason: String },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Info(text) => f.write_str(text),
+            ConfigError::Usage(msg) => write!(f, "{msg}\n\nRun `portico --help` for the flags."),
+            ConfigError::Invalid { setting, source, reason } => {
+                write!(f, "invalid {setting} from {source}: {reason}")
+            }
+            ConfigError::File { path, reason } => {
+                write!(f, "cannot use config file {}: {reason}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The text of `portico --help`.
+pub const HELP: &str = "\
+portico: a Linkis-compatible job entrance in one small binary
+
+USAGE:
+    portico [serve] [FLAGS]
+
+FLAGS (each also settable in the config file; flags win over PORTICO_* variables,
+which win over the file, which wins over the embedded defaults):
+    --bind ADDR          listen address [default: 127.0.0.1:9001; env PORTICO_BIND]
+                         port 0 picks a free port; the server then prints
+                         `portico listening on http://HOST:PORT` once it accepts connections
+    --data-dir DIR       history, logs, results and job working directories
+                         [default: ./portico-data, created if missing; env PORTICO_DATA_DIR]
+    --workers N          jobs that run at once (the worker pool) [default: 4; env PORTICO_WORKERS]
+    --http-threads N     threads answering HTTP requests [default: 8; env PORTICO_HTTP_THREADS]
+    --kill-grace SECS    time between SIGTERM and SIGKILL when a job is killed
+                         [default: 3; env PORTICO_KILL_GRACE]
+    --config FILE        TOML config file [env PORTICO_CONFIG; none by default]
+    --log-level LEVEL    off, error, warn, info, debug or trace [default: info; env PORTICO_LOG_LEVEL]
+    -h, --help           print this help
+    -V, --version        print the version
+";
+
+impl Config {
+    /// Resolves the settings from the process's arguments (without the program name) and
+    /// environment, reading the config file if one is named.
+    pub fn from_args_and_env<I, S>(args: I, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let flags = Flags::parse(args)?;
+        let config_path =
+            flags.get("config").map(|v| PathBuf::from(&v.1)).or_else(|| env("PORTICO_CONFIG").map(PathBuf::from));
+        let mut config = Config::default();
+        if let Some(path) = config_path {
+            config.apply_file(&path)?;
+        }
+        for (name, var) in SETTINGS {
+            if let Some(value) = env(var) {
+                config.apply(name, &value, var)?;
+            }
+        }
+        for (name, (source, value)) in flags.values {
+            if name != "config" {
+                config.apply(name, &value, &source)?;
+            }
+        }
+        Ok(config)
+    }
+
+    /// Reads the TOML file at `path` over the current values.
+    pub fn apply_file(&mut self, path: &Path) -> Result<(), ConfigError> {
+        let file_error = |reason: String| ConfigError::File { path: path.to_path_buf(), reason };
+        let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
+        let file: FileConfig = toml::from_str(&text).map_err(|e| file_error(e.to_string()))?;
+        let source = path.display().to_string();
+        let server = file.server;
+        if let Some(bind) = server.bind {
+            self.apply("bind", &bind, &source)?;
+        }
+        if let Some(dir) = server.data_dir {
+            self.data_dir = dir;
+        }
+        if let Some(n) = server.workers {
+            self.apply("workers", &n.to_string(), &source)?;
+        }
+        if let Some(n) = server.http_threads {
+            self.apply("http-threads", &n.to_string(), &source)?;
+        }
+        if let Some(secs) = server.kill_grace_secs {
+            self.apply("kill-grace", &secs.to_string(), &source)?;
+        }
+        if let Some(n) = server.max_body_bytes {
+            self.max_body_bytes = n;
+        }
+        if let Some(level) = server.log_level {
+            self.apply("log-level", &level, &source)?;
+        }
+        if let Some(user) = server.default_user {
+            self.default_user = user;
+        }
+        if let Some(python) = file.engines.python {
+            self.python = python;
+        }
+        if let Some(shell) = file.engines.shell {
+            self.shell = shell;
+        }
+        self.users = file.users;
+        self.tokens = file.tokens;
+        Ok(())
+    }
+
+    /// Sets one named setting from its text form; `source` says where it came from for errors.
+    fn apply(&mut self, name: &str, value: &str, source: &str) -> Result<(), ConfigError> {
+        let invalid = |setting: &'static str, reason: &str| ConfigError::Invalid {
+            setting,
+            source: source.to_string(),
+            reason: format!("{value:?}: {reason}"),
+        };
+        match name {
+            "bind" => {
+                value.parse::<SocketAddr>().map_err(|_| invalid("bind", "expected HOST:PORT with an IP address"))?;
+                self.bind = value.to_string();
+            }
+            "data-dir" => self.data_dir = PathBuf::from(value),
+            "workers" => {
+                self.workers = positive(value).ok_or_else(|| invalid("workers", "expected a whole number from 1"))?
+            }
+            "http-threads" => {
+                self.http_threads =
+                    positive(value).ok_or_else(|| invalid("http-threads", "expected a whole number from 1"))?
+            }
+            "kill-grace" => {
+                let secs: f64 = value
+                    .parse()
+                    .ok()
+                    .filter(|s: &f64| s.is_finite() && *s >= 0.0 && *s <= 3600.0)
+                    .ok_or_else(|| invalid("kill-grace", "expected seconds from 0 to 3600"))?;
+                self.kill_grace = Duration::from_secs_f64(secs);
+            }
+            "log-level" => {
+                self.log_level = value
+                    .parse()
+                    .map_err(|_| invalid("log-level", "expected off, error, warn, info, debug or trace"))?
+            }
+            _ => return Err(ConfigError::Usage(format!("unknown setting {name}"))),
+        }
+        Ok(())
+    }
+}
+
+/// Settings that flags and `PORTICO_*` variables can both set (the config path is handled apart).
+const SETTINGS: [(&str, &str); 6] = [
+    ("bind", "PORTICO_BIND"),
+    ("data-dir", "PORTICO_DATA_DIR"),
+    ("workers", "PORTICO_WORKERS"),
+    ("http-threads", "PORTICO_HTTP_THREADS"),
+    ("kill-grace", "PORTICO_KILL_GRACE"),
+    ("log-level", "PORTICO_LOG_LEVEL"),
+];
+
+fn positive(value: &str) -> Option<usize> {
+    value.parse::<usize>().ok().filter(|n| *n >= 1 && *n <= 4096)
+}
+
+/// Flags in the order given; a later flag of the same name wins.
+struct Flags {
+    values: Vec<(&'static str, (String, String))>,
+}
+
+impl Flags {
+    fn get(&self, name: &str) -> Option<&(String, String)> {
+        self.values.iter().rev().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+
+    fn parse<I, S>(args: I) -> Result<Flags, ConfigError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        const NAMES: [&str; 7] = ["bind", "data-dir", "workers", "http-threads", "kill-grace", "config", "log-level"];
+        let mut values = Vec::new();
+        let mut args = args.into_iter().map(Into::into).peekable();
+        let mut first = true;
+        while let Some(arg) = args.next() {
+            if first && arg == "serve" {
+                first = false;
+                continue;
+            }
+            first = false;
+            match arg.as_str() {
+                "-h" | "--help" => return Err(ConfigError::Info(HELP.to_string())),
+                "-V" | "--version" => {
+                    return Err(ConfigError::Info(format!("portico {}\n", env!("CARGO_PKG_VERSION"))))
+                }
+                _ => {}
+            }
+            let Some(flag) = arg.strip_prefix("--") else {
+                return Err(ConfigError::Usage(format!("unexpected argument {arg:?}")));
+            };
+            let (name, inline) = match flag.split_once('=') {
+                Some((n, v)) => (n, Some(v.to_string())),
+                None => (flag, None),
+            };
+            let Some(&name) = NAMES.iter().find(|n| **n == name) else {
+                return Err(ConfigError::Usage(format!("unknown flag --{name}")));
+            };
+            let value = match inline {
+                Some(v) => v,
+                None => args.next().ok_or_else(|| ConfigError::Usage(format!("--{name} needs a value")))?,
+            };
+            values.push((name, (format!("--{name}"), value)));
+        }
+        Ok(Flags { values })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn defaults_need_no_file() {
+        let config = Config::from_args_and_env(Vec::<String>::new(), &no_env).unwrap();
+        assert_eq!(config.bind, "127.0.0.1:9001");
+        assert_eq!(config.data_dir, PathBuf::from("./portico-data"));
+        assert_eq!(config.workers, 4);
+    }
+
+    #[test]
+    fn flags_beat_environment() {
+        let env = |name: &str| (name == "PORTICO_WORKERS").then(|| "7".to_string());
+        let config = Config::from_args_and_env(["serve", "--workers=2", "--bind", "127.0.0.1:0"], &env).unwrap();
+        assert_eq!(config.workers, 2);
+        assert_eq!(config.bind, "127.0.0.1:0");
+        let config = Config::from_args_and_env(Vec::<String>::new(), &env).unwrap();
+        assert_eq!(config.workers, 7);
+    }
+
+    #[test]
+    fn bad_values_and_unknown_flags_are_errors() {
+        assert!(matches!(
+            Config::from_args_and_env(["--workers", "0"], &no_env),
+            Err(ConfigError::Invalid { setting: "workers", .. })
+        ));
+        assert!(matches!(Config::from_args_and_env(["--nope"], &no_env), Err(ConfigError::Usage(_))));
+        assert!(matches!(Config::from_args_and_env(["--bind"], &no_env), Err(ConfigError::Usage(_))));
+    }
+
+    #[test]
+    fn config_file_rejects_unknown_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("portico.toml");
+        std::fs::write(&path, "[server]\nworkers = 3\n\n[[users]]\nname = \"alice\"\npassword = \"x\"\n").unwrap();
+        let mut config = Config::default();
+        config.apply_file(&path).unwrap();
+        assert_eq!(config.workers, 3);
+        assert_eq!(config.users.len(), 1);
+        std::fs::write(&path, "[server]\nworkerz = 3\n").unwrap();
+        assert!(matches!(config.apply_file(&path), Err(ConfigError::File { .. })));
+    }
+}

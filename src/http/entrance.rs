@@ -1,0 +1,359 @@
+//! `/entrance/*`: submit and execute, status, progress, log, kill, killJobs, pause, resume.
+//!
+//! Each handler parses, authorizes, calls the scheduler and wraps the answer; the shapes are
+//! those of `docs/api.md` (and Linkis's §5). `{id}` is an execID or a numeric taskID.
+
+use std::sync::Arc;
+
+use rouille::Request;
+use serde_json::{json, Value};
+
+use super::auth::Caller;
+use super::message::{ApiError, Message};
+use super::{json_body, Context};
+use crate::job::control::{self, Resources};
+use crate::job::request::{self, check_name};
+use crate::job::scheduler::{KillOutcome, PauseOutcome, Submitter};
+use crate::job::store::JobEntry;
+use crate::job::JobError;
+use crate::storage::log_file::{self, LevelSplit};
+
+/// Lines a log page holds when the client does not say.
+const DEFAULT_LOG_PAGE: u64 = 100;
+/// Lines a log page holds when the client asks for "all" with a negative size, as Linkis does.
+const NEGATIVE_SIZE_PAGE: u64 = 10_000;
+
+/// `POST submit` and `POST execute`: both dialects share one parser.
+pub fn submit(context: &Context, request: &Request, caller: &Caller, method: &str) -> Result<Message, ApiError> {
+    let body = json_body(request)?;
+    let job = request::parse(&body)?;
+    let execute_user = match &job.execute_user {
+        Some(user) if caller.admin_token && user != &caller.user => {
+            check_name("executeUser", user)?;
+            user.clone()
+        }
+        _ => caller.user.clone(),
+    };
+    if let Some(label_user) = &job.label_user {
+        if !label_user.eq_ignore_ascii_case(&execute_user) {
+            return Err(JobError::invalid(
+                50080,
+                format!(
+                    "SubmitUser : {} must be the same as ExecuteUser : {execute_user} , and user : {label_user} in userCreatorLabel.",
+                    caller.user
+                ),
+            )
+            .into());
+        }
+    }
+    let entry = context.scheduler.submit(job, Submitter { submit_user: &caller.user, execute_user: &execute_user })?;
+    Ok(Message::ok(method, json!({"execID": entry.spec.exec_id, "taskID": entry.spec.task_id})))
+}
+
+/// Finds the job named by `id` (or by the `taskID` query parameter as a fallback) and checks
+/// the caller may see it. `missing` is the endpoint's Linkis text for an unknown job.
+fn find_job(
+    context: &Context,
+    request: &Request,
+    caller: &Caller,
+    id: &str,
+    missing: &str,
+) -> Result<Arc<JobEntry>, ApiError> {
+    let entry = context
+        .scheduler
+        .find(id)
+        .or_else(|| request.get_param("taskID").and_then(|task| context.scheduler.find(task.trim())))
+        .ok_or_else(|| ApiError::JobNotFound(format!("{missing} (no job has the id {id:?})")))?;
+    if !caller.may_access(&entry.spec.execute_user) && !caller.may_access(&entry.spec.submit_user) {
+        return Err(ApiError::Forbidden(format!(
+            "You have no permission to access the job {id}, it belongs to user:{}",
+            entry.spec.execute_user
+        )));
+    }
+    Ok(entry)
+}
+
+/// `GET {id}/status`
+pub fn status(
+    context: &Context,
+    request: &Request,
+    caller: &Caller,
+    method: &str,
+    id: &str,
+) -> Result<Message, ApiError> {
+    let entry = find_job(
+        context,
+        request,
+        caller,
+        id,
+        "ID The corresponding job is empty and cannot obtain the corresponding task status.(ID 对应的job为空，不能获取相应的任务状态)",
+    )?;
+    let queue_position = context.scheduler.queue_position(&entry);
+    let live = entry.live();
+    let mut data = json!({
+        "status": live.state.as_str(),
+        "execID": entry.spec.exec_id,
+        "taskID": entry.spec.task_id,
+        "paused": live.paused,
+        "pausedMillis": live.paused_for().as_millis() as u64,
+    });
+    if let Some(position) = queue_position {
+        data["queuePosition"] = json!(position);
+    }
+    if let Some(code) = live.exit_code {
+        data["exitCode"] = json!(code);
+    }
+    Ok(Message::ok(method, data))
+}
+
+/// `GET {id}/progress` and `GET {id}/progressWithResource`
+pub fn progress(
+    context: &Context,
+    request: &Request,
+    caller: &Caller,
+    method: &str,
+    id: &str,
+    with_resource: bool,
+) -> Result<Message, ApiError> {
+    let entry = find_job(
+        context,
+        request,
+        caller,
+        id,
+        "The job corresponding to the ID is empty, and the corresponding task progress cannot be obtained.(ID 对应的job为空，不能获取相应的任务进度)",
+    )?;
+    // Sample the live process group without holding the job's lock while reading /proc.
+    let running_group = {
+        let live = entry.live();
+        (with_resource && !live.state.is_terminal()).then_some(live.pgid).flatten()
+    };
+    let fresh = running_group.map(control::sample_group);
+    let mut live = entry.live();
+    if let Some(sample) = fresh {
+        if !live.state.is_terminal() {
+            live.resources.update(sample);
+        }
+    }
+    let progress_info: Vec<Value> = live
+        .stages()
+        .map(|s| {
+            json!({
+                "id": entry.spec.task_id.to_string(),
+                "succeedTasks": s.succeed,
+                "failedTasks": s.failed,
+                "runningTasks": s.running,
+                "totalTasks": s.total,
+            })
+        })
+        .into_iter()
+        .collect();
+    let progress = if live.state.is_terminal() { 1.0 } else { live.progress.min(0.99) };
+    let mut data = json!({
+        "progress": progress,
+        "execID": entry.spec.exec_id,
+        "taskID": entry.spec.task_id,
+        "progressInfo": progress_info,
+        "paused": live.paused,
+        "pausedMillis": live.paused_for().as_millis() as u64,
+    });
+    if with_resource {
+        data["yarnResource"] = Value::Null;
+        data["resource"] = resource_json(&live.resources);
+    }
+    Ok(Message::ok(method, data))
+}
+
+fn resource_json(resources: &Resources) -> Value {
+    json!({
+        "cpuSeconds": (resources.cpu_seconds * 1000.0).round() / 1000.0,
+        "memoryBytes": resources.memory_bytes,
+        "peakMemoryBytes": resources.peak_memory_bytes,
+        "processes": resources.processes,
+    })
+}
+
+/// `GET {id}/log?fromLine=&size=&distinctLevel=`
+pub fn log(context: &Context, request: &Request, caller: &Caller, method: &str, id: &str) -> Result<Message, ApiError> {
+    let entry = find_job(
+        context,
+        request,
+        caller,
+        id,
+        "Can't find execID(不能找到execID) Corresponding job, can not get the corresponding log(对应的job，不能获得对应的日志)",
+    )?;
+    let from = match integer_param(request, "fromLine")? {
+        Some(n) if n > 0 => n as u64,
+        _ => 0,
+    };
+    let size = match integer_param(request, "size")? {
+        None => DEFAULT_LOG_PAGE,
+        Some(n) if n < 0 => NEGATIVE_SIZE_PAGE,
+        Some(n) => n as u64,
+    };
+    let distinct = !request.get_param("distinctLevel").is_some_and(|v| v.trim().eq_ignore_ascii_case("false"));
+    let page = log_file::read_page(&entry.spec.log_path, from, size).map_err(|e| {
+        log::warn!("job {}: cannot read its log: {e}", entry.spec.task_id);
+        ApiError::BadRequest("Failed to get log information(获取日志信息失败)".into())
+    })?;
+    let log =
+        if distinct { json!(LevelSplit::of(&page.lines, false).into_array()) } else { json!(page.lines.join("\n")) };
+    Ok(Message::ok(method, json!({"log": log, "fromLine": page.next_from, "execID": entry.spec.exec_id})))
+}
+
+fn integer_param(request: &Request, name: &str) -> Result<Option<i64>, ApiError> {
+    match request.get_param(name) {
+        None => Ok(None),
+        Some(text) if text.trim().is_empty() => Ok(None),
+        Some(text) => text
+            .trim()
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| ApiError::BadRequest(format!("The parameter {name} must be an integer, not {text:?}"))),
+    }
+}
+
+/// `GET|POST {id}/kill[?taskID=]`
+pub fn kill(
+    context: &Context,
+    request: &Request,
+    caller: &Caller,
+    method: &str,
+    id: &str,
+) -> Result<Message, ApiError> {
+    let entry = context
+        .scheduler
+        .find(id)
+        .or_else(|| request.get_param("taskID").and_then(|task| context.scheduler.find(task.trim())))
+        .ok_or_else(|| {
+            ApiError::JobNotFound(format!(
+                "Get job by ID error, kill failed.(获取job时发生异常，kill失败) (no job has the id {id:?})"
+            ))
+        })?;
+    kill_one(context, caller, &entry, method)
+}
+
+fn kill_one(context: &Context, caller: &Caller, entry: &Arc<JobEntry>, method: &str) -> Result<Message, ApiError> {
+    if !caller.may_access(&entry.spec.execute_user) {
+        return Err(ApiError::Refused(format!(
+            "You have no permission to kill this job, excecute by user:{}",
+            entry.spec.execute_user
+        )));
+    }
+    let outcome = context.scheduler.kill(entry, &caller.user);
+    let message = match outcome {
+        KillOutcome::Signalled | KillOutcome::Dequeued => "Successfully killed the job(成功kill了job)".to_string(),
+        KillOutcome::AlreadyEnded(state) => {
+            format!("The job already completed with status {state}; nothing was killed.(任务已经结束，不支持kill)")
+        }
+    };
+    let state = entry.live().state;
+    Ok(Message::ok(
+        method,
+        json!({"execID": entry.spec.exec_id, "taskID": entry.spec.task_id, "status": state.as_str()}),
+    )
+    .with_message(message))
+}
+
+/// `POST killJobs` with `{idList, taskIDList}`: one message per job.
+pub fn kill_jobs(context: &Context, request: &Request, caller: &Caller, method: &str) -> Result<Message, ApiError> {
+    let body = json_body(request)?;
+    let list = |key: &str| -> Result<Vec<Value>, ApiError> {
+        match body.get(key) {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::Array(items)) => Ok(items.clone()),
+            Some(_) => {
+                Err(ApiError::BadRequest("Request parameter error, please use array(请求参数错误，请使用数组)".into()))
+            }
+        }
+    };
+    let ids = list("idList")?;
+    let task_ids = list("taskIDList")?;
+    if !ids.is_empty() && !task_ids.is_empty() && ids.len() != task_ids.len() {
+        return Err(ApiError::BadRequest(
+            "The length of the ID list does not match the length of the TASKID list(id列表的长度与taskId列表的长度不一致)".into(),
+        ));
+    }
+    let count = ids.len().max(task_ids.len());
+    let as_id = |value: Option<&Value>| match value {
+        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    let mut messages = Vec::with_capacity(count);
+    for i in 0..count {
+        let exec_id = as_id(ids.get(i));
+        let task_id = as_id(task_ids.get(i));
+        let name = exec_id.clone().or(task_id.clone()).unwrap_or_default();
+        let job_method = format!("/api/entrance/{name}/kill");
+        let found = exec_id
+            .as_deref()
+            .and_then(|id| context.scheduler.find(id))
+            .or_else(|| task_id.as_deref().and_then(|id| context.scheduler.find(id)));
+        let answer = match found {
+            Some(entry) => kill_one(context, caller, &entry, &job_method),
+            None => Err(ApiError::JobNotFound(format!(
+                "Can't find the job {name:?}, kill failed.(不能找到对应的job，kill失败)"
+            ))),
+        };
+        let message = answer.unwrap_or_else(|e| e.into_message(&job_method));
+        messages.push(json!({"method": message.method, "status": message.status, "message": message.message, "data": message.data}));
+    }
+    Ok(Message::ok(method, json!({"messages": messages})).with_message("success"))
+}
+
+/// `GET {id}/pause`: really stops the job (SIGSTOP), or holds it in the queue.
+pub fn pause(
+    context: &Context,
+    request: &Request,
+    caller: &Caller,
+    method: &str,
+    id: &str,
+) -> Result<Message, ApiError> {
+    let entry = find_job(
+        context,
+        request,
+        caller,
+        id,
+        &format!("can not find the job of exexID :{id} can not pause (不能找到execID: {id}对应的job，不能进行pause)"),
+    )?;
+    match context.scheduler.pause(&entry, &caller.user) {
+        PauseOutcome::AlreadyEnded(state) => {
+            Err(ApiError::BadRequest(format!("The job already completed with status {state}; it cannot be paused.")))
+        }
+        outcome => {
+            Ok(Message::ok(method, json!({"execID": entry.spec.exec_id, "taskID": entry.spec.task_id, "paused": true}))
+                .with_message(match outcome {
+                    PauseOutcome::Unchanged => "The job is already paused",
+                    PauseOutcome::Queued => {
+                        "success to pause job (成功pause了job): it stays in the queue until resumed"
+                    }
+                    _ => "success to pause job (成功pause了job)",
+                }))
+        }
+    }
+}
+
+/// `GET {id}/resume`: continues a paused job (SIGCONT) or releases it to the queue.
+pub fn resume(
+    context: &Context,
+    request: &Request,
+    caller: &Caller,
+    method: &str,
+    id: &str,
+) -> Result<Message, ApiError> {
+    let entry =
+        find_job(context, request, caller, id, &format!("can not find the job of execID :{id} can not resume"))?;
+    match context.scheduler.resume(&entry, &caller.user) {
+        PauseOutcome::AlreadyEnded(state) => {
+            Err(ApiError::BadRequest(format!("The job already completed with status {state}; it cannot be resumed.")))
+        }
+        outcome => Ok(Message::ok(
+            method,
+            json!({"execID": entry.spec.exec_id, "taskID": entry.spec.task_id, "paused": false}),
+        )
+        .with_message(match outcome {
+            PauseOutcome::Unchanged => "The job is not paused",
+            _ => "success to resume job",
+        })),
+    }
+}

@@ -1,0 +1,192 @@
+//! The Linkis `Message` envelope and the one place errors become answers.
+//!
+//! Every answer is `{method, status, message, data}` with the HTTP code Linkis derives from the
+//! body status (0→200, 1→400, 2→412, -1→401, 3→403, 4→206). Errors a client causes are
+//! [`ApiError`]s; [`ApiError::into_message`] is the only code that turns them into envelopes.
+
+use rouille::Response;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::job::JobError;
+
+/// Body status codes Linkis clients check.
+pub mod status {
+    pub const OK: i32 = 0;
+    pub const ERROR: i32 = 1;
+    pub const NOT_LOGGED_IN: i32 = -1;
+    pub const NO_PERMISSION: i32 = 3;
+}
+
+/// A Linkis envelope.
+#[derive(Debug, Serialize)]
+pub struct Message {
+    pub method: Option<String>,
+    pub status: i32,
+    pub message: String,
+    pub data: Value,
+    /// An HTTP code other than the one the body status maps to (404, 405, 413, 500, 503).
+    #[serde(skip)]
+    pub http_override: Option<u16>,
+}
+
+impl Message {
+    /// A success with Linkis's default message `OK`.
+    pub fn ok(method: &str, data: Value) -> Message {
+        Message {
+            method: Some(method.to_string()),
+            status: status::OK,
+            message: "OK".into(),
+            data,
+            http_override: None,
+        }
+    }
+
+    /// Replaces the human-readable message.
+    pub fn with_message(mut self, message: impl Into<String>) -> Message {
+        self.message = message.into();
+        self
+    }
+
+    /// The HTTP code for this envelope.
+    pub fn http_code(&self) -> u16 {
+        self.http_override.unwrap_or(match self.status {
+            status::OK => 200,
+            status::NOT_LOGGED_IN => 401,
+            2 => 412,
+            status::NO_PERMISSION => 403,
+            4 => 206,
+            _ => 400,
+        })
+    }
+
+    pub fn into_response(self) -> Response {
+        let code = self.http_code();
+        let body = serde_json::to_vec(&self).unwrap_or_else(|_| {
+            br#"{"method":null,"status":1,"message":"cannot serialize the answer","data":{}}"#.to_vec()
+        });
+        Response::from_data("application/json;charset=UTF-8", body).with_status_code(code)
+    }
+}
+
+/// A request that could not be honoured, with what the client needs to know.
+#[derive(Debug)]
+pub enum ApiError {
+    /// A failure in the job domain.
+    Job(JobError),
+    /// Malformed input: bad JSON, wrong types, bad parameters.
+    BadRequest(String),
+    /// The named job does not exist (the text is the endpoint's Linkis message).
+    JobNotFound(String),
+    /// No valid session or token.
+    NotLoggedIn(String),
+    /// Authenticated, but not allowed to do this.
+    Forbidden(String),
+    /// Authenticated, not allowed, and Linkis answers it as a plain error (kill).
+    Refused(String),
+    /// No such endpoint.
+    NoRoute(String),
+    /// The endpoint exists but not for this HTTP method.
+    MethodNotAllowed { method: String, allowed: &'static str },
+    /// The body is larger than the configured limit.
+    PayloadTooLarge { limit: usize },
+    /// A bug or an environment failure on our side.
+    Internal(String),
+}
+
+impl From<JobError> for ApiError {
+    fn from(e: JobError) -> ApiError {
+        ApiError::Job(e)
+    }
+}
+
+impl ApiError {
+    /// The envelope for this error, answering the call named `method`.
+    pub fn into_message(self, method: &str) -> Message {
+        let error = |status: i32, http: Option<u16>, message: String, data: Value| Message {
+            method: Some(method.to_string()),
+            status,
+            message,
+            data,
+            http_override: http,
+        };
+        match self {
+            ApiError::Job(JobError::InvalidRequest { code, desc }) => error(
+                status::ERROR,
+                None,
+                format!("error code(错误码): {code}, error message(错误信息): {desc}."),
+                json!({"errorMsg": {"level": 2, "errCode": code, "desc": desc, "serviceKind": "linkis-cg-entrance"}}),
+            ),
+            ApiError::Job(JobError::NotFound { id }) => {
+                error(status::ERROR, None, format!("Can't find the job with id {id}(不能找到对应的job)"), json!({}))
+            }
+            ApiError::Job(JobError::ShuttingDown) => error(
+                status::ERROR,
+                Some(503),
+                "The server is shutting down and accepts no new jobs; retry against the restarted server.".into(),
+                json!({}),
+            ),
+            ApiError::Job(e @ JobError::Storage { .. }) => {
+                log::error!("{method}: {e}");
+                error(
+                    status::ERROR,
+                    Some(500),
+                    format!("operation failed(操作失败)s！the reason(原因)：{e}"),
+                    json!({}),
+                )
+            }
+            ApiError::BadRequest(msg) | ApiError::JobNotFound(msg) | ApiError::Refused(msg) => {
+                error(status::ERROR, None, msg, json!({}))
+            }
+            ApiError::NotLoggedIn(msg) => error(status::NOT_LOGGED_IN, None, msg, json!({})),
+            ApiError::Forbidden(msg) => error(status::NO_PERMISSION, None, msg, json!({})),
+            ApiError::NoRoute(path) => error(status::ERROR, Some(404), format!("No API at {path}"), json!({})),
+            ApiError::MethodNotAllowed { method: verb, allowed } => {
+                error(status::ERROR, Some(405), format!("{verb} is not supported here; use {allowed}"), json!({}))
+            }
+            ApiError::PayloadTooLarge { limit } => error(
+                status::ERROR,
+                Some(413),
+                format!("The request body is larger than the {limit} bytes this server accepts"),
+                json!({}),
+            ),
+            ApiError::Internal(reason) => {
+                log::error!("{method}: internal error: {reason}");
+                error(
+                    status::ERROR,
+                    Some(500),
+                    format!("operation failed(操作失败)s！the reason(原因)：{reason}"),
+                    json!({}),
+                )
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_status_maps_to_http_code() {
+        let codes: Vec<u16> = [0, 1, 2, -1, 3, 4]
+            .into_iter()
+            .map(|s| {
+                Message { method: None, status: s, message: String::new(), data: json!({}), http_override: None }
+                    .http_code()
+            })
+            .collect();
+        assert_eq!(codes, [200, 400, 412, 401, 403, 206]);
+    }
+
+    #[test]
+    fn linkis_errors_carry_their_code() {
+        let msg = ApiError::Job(JobError::InvalidRequest { code: 20007, desc: "empty".into() })
+            .into_message("/api/entrance/submit");
+        assert_eq!(msg.status, 1);
+        assert_eq!(msg.message, "error code(错误码): 20007, error message(错误信息): empty.");
+        assert_eq!(msg.data["errorMsg"]["errCode"], 20007);
+        let text = serde_json::to_string(&msg).unwrap();
+        assert!(!text.contains("http_override"), "{text}");
+    }
+}

@@ -1,0 +1,170 @@
+//! Control signals for a running job and how they reach its process group.
+//!
+//! Every job runs in its own process group (its pgid is its main process's pid), so a signal to
+//! the group reaches its children and grandchildren too. The group's members and their resource
+//! use are read from `/proc`; that is also how a kill is confirmed: no live member left.
+
+use std::io;
+
+/// What a user can ask of a running job, delivered through its crossbeam channel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Control {
+    /// Terminate the group (SIGTERM, then SIGKILL after the grace period). `by` is logged.
+    Kill { by: String },
+    /// Stop the group (SIGSTOP). `by` is logged.
+    Pause { by: String },
+    /// Continue the group (SIGCONT). `by` is logged.
+    Resume { by: String },
+}
+
+/// A job's resource use, summed over its process group.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Resources {
+    /// CPU seconds (user + system), including reaped children.
+    pub cpu_seconds: f64,
+    /// Resident memory now.
+    pub memory_bytes: u64,
+    /// The largest resident memory seen.
+    pub peak_memory_bytes: u64,
+    /// Live processes in the group now.
+    pub processes: u32,
+}
+
+impl Resources {
+    /// Takes a new sample, keeping the peak and never letting CPU time go backwards.
+    pub fn update(&mut self, sample: Resources) {
+        self.cpu_seconds = self.cpu_seconds.max(sample.cpu_seconds);
+        self.memory_bytes = sample.memory_bytes;
+        self.processes = sample.processes;
+        self.peak_memory_bytes = self.peak_memory_bytes.max(sample.memory_bytes).max(sample.peak_memory_bytes);
+    }
+}
+
+/// Sends `signal` to every process in group `pgid`. A group that no longer exists is not an
+/// error: there is nothing left to signal.
+pub fn signal_group(pgid: i32, signal: i32) -> io::Result<()> {
+    if pgid <= 1 {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "refusing to signal process group <= 1"));
+    }
+    // SAFETY: killpg has no memory-safety preconditions; a bad pgid yields an error code.
+    let rc = unsafe { libc::killpg(pgid, signal) };
+    if rc == 0 {
+        return Ok(());
+    }
+    let err = io::Error::last_os_error();
+    if err.raw_os_error() == Some(libc::ESRCH) {
+        Ok(())
+    } else {
+        Err(err)
+    }
+}
+
+/// One process as `/proc/{pid}/stat` describes it.
+#[derive(Clone, Copy, Debug)]
+pub struct ProcStat {
+    pub pid: i32,
+    pub state: u8,
+    pub pgrp: i32,
+    /// utime + stime + cutime + cstime, in clock ticks.
+    pub cpu_ticks: u64,
+    /// Start time after boot, in clock ticks: with the pid, identifies a process for good.
+    pub start_ticks: u64,
+    pub rss_pages: u64,
+}
+
+/// Parses the text of `/proc/{pid}/stat`.
+pub fn parse_stat(pid: i32, text: &str) -> Option<ProcStat> {
+    // The command name is in parentheses and may itself contain spaces and parentheses.
+    let rest = &text[text.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_ascii_whitespace().collect();
+    let num = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+    Some(ProcStat {
+        pid,
+        state: *fields.first()?.as_bytes().first()?,
+        pgrp: fields.get(2)?.parse().ok()?,
+        cpu_ticks: num(11)? + num(12)? + num(13)? + num(14)?,
+        start_ticks: num(19)?,
+        rss_pages: num(21)?,
+    })
+}
+
+/// Reads one process's stat; `None` if it is gone.
+pub fn read_stat(pid: i32) -> Option<ProcStat> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(pid, &text)
+}
+
+/// Live (not zombie) members of process group `pgid`.
+pub fn group_members(pgid: i32) -> Vec<ProcStat> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(read_stat)
+        .filter(|p| p.pgrp == pgid && p.state != b'Z' && p.state != b'X')
+        .collect()
+}
+
+/// The group's resource use right now.
+pub fn sample_group(pgid: i32) -> Resources {
+    let members = group_members(pgid);
+    let memory_bytes = members.iter().map(|p| p.rss_pages).sum::<u64>() * page_size();
+    Resources {
+        cpu_seconds: members.iter().map(|p| p.cpu_ticks).sum::<u64>() as f64 / ticks_per_second(),
+        memory_bytes,
+        peak_memory_bytes: memory_bytes,
+        processes: members.len() as u32,
+    }
+}
+
+fn page_size() -> u64 {
+    // SAFETY: sysconf only reads a configuration value.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if size > 0 {
+        size as u64
+    } else {
+        4096
+    }
+}
+
+/// Clock ticks per second, the unit of CPU times in `/proc`.
+pub fn ticks_per_second() -> f64 {
+    // SAFETY: sysconf only reads a configuration value.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if ticks > 0 {
+        ticks as f64
+    } else {
+        100.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_stat_with_awkward_command_names() {
+        let text = "4242 (a (weird) name) S 1 4242 4242 0 -1 4194560 100 0 0 0 7 3 2 1 20 0 1 0 5555 1000000 250 18446744073709551615";
+        let stat = parse_stat(4242, text).unwrap();
+        assert_eq!(stat.state, b'S');
+        assert_eq!(stat.pgrp, 4242);
+        assert_eq!(stat.cpu_ticks, 13);
+        assert_eq!(stat.start_ticks, 5555);
+        assert_eq!(stat.rss_pages, 250);
+        assert!(parse_stat(1, "garbage").is_none());
+    }
+
+    #[test]
+    fn our_own_process_is_visible() {
+        let me = std::process::id() as i32;
+        let stat = read_stat(me).unwrap();
+        assert_eq!(stat.pid, me);
+        assert!(stat.rss_pages > 0);
+    }
+
+    #[test]
+    fn refuses_to_signal_init_or_everyone() {
+        assert!(signal_group(0, libc::SIGTERM).is_err());
+        assert!(signal_group(1, libc::SIGTERM).is_err());
+    }
+}

@@ -1,0 +1,132 @@
+//! The job domain: what a job is, its states, and how it is scheduled and run.
+//!
+//! Nothing in `job/` knows about HTTP. Handlers turn requests into a [`request::JobRequest`],
+//! hand it to the [`scheduler::Scheduler`], and read the live [`store::JobEntry`] back; every
+//! failure comes back as a [`JobError`] that the HTTP layer maps to the Linkis envelope.
+
+pub mod control;
+pub mod exec_id;
+pub mod request;
+pub mod runner;
+pub mod scheduler;
+pub mod store;
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// The numeric job id clients call `taskID`. It never repeats.
+pub type TaskId = u64;
+
+/// The eight Linkis job states, spelled exactly as clients parse them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum JobState {
+    /// Accepted and waiting in the queue.
+    Inited,
+    /// Kept for wire compatibility; Portico does not retry jobs yet.
+    WaitForRetry,
+    /// Taken by a worker; the process is being started.
+    Scheduled,
+    /// The process is running (possibly paused: see `paused`).
+    Running,
+    Succeed,
+    Failed,
+    /// Killed by a user or by the server.
+    Cancelled,
+    /// Ran or waited longer than its timeout label allows.
+    Timeout,
+}
+
+impl JobState {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Inited => "Inited",
+            JobState::WaitForRetry => "WaitForRetry",
+            JobState::Scheduled => "Scheduled",
+            JobState::Running => "Running",
+            JobState::Succeed => "Succeed",
+            JobState::Failed => "Failed",
+            JobState::Cancelled => "Cancelled",
+            JobState::Timeout => "Timeout",
+        }
+    }
+
+    /// Whether the job has ended; a terminal state never changes again.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, JobState::Succeed | JobState::Failed | JobState::Cancelled | JobState::Timeout)
+    }
+
+    /// Parses a wire name; anything else is refused, as Linkis refuses it.
+    pub fn parse(name: &str) -> Option<JobState> {
+        [
+            JobState::Inited,
+            JobState::WaitForRetry,
+            JobState::Scheduled,
+            JobState::Running,
+            JobState::Succeed,
+            JobState::Failed,
+            JobState::Cancelled,
+            JobState::Timeout,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == name)
+    }
+}
+
+impl fmt::Display for JobState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What went wrong in the job domain, in terms a client can act on.
+#[derive(Debug)]
+pub enum JobError {
+    /// The submission breaks a Linkis rule; `code` is the Linkis error code for it.
+    InvalidRequest { code: u32, desc: String },
+    /// No job has this id (or the id is not a Linkis execID or taskID at all).
+    NotFound { id: String },
+    /// The server could not do its part (disk full, cannot create a directory…).
+    Storage { what: String, reason: String },
+    /// The server is shutting down and takes no new jobs.
+    ShuttingDown,
+}
+
+impl JobError {
+    pub(crate) fn invalid(code: u32, desc: impl Into<String>) -> JobError {
+        JobError::InvalidRequest { code, desc: desc.into() }
+    }
+
+    pub(crate) fn storage(what: impl Into<String>, reason: impl fmt::Display) -> JobError {
+        JobError::Storage { what: what.into(), reason: reason.to_string() }
+    }
+}
+
+impl fmt::Display for JobError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JobError::InvalidRequest { code, desc } => write!(f, "error {code}: {desc}"),
+            JobError::NotFound { id } => write!(f, "no job with id {id}"),
+            JobError::Storage { what, reason } => write!(f, "{what}: {reason}"),
+            JobError::ShuttingDown => f.write_str("the server is shutting down"),
+        }
+    }
+}
+
+impl std::error::Error for JobError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_names_round_trip_and_unknown_names_are_refused() {
+        for name in ["Inited", "WaitForRetry", "Scheduled", "Running", "Succeed", "Failed", "Cancelled", "Timeout"] {
+            assert_eq!(JobState::parse(name).map(JobState::as_str), Some(name));
+        }
+        assert_eq!(JobState::parse("Success"), None);
+        assert!(!JobState::Inited.is_terminal());
+        assert!(JobState::Succeed.is_terminal());
+    }
+}

@@ -1,0 +1,402 @@
+//! Submit and execute bodies → one validated [`JobRequest`].
+//!
+//! Linkis has two request dialects sharing one parser: the 1.x `submit` body
+//! (`executionContent`, `labels.engineType`, `labels.userCreator`) and the 0.x `execute` body
+//! (`executeApplicationName`, `executionCode`, `runType`). A body without `executionContent` is
+//! read as an execute body whatever the endpoint. Errors carry the Linkis error codes so clients
+//! that match on them keep working.
+
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use super::JobError;
+use crate::engine::Engine;
+
+/// A job as the client asked for it, checked and with variables substituted.
+#[derive(Clone, Debug)]
+pub struct JobRequest {
+    /// The code to run, after `${name}` substitution.
+    pub code: String,
+    pub engine: Engine,
+    /// The `engineType` label as given (or completed with the default version).
+    pub engine_type: String,
+    /// The run type, as given or the engine's canonical one.
+    pub run_type: String,
+    /// The creator (`requestApplicationName`, or the creator half of `userCreator`).
+    pub creator: String,
+    /// The user half of the `userCreator` label, which must match the executing user.
+    pub label_user: Option<String>,
+    /// `executeUser` from the body; honoured only for admin tokens.
+    pub execute_user: Option<String>,
+    /// `params` as given (variables and configuration), kept for job history.
+    pub params: Value,
+    /// `source` as given (e.g. `scriptPath`), kept for job history.
+    pub source: Map<String, Value>,
+    /// Longest time the job may run, paused time excluded (`jobRunningTimeout`, seconds).
+    pub running_timeout: Option<Duration>,
+    /// Longest time the job may wait in the queue (`jobQueuingTimeout`, seconds).
+    pub queuing_timeout: Option<Duration>,
+}
+
+/// The creator Linkis assumes when a request names none.
+pub const DEFAULT_CREATOR: &str = "IDE";
+
+/// Parses a submit or execute body.
+pub fn parse(body: &Value) -> Result<JobRequest, JobError> {
+    let Some(body) = body.as_object() else {
+        return Err(JobError::invalid(20008, "params cannot be empty: the request body must be a JSON object"));
+    };
+    if body.contains_key("executionContent") {
+        parse_submit(body)
+    } else {
+        parse_execute(body)
+    }
+}
+
+fn parse_submit(body: &Map<String, Value>) -> Result<JobRequest, JobError> {
+    let labels = match body.get("labels") {
+        Some(Value::Object(labels)) if !labels.is_empty() => labels,
+        _ => return Err(JobError::invalid(20008, "params cannot be empty ,  labels is null")),
+    };
+    let engine_type = optional_string(labels, "engineType", 20009)?.ok_or_else(|| {
+        JobError::invalid(
+            20009,
+            format!(
+                "Label params invalid You need to specify engineTypeLabel in labels,such as shell-1. Supported: {}",
+                Engine::supported_list()
+            ),
+        )
+    })?;
+    let engine = engine_for(&engine_type)?;
+    let content = match body.get("executionContent") {
+        Some(Value::Object(content)) => content,
+        _ => return Err(JobError::invalid(20010, "executionContent must be an object with code and runType")),
+    };
+    let run_type = match optional_string(content, "runType", 20009)? {
+        Some(run_type) => run_type,
+        None => optional_string(labels, "codeType", 20009)?.ok_or_else(|| {
+            JobError::invalid(
+                20009,
+                format!(
+                    "Label params invalid You need to specify runType in execution content, such as {}",
+                    engine.run_types()[0]
+                ),
+            )
+        })?,
+    };
+    check_run_type(engine, &run_type)?;
+    if !content.contains_key("code") {
+        return Err(JobError::invalid(20010, "The param executionContent has no code (executionContent 中没有 code)"));
+    }
+    let code = required_code(content, "code")?;
+    let (label_user, creator) = match optional_string(labels, "userCreator", 20009)? {
+        Some(user_creator) => split_user_creator(&user_creator)?,
+        None => (None, DEFAULT_CREATOR.to_string()),
+    };
+    finish(body, code, engine, engine_type, run_type, creator, label_user, Some(labels))
+}
+
+fn parse_execute(body: &Map<String, Value>) -> Result<JobRequest, JobError> {
+    let labels = match body.get("labels") {
+        Some(Value::Object(labels)) => Some(labels),
+        None | Some(Value::Null) => None,
+        Some(_) => return Err(JobError::invalid(20009, "labels must be an object")),
+    };
+    let label_engine_type = match labels {
+        Some(labels) => optional_string(labels, "engineType", 20009)?,
+        None => None,
+    };
+    let app_name = optional_string(body, "executeApplicationName", 20009)?;
+    let run_type = optional_string(body, "runType", 20009)?;
+    let engine_type = match (label_engine_type, app_name, &run_type) {
+        (Some(engine_type), _, _) => engine_type,
+        (None, Some(name), _) if name.contains('-') => name,
+        (None, Some(name), _) => {
+            let engine = engine_for(&name)?;
+            format!("{}-{}", engine.name(), engine.default_version())
+        }
+        (None, None, Some(run_type)) => {
+            let engine = Engine::from_run_type(run_type).ok_or_else(|| unsupported_run_type(None, run_type))?;
+            format!("{}-{}", engine.name(), engine.default_version())
+        }
+        (None, None, None) => {
+            return Err(JobError::invalid(
+                20009,
+                format!(
+                    "You need to specify executeApplicationName (or labels.engineType). Supported: {}",
+                    Engine::supported_list()
+                ),
+            ))
+        }
+    };
+    let engine = engine_for(&engine_type)?;
+    let run_type = run_type.unwrap_or_else(|| engine.run_types()[0].to_string());
+    check_run_type(engine, &run_type)?;
+    let code = required_code(body, "executionCode")?;
+    let (label_user, creator) = match labels.map(|l| optional_string(l, "userCreator", 20009)).transpose()?.flatten() {
+        Some(user_creator) => split_user_creator(&user_creator)?,
+        None => {
+            let creator =
+                optional_string(body, "requestApplicationName", 20009)?.unwrap_or_else(|| DEFAULT_CREATOR.to_string());
+            check_name("creator", &creator)?;
+            (None, creator)
+        }
+    };
+    finish(body, code, engine, engine_type, run_type, creator, label_user, labels)
+}
+
+/// The parts both dialects share: params, variables, source, timeouts.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    body: &Map<String, Value>,
+    code: String,
+    engine: Engine,
+    engine_type: String,
+    run_type: String,
+    creator: String,
+    label_user: Option<String>,
+    labels: Option<&Map<String, Value>>,
+) -> Result<JobRequest, JobError> {
+    let params = match body.get("params") {
+        None | Some(Value::Null) => Value::Object(Map::new()),
+        Some(Value::Object(params)) => Value::Object(params.clone()),
+        Some(_) => return Err(JobError::invalid(20009, "params must be an object")),
+    };
+    let variables = match params.get("variable") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(vars)) => vars.clone(),
+        Some(_) => return Err(JobError::invalid(20009, "params.variable must be an object")),
+    };
+    let source = match body.get("source") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(source)) => source.clone(),
+        Some(_) => return Err(JobError::invalid(20009, "source must be an object")),
+    };
+    let execute_user = optional_string(body, "executeUser", 20009)?;
+    let (running_timeout, queuing_timeout) = match labels {
+        Some(labels) => (timeout_label(labels, "jobRunningTimeout")?, timeout_label(labels, "jobQueuingTimeout")?),
+        None => (None, None),
+    };
+    Ok(JobRequest {
+        code: substitute(&code, &variables),
+        engine,
+        engine_type,
+        run_type,
+        creator,
+        label_user,
+        execute_user,
+        params,
+        source,
+        running_timeout,
+        queuing_timeout,
+    })
+}
+
+fn engine_for(engine_type: &str) -> Result<Engine, JobError> {
+    Engine::from_engine_type(engine_type).ok_or_else(|| {
+        JobError::invalid(
+            20009,
+            format!("Unsupported engineType {engine_type}: this server runs {}", Engine::supported_list()),
+        )
+    })
+}
+
+fn check_run_type(engine: Engine, run_type: &str) -> Result<(), JobError> {
+    if engine.accepts_run_type(run_type) {
+        Ok(())
+    } else {
+        Err(unsupported_run_type(Some(engine), run_type))
+    }
+}
+
+fn unsupported_run_type(engine: Option<Engine>, run_type: &str) -> JobError {
+    let detail = match engine {
+        Some(engine) => format!("engine {} accepts runType {}", engine.name(), engine.run_types().join("|")),
+        None => format!("this server runs {}", Engine::supported_list()),
+    };
+    JobError::invalid(20009, format!("Unsupported runType {run_type}: {detail}"))
+}
+
+fn required_code(map: &Map<String, Value>, key: &str) -> Result<String, JobError> {
+    match map.get(key) {
+        Some(Value::String(code)) if !code.trim().is_empty() => Ok(code.clone()),
+        Some(Value::String(_)) | None | Some(Value::Null) => {
+            Err(JobError::invalid(20007, "The param executionCode cannot be empty (参数 executionCode 不能为空)"))
+        }
+        Some(_) => Err(JobError::invalid(20007, format!("The param {key} must be a string"))),
+    }
+}
+
+/// A string field, `None` when absent, null or blank; numbers are accepted as their text
+/// (clients send timeouts both ways). Other types are an error with `code`.
+fn optional_string(map: &Map<String, Value>, key: &str, code: u32) -> Result<Option<String>, JobError> {
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.trim().to_string())),
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(_) => Err(JobError::invalid(code, format!("{key} must be a string"))),
+    }
+}
+
+fn split_user_creator(value: &str) -> Result<(Option<String>, String), JobError> {
+    match value.split_once('-') {
+        Some((user, creator)) if !user.is_empty() && !creator.is_empty() => {
+            check_name("creator", creator)?;
+            Ok((Some(user.to_string()), creator.to_string()))
+        }
+        _ => Err(JobError::invalid(
+            20009,
+            format!("Label params invalid: userCreator {value:?} must look like user-creator, such as hadoop-IDE"),
+        )),
+    }
+}
+
+/// Names end up in short ids and directory names, so only a safe alphabet is accepted.
+pub fn check_name(what: &str, name: &str) -> Result<(), JobError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
+        && name != "."
+        && name != "..";
+    if ok {
+        Ok(())
+    } else {
+        Err(JobError::invalid(21304, format!("Invalid {what} : {name}")))
+    }
+}
+
+fn timeout_label(labels: &Map<String, Value>, key: &str) -> Result<Option<Duration>, JobError> {
+    let Some(text) = optional_string(labels, key, 20009)? else {
+        return Ok(None);
+    };
+    match text.parse::<u64>() {
+        Ok(secs) if text.bytes().all(|b| b.is_ascii_digit()) && secs > 0 => Ok(Some(Duration::from_secs(secs))),
+        _ => Err(JobError::invalid(20009, "The task time tag is not set incorrectly, execution is not allowed.")),
+    }
+}
+
+/// Replaces `${name}` with the variable's value; unknown names are left as written.
+fn substitute(code: &str, variables: &Map<String, Value>) -> String {
+    if variables.is_empty() || !code.contains("${") {
+        return code.to_string();
+    }
+    let mut out = String::with_capacity(code.len());
+    let mut rest = code;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        match after.find('}') {
+            Some(end) => {
+                let name = &after[..end];
+                match variables.get(name) {
+                    Some(Value::String(s)) => out.push_str(s),
+                    Some(Value::Null) | None => out.push_str(&rest[start..start + 3 + end]),
+                    Some(other) => out.push_str(&other.to_string()),
+                }
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push_str(&rest[start..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn code_of(result: Result<JobRequest, JobError>) -> u32 {
+        match result {
+            Err(JobError::InvalidRequest { code, .. }) => code,
+            other => panic!("expected an invalid request, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn submit_body_parses() {
+        let req = parse(&json!({
+            "executionContent": {"code": "echo ${name}", "runType": "shell"},
+            "params": {"variable": {"name": "world"}},
+            "labels": {"engineType": "shell-1", "userCreator": "alice-IDE", "jobRunningTimeout": "30"}
+        }))
+        .unwrap();
+        assert_eq!(req.code, "echo world");
+        assert_eq!(req.engine, Engine::Shell);
+        assert_eq!(req.label_user.as_deref(), Some("alice"));
+        assert_eq!(req.creator, "IDE");
+        assert_eq!(req.running_timeout, Some(Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn execute_body_parses_and_gets_a_default_version() {
+        let req = parse(&json!({
+            "executeApplicationName": "python", "executionCode": "print(1)",
+            "runType": "py", "requestApplicationName": "nb"
+        }))
+        .unwrap();
+        assert_eq!(req.engine, Engine::Python);
+        assert_eq!(req.engine_type, "python-python3");
+        assert_eq!(req.creator, "nb");
+    }
+
+    #[test]
+    fn linkis_error_codes_for_bad_bodies() {
+        assert_eq!(code_of(parse(&json!({"executionContent": {"code": "x"}}))), 20008);
+        assert_eq!(
+            code_of(parse(&json!({"executionContent": {"code": "x", "runType": "sh"}, "labels": {"x": 1}}))),
+            20009
+        );
+        assert_eq!(
+            code_of(parse(&json!({"executionContent": {"runType": "sh"}, "labels": {"engineType": "shell-1"}}))),
+            20010
+        );
+        assert_eq!(
+            code_of(parse(
+                &json!({"executionContent": {"code": "  ", "runType": "sh"}, "labels": {"engineType": "shell-1"}})
+            )),
+            20007
+        );
+        assert_eq!(code_of(parse(&json!({"executeApplicationName": "spark", "executionCode": "x"}))), 20009);
+        assert_eq!(code_of(parse(&json!({"executeApplicationName": "shell", "executionCode": 5}))), 20007);
+        assert_eq!(
+            code_of(parse(&json!({"executeApplicationName": "shell", "executionCode": "x", "runType": "python"}))),
+            20009
+        );
+        assert_eq!(code_of(parse(&json!([1, 2]))), 20008);
+        assert_eq!(
+            code_of(parse(
+                &json!({"executionContent": {"code": "x", "runType": "sh"}, "labels": {"engineType": "shell-1", "jobRunningTimeout": "1h"}})
+            )),
+            20009
+        );
+        assert_eq!(
+            code_of(parse(
+                &json!({"executeApplicationName": "shell", "executionCode": "x", "requestApplicationName": "../x"})
+            )),
+            21304
+        );
+    }
+
+    #[test]
+    fn unknown_engine_error_lists_what_is_supported() {
+        let err = parse(
+            &json!({"executionContent": {"code": "x", "runType": "sql"}, "labels": {"engineType": "hive-2.3.3"}}),
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("shell-*") && text.contains("python-*"), "{text}");
+    }
+
+    #[test]
+    fn substitution_leaves_unknown_and_broken_references_alone() {
+        let vars = json!({"a": "1", "n": 2}).as_object().cloned().unwrap();
+        assert_eq!(substitute("${a}-${n}-${b}-${a", &vars), "1-2-${b}-${a");
+    }
+}

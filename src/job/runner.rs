@@ -1,0 +1,669 @@
+//! One job's life on a worker thread: start the process, pump its output, obey control
+//! signals and deadlines, and record how it ended.
+//!
+//! The worker thread owns the child completely. Two reader threads turn stdout and stderr into
+//! line events and a reaper thread waits for the main process; the worker blocks on
+//! `crossbeam_channel::select!` over those events, the job's control channel, and the nearest
+//! deadline (kill escalation, run timeout, output drain, resource sample). Nothing else touches
+//! the process group.
+
+use std::collections::VecDeque;
+use std::io::{self, BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{select, Receiver, Sender};
+
+use super::control::{self, Control, Resources};
+use super::store::{JobEntry, StageCounts};
+use super::JobState;
+use crate::clock;
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::storage::log_file::Level;
+use crate::storage::result_set::TextResultWriter;
+
+/// Output lines longer than this are cut into several lines, so one line never costs more
+/// memory than this.
+pub const MAX_LINE_BYTES: usize = 1024 * 1024;
+
+/// Lines a job prints to report progress: `##portico:progress 0.42` or `##portico:progress 3/10`.
+pub const PROGRESS_MARKER: &str = "##portico:progress";
+
+/// How many trailing stderr lines a failed job's error description quotes.
+const STDERR_TAIL_LINES: usize = 5;
+
+/// How often the group's CPU and memory are sampled while it runs.
+const SAMPLE_EVERY: Duration = Duration::from_secs(1);
+
+/// Output lines buffered between the readers and the worker; a job that prints faster than
+/// its log can be written waits on its pipe instead of growing the server's memory.
+const EVENT_BUFFER: usize = 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stream {
+    Stdout,
+    Stderr,
+}
+
+enum Event {
+    Line(Stream, Vec<u8>),
+    Closed,
+    Exited(ExitInfo),
+}
+
+#[derive(Clone, Copy, Debug)]
+struct ExitInfo {
+    /// The exit code, or 128 + the signal number for a process ended by a signal.
+    code: i32,
+    signal: Option<i32>,
+    cpu_seconds: f64,
+    max_rss_bytes: u64,
+}
+
+/// Runs a job taken from the queue to its end.
+pub fn run(config: &Config, entry: &Arc<JobEntry>) {
+    let task_id = entry.spec.task_id;
+    let Some(control) = entry.take_control() else {
+        log::error!("job {task_id} was handed to a second worker; ignoring it");
+        return;
+    };
+    if let Some(limit) = entry.spec.queuing_timeout {
+        let waited = entry.spec.created.elapsed();
+        if waited > limit {
+            let reason =
+                format!("Job queued {} seconds over max queue time : {} seconds.", waited.as_secs(), limit.as_secs());
+            end_unstarted(entry, JobState::Timeout, &reason);
+            return;
+        }
+    }
+    {
+        let mut live = entry.live();
+        if live.state.is_terminal() {
+            return;
+        }
+        live.state = JobState::Scheduled;
+    }
+    log::info!("job {task_id} Scheduled");
+    entry.log_event(Level::Info, "Your job is Scheduled. Please wait it to run.(您的任务已经调度运行中)");
+
+    let mut child = match start(config, entry) {
+        Ok(child) => child,
+        Err(e) => {
+            let reason = format!("cannot start the {} engine: {e}", entry.spec.engine.name());
+            end_unstarted(entry, JobState::Failed, &reason);
+            return;
+        }
+    };
+    let pgid = child.id() as i32;
+    {
+        let mut live = entry.live();
+        live.state = JobState::Running;
+        live.started_at_ms = Some(clock::now_millis());
+        live.pgid = Some(pgid);
+    }
+    log::info!("job {task_id} Running as process group {pgid}");
+    entry.log_event(Level::Info, "Your job is Running now. Please wait it to complete.(您的任务已经在运行中)");
+
+    let (events_tx, events) = crossbeam_channel::bounded(EVENT_BUFFER);
+    if let Some(stdout) = child.stdout.take() {
+        spawn_reader(stdout, Stream::Stdout, events_tx.clone());
+    }
+    if let Some(stderr) = child.stderr.take() {
+        spawn_reader(stderr, Stream::Stderr, events_tx.clone());
+    }
+    spawn_reaper(child, events_tx);
+
+    let mut run = Run::new(config, entry, pgid);
+    run.pump(&events, &control);
+    run.finish();
+}
+
+/// Ends a job that never got a process (killed in the queue, queue timeout, engine missing).
+pub fn end_unstarted(entry: &JobEntry, state: JobState, reason: &str) {
+    entry.log_event(Level::Error, &format!("Sorry, your job executed failed with reason: {reason}"));
+    entry.log_event(Level::Info, &completion_line(state));
+    entry.close_log();
+    let mut live = entry.live();
+    if live.state.is_terminal() {
+        return;
+    }
+    live.state = state;
+    live.progress = 1.0;
+    live.paused = false;
+    live.paused_since = None;
+    live.ended_at_ms = Some(clock::now_millis());
+    live.err_code = Some(error_code(entry.spec.engine, state));
+    live.err_desc = Some(reason.to_string());
+    drop(live);
+    log::info!("job {} {state}: {reason}", entry.spec.task_id);
+}
+
+/// The line Linkis ends every job log with.
+fn completion_line(state: JobState) -> String {
+    if state == JobState::Succeed {
+        "Congratulations. Your job completed with status Success.".to_string()
+    } else {
+        format!("Sorry. Your job completed with a status {state}. You can view logs for the reason.")
+    }
+}
+
+/// Linkis error codes for a job that did not succeed.
+fn error_code(engine: Engine, state: JobState) -> u32 {
+    match (state, engine) {
+        (JobState::Cancelled, _) => 50036,
+        (JobState::Timeout, _) => 50037,
+        (_, Engine::Shell) => 50037,
+        (_, Engine::Python) => 60002,
+    }
+}
+
+fn start(config: &Config, entry: &JobEntry) -> io::Result<std::process::Child> {
+    let spec = &entry.spec;
+    std::fs::create_dir_all(&spec.work_dir)?;
+    let mut command: Command = spec.engine.command(&spec.code, &spec.work_dir, config)?;
+    // The server's own settings (and any secrets among them) stay out of jobs.
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("PORTICO_") {
+            command.env_remove(&name);
+        }
+    }
+    command
+        .current_dir(&spec.work_dir)
+        .env("LINKIS_TASK_ID", spec.task_id.to_string())
+        .env("LINKIS_EXEC_ID", &spec.exec_id)
+        .env("PYTHONUNBUFFERED", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    command.spawn()
+}
+
+/// Reads one stream into line events, cutting lines at [`MAX_LINE_BYTES`].
+fn spawn_reader<R: Read + Send + 'static>(stream: R, which: Stream, events: Sender<Event>) {
+    let spawned = std::thread::Builder::new().name("portico-pipe".into()).spawn(move || {
+        let mut reader = BufReader::with_capacity(64 * 1024, stream);
+        let mut line = Vec::new();
+        loop {
+            let chunk = match reader.fill_buf() {
+                Ok([]) => break,
+                Ok(chunk) => chunk,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            };
+            let (taken, complete) = match chunk.iter().position(|b| *b == b'\n') {
+                Some(i) => (i + 1, true),
+                None => (chunk.len(), false),
+            };
+            let room = MAX_LINE_BYTES - line.len();
+            let take = taken.min(room);
+            line.extend_from_slice(&chunk[..take]);
+            reader.consume(take);
+            let full = line.len() >= MAX_LINE_BYTES;
+            if (complete && take == taken) || full {
+                if line.last() == Some(&b'\n') {
+                    line.pop();
+                }
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                if events.send(Event::Line(which, std::mem::take(&mut line))).is_err() {
+                    return;
+                }
+            }
+        }
+        if !line.is_empty() {
+            let _ = events.send(Event::Line(which, line));
+        }
+        let _ = events.send(Event::Closed);
+    });
+    if let Err(e) = spawned {
+        log::error!("cannot start a pipe reader thread: {e}");
+    }
+}
+
+/// Waits for the main process and reports how it ended, with its rusage.
+fn spawn_reaper(child: std::process::Child, events: Sender<Event>) {
+    let pid = child.id() as libc::pid_t;
+    // The child is reaped with wait4 below (std's wait does not report rusage); dropping the
+    // handle neither kills nor waits.
+    drop(child);
+    let spawned = std::thread::Builder::new().name("portico-reaper".into()).spawn(move || {
+        let info = wait_for(pid);
+        let _ = events.send(Event::Exited(info));
+    });
+    if let Err(e) = spawned {
+        log::error!("cannot start a reaper thread for pid {pid}: {e}");
+    }
+}
+
+fn wait_for(pid: libc::pid_t) -> ExitInfo {
+    loop {
+        let mut status: libc::c_int = 0;
+        // SAFETY: an all-zero rusage is a valid value for wait4 to overwrite.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: both pointers are valid for the call; pid is our own unreaped child.
+        let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if rc == pid {
+            let cpu = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+            let (code, signal) = if libc::WIFEXITED(status) {
+                (libc::WEXITSTATUS(status), None)
+            } else if libc::WIFSIGNALED(status) {
+                let sig = libc::WTERMSIG(status);
+                (128 + sig, Some(sig))
+            } else {
+                continue;
+            };
+            return ExitInfo {
+                code,
+                signal,
+                cpu_seconds: cpu(usage.ru_utime) + cpu(usage.ru_stime),
+                max_rss_bytes: (usage.ru_maxrss.max(0) as u64) * 1024,
+            };
+        }
+        if rc == -1 && io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return ExitInfo { code: -1, signal: None, cpu_seconds: 0.0, max_rss_bytes: 0 };
+        }
+    }
+}
+
+/// A kill in progress.
+struct Killing {
+    /// Who asked (a user name, or the server for timeouts).
+    by: String,
+    /// When SIGKILL follows SIGTERM, until it has been sent.
+    escalate_at: Option<Instant>,
+    /// Processes in the group when the kill began.
+    processes: u32,
+}
+
+/// The worker's view of a running job.
+struct Run<'a> {
+    config: &'a Config,
+    entry: &'a JobEntry,
+    pgid: i32,
+    started: Instant,
+    result: Option<TextResultWriter>,
+    result_broken: bool,
+    stderr_tail: VecDeque<String>,
+    killing: Option<Killing>,
+    timed_out: Option<String>,
+    exited: Option<ExitInfo>,
+    open_streams: u32,
+    /// After the main process exits: when to stop waiting for its output.
+    drain_until: Option<Instant>,
+    /// Once the leftovers have been killed: when to stop waiting for output at all.
+    abandon_at: Option<Instant>,
+    next_sample: Instant,
+    resources: Resources,
+}
+
+impl<'a> Run<'a> {
+    fn new(config: &'a Config, entry: &'a JobEntry, pgid: i32) -> Run<'a> {
+        Run {
+            config,
+            entry,
+            pgid,
+            started: Instant::now(),
+            result: None,
+            result_broken: false,
+            stderr_tail: VecDeque::with_capacity(STDERR_TAIL_LINES),
+            killing: None,
+            timed_out: None,
+            exited: None,
+            open_streams: 2,
+            drain_until: None,
+            abandon_at: None,
+            next_sample: Instant::now(),
+            resources: Resources::default(),
+        }
+    }
+
+    /// The event loop: returns once the main process has exited and its output is drained.
+    fn pump(&mut self, events: &Receiver<Event>, control: &Receiver<Control>) {
+        loop {
+            if self.exited.is_some() && self.open_streams == 0 {
+                return;
+            }
+            let now = Instant::now();
+            let wait = self.next_deadline().map_or(Duration::from_secs(3600), |d| d.saturating_duration_since(now));
+            select! {
+                recv(events) -> event => match event {
+                    Ok(event) => self.on_event(event),
+                    Err(_) => return,
+                },
+                recv(control) -> signal => if let Ok(signal) = signal {
+                    self.on_control(signal);
+                },
+                default(wait) => {}
+            }
+            if !self.on_deadlines() {
+                return;
+            }
+            if events.is_empty() {
+                self.flush();
+            }
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        let kill = self.killing.as_ref().and_then(|k| k.escalate_at);
+        let timeout = self.run_deadline();
+        let sample = self.exited.is_none().then_some(self.next_sample);
+        [kill, timeout, sample, self.drain_until, self.abandon_at].into_iter().flatten().min()
+    }
+
+    /// When the run timeout fires: paused time does not count.
+    fn run_deadline(&self) -> Option<Instant> {
+        let limit = self.entry.spec.running_timeout?;
+        if self.timed_out.is_some() || self.killing.is_some() || self.exited.is_some() {
+            return None;
+        }
+        let live = self.entry.live();
+        if live.paused {
+            return None;
+        }
+        Some(self.started + limit + live.paused_for())
+    }
+
+    /// Acts on every deadline that has passed; `false` means stop waiting for output.
+    fn on_deadlines(&mut self) -> bool {
+        let now = Instant::now();
+        if self.exited.is_none() && now >= self.next_sample {
+            self.sample();
+            self.next_sample = now + SAMPLE_EVERY;
+        }
+        if let Some(deadline) = self.run_deadline() {
+            if now >= deadline {
+                let limit = self.entry.spec.running_timeout.unwrap_or_default().as_secs();
+                let ran = self.started.elapsed().saturating_sub(self.entry.live().paused_for()).as_secs();
+                let reason = format!("Job run {ran} seconds over max run time : {limit} seconds.");
+                self.entry.log_event(Level::Error, &reason);
+                self.timed_out = Some(reason);
+                self.begin_kill("the server (run timeout)");
+            }
+        }
+        if let Some(killing) = &mut self.killing {
+            if killing.escalate_at.is_some_and(|at| now >= at) {
+                killing.escalate_at = None;
+                self.signal(libc::SIGKILL);
+                self.entry.log_event(
+                    Level::Warn,
+                    &format!(
+                        "The job did not end within {:?} of SIGTERM; sent SIGKILL to its process group.",
+                        self.config.kill_grace
+                    ),
+                );
+            }
+        }
+        if self.drain_until.is_some_and(|at| now >= at) {
+            // The main process is gone but something still holds its output open: end the
+            // rest of the group, then give the pipes a moment to close.
+            self.drain_until = None;
+            self.signal(libc::SIGKILL);
+            self.abandon_at = Some(now + Duration::from_secs(1));
+        }
+        !self.abandon_at.is_some_and(|at| now >= at)
+    }
+
+    fn on_event(&mut self, event: Event) {
+        match event {
+            Event::Line(stream, line) => self.on_line(stream, line),
+            Event::Closed => self.open_streams = self.open_streams.saturating_sub(1),
+            Event::Exited(info) => {
+                self.exited = Some(info);
+                self.sample();
+                if self.open_streams > 0 {
+                    self.drain_until = Some(Instant::now() + self.config.kill_grace);
+                }
+            }
+        }
+    }
+
+    fn on_line(&mut self, stream: Stream, line: Vec<u8>) {
+        let marker = line.starts_with(PROGRESS_MARKER.as_bytes());
+        if marker {
+            self.on_progress_marker(&String::from_utf8_lossy(&line[PROGRESS_MARKER.len()..]));
+        }
+        if stream == Stream::Stdout && !marker {
+            self.append_result(&line);
+        }
+        if stream == Stream::Stderr {
+            if self.stderr_tail.len() == STDERR_TAIL_LINES {
+                self.stderr_tail.pop_front();
+            }
+            self.stderr_tail.push_back(String::from_utf8_lossy(&line).into_owned());
+        }
+        if let Err(e) = self.entry.write_log(|log| log.line(&line)) {
+            log::error!("job {}: cannot write its log: {e}", self.entry.spec.task_id);
+        }
+    }
+
+    fn on_progress_marker(&mut self, text: &str) {
+        let text = text.trim();
+        let mut live = self.entry.live();
+        if let Some((done, total)) = text.split_once('/') {
+            if let (Ok(done), Ok(total)) = (done.trim().parse::<u64>(), total.trim().parse::<u64>()) {
+                if total > 0 {
+                    let done = done.min(total);
+                    live.reported_stages =
+                        Some(StageCounts { succeed: done, failed: 0, running: u64::from(done < total), total });
+                    live.raise_progress(done as f64 / total as f64);
+                }
+            }
+        } else if let Ok(fraction) = text.parse::<f64>() {
+            live.raise_progress(fraction);
+        }
+    }
+
+    fn append_result(&mut self, line: &[u8]) {
+        if self.result_broken {
+            return;
+        }
+        if self.result.is_none() {
+            match TextResultWriter::create(&self.entry.spec.result_dir.join("_0.dolphin")) {
+                Ok(writer) => {
+                    self.result = Some(writer);
+                    self.entry.live().result_sets = 1;
+                }
+                Err(e) => {
+                    self.result_broken = true;
+                    log::error!("job {}: cannot create its result set: {e}", self.entry.spec.task_id);
+                    self.entry.log_event(Level::Error, &format!("Cannot write the result set: {e}"));
+                    return;
+                }
+            }
+        }
+        if let Some(result) = &mut self.result {
+            if let Err(e) = result.row(line) {
+                self.result_broken = true;
+                self.entry.log_event(Level::Error, &format!("Cannot write the result set: {e}"));
+            }
+        }
+    }
+
+    fn on_control(&mut self, signal: Control) {
+        if self.exited.is_some() {
+            return;
+        }
+        match signal {
+            Control::Kill { by } => self.begin_kill(&by),
+            Control::Pause { by } => {
+                if self.killing.is_some() || self.entry.live().paused {
+                    return;
+                }
+                self.signal(libc::SIGSTOP);
+                self.entry.live().pause();
+                log::info!("job {} paused by {by}", self.entry.spec.task_id);
+                self.entry
+                    .log_event(Level::Info, &format!("Job paused by user {by}: its processes are stopped (SIGSTOP)."));
+            }
+            Control::Resume { by } => {
+                if !self.entry.live().paused {
+                    return;
+                }
+                self.signal(libc::SIGCONT);
+                let paused_for = {
+                    let mut live = self.entry.live();
+                    live.resume();
+                    live.paused_for()
+                };
+                log::info!("job {} resumed by {by}", self.entry.spec.task_id);
+                self.entry.log_event(
+                    Level::Info,
+                    &format!("Job resumed by user {by} (SIGCONT); paused {:.1}s in all.", paused_for.as_secs_f64()),
+                );
+            }
+        }
+    }
+
+    fn begin_kill(&mut self, by: &str) {
+        if self.killing.is_some() {
+            return;
+        }
+        let processes = control::group_members(self.pgid).len() as u32;
+        self.signal(libc::SIGTERM);
+        // A stopped process only acts on SIGTERM once continued.
+        self.signal(libc::SIGCONT);
+        self.entry.live().resume();
+        log::info!("job {} being killed by {by}", self.entry.spec.task_id);
+        self.entry.log_event(
+            Level::Warn,
+            &format!("Job is being killed by {by}: sent SIGTERM to its process group ({processes} processes)."),
+        );
+        self.killing =
+            Some(Killing { by: by.to_string(), escalate_at: Some(Instant::now() + self.config.kill_grace), processes });
+    }
+
+    fn signal(&self, signal: i32) {
+        if let Err(e) = control::signal_group(self.pgid, signal) {
+            log::warn!("job {}: cannot signal process group {}: {e}", self.entry.spec.task_id, self.pgid);
+        }
+    }
+
+    fn sample(&mut self) {
+        let sample = control::sample_group(self.pgid);
+        self.resources.update(sample);
+        self.entry.live().resources.update(sample);
+    }
+
+    fn flush(&mut self) {
+        if let Err(e) = self.entry.write_log(|log| log.flush()) {
+            log::error!("job {}: cannot flush its log: {e}", self.entry.spec.task_id);
+        }
+        if let Some(result) = &mut self.result {
+            if let Err(e) = result.flush() {
+                log::error!("job {}: cannot flush its result set: {e}", self.entry.spec.task_id);
+            }
+        }
+    }
+
+    /// Makes sure nothing of the group survives, records the outcome, and ends the job.
+    fn finish(mut self) {
+        let leftovers = self.reap_group();
+        let exit = self.exited;
+        if let Some(exit) = exit {
+            self.resources.cpu_seconds = self.resources.cpu_seconds.max(exit.cpu_seconds);
+            self.resources.peak_memory_bytes = self.resources.peak_memory_bytes.max(exit.max_rss_bytes);
+        }
+        self.resources.memory_bytes = 0;
+        self.resources.processes = 0;
+        let (state, reason) = self.outcome(exit);
+        let spec = &self.entry.spec;
+        if let Some(killing) = &self.killing {
+            let verdict = if leftovers.is_empty() {
+                "no process of the group is left".to_string()
+            } else {
+                format!("{} processes could not be killed: {:?}", leftovers.len(), leftovers)
+            };
+            self.entry.log_event(
+                if leftovers.is_empty() { Level::Info } else { Level::Error },
+                &format!(
+                    "Killed by {}: process group {} had {} processes; {verdict}.",
+                    killing.by, self.pgid, killing.processes
+                ),
+            );
+        }
+        let paused = self.entry.live().paused_for();
+        let summary = format!(
+            "Job ended: exit code {}, ran {:.3}s (paused {:.3}s), CPU {:.3}s, peak memory {} KiB.",
+            exit.map_or("none".to_string(), |e| e.code.to_string()),
+            self.started.elapsed().as_secs_f64(),
+            paused.as_secs_f64(),
+            self.resources.cpu_seconds,
+            self.resources.peak_memory_bytes / 1024,
+        );
+        self.entry.log_event(Level::Info, &summary);
+        if let Some(reason) = &reason {
+            self.entry.log_event(Level::Error, &format!("Sorry, your job executed failed with reason: {reason}"));
+        }
+        self.entry.log_event(Level::Info, &completion_line(state));
+        self.flush();
+        self.entry.close_log();
+        drop(self.result.take());
+
+        let mut live = self.entry.live();
+        live.state = state;
+        live.progress = 1.0;
+        live.paused = false;
+        live.paused_before = paused;
+        live.paused_since = None;
+        live.ended_at_ms = Some(clock::now_millis());
+        live.exit_code = exit.map(|e| e.code);
+        live.resources = self.resources;
+        if state != JobState::Succeed {
+            live.err_code = Some(error_code(spec.engine, state));
+            live.err_desc = reason;
+        }
+        drop(live);
+        log::info!("job {} {state}", spec.task_id);
+    }
+
+    fn outcome(&self, exit: Option<ExitInfo>) -> (JobState, Option<String>) {
+        if let Some(reason) = &self.timed_out {
+            return (JobState::Timeout, Some(reason.clone()));
+        }
+        if let Some(killing) = &self.killing {
+            return (JobState::Cancelled, Some(format!("Job is killed by user {}!", killing.by)));
+        }
+        match exit {
+            Some(exit) if exit.code == 0 => (JobState::Succeed, None),
+            Some(exit) => {
+                let how = match exit.signal {
+                    Some(sig) => format!("was killed by signal {sig}"),
+                    None => format!("exited with code {}", exit.code),
+                };
+                let tail: Vec<&str> = self.stderr_tail.iter().map(String::as_str).collect();
+                (
+                    JobState::Failed,
+                    Some(
+                        format!("run {} failed: the process {how}\n{}", self.entry.spec.engine.name(), tail.join("\n"))
+                            .trim_end()
+                            .to_string(),
+                    ),
+                )
+            }
+            None => (JobState::Failed, Some("the job's output was still open long after it ended".to_string())),
+        }
+    }
+
+    /// SIGKILLs whatever is left of the group and waits (briefly) until none of it is alive;
+    /// returns the pids that would not die.
+    fn reap_group(&self) -> Vec<i32> {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            let members = control::group_members(self.pgid);
+            if members.is_empty() {
+                return Vec::new();
+            }
+            if Instant::now() >= deadline {
+                return members.iter().map(|p| p.pid).collect();
+            }
+            self.signal(libc::SIGCONT);
+            self.signal(libc::SIGKILL);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! The live view of every job: what status, progress and log requests read.
+//!
+//! The store maps task ids (and execIDs) to [`JobEntry`]s. An entry's immutable [`JobSpec`] is
+//! readable without locking; its changing [`JobLive`] sits behind its own mutex, held only to
+//! copy or update a few fields, never across process, file or database I/O. Reads therefore
+//! never wait on a running job's worker.
+
+use std::collections::HashMap;
+use std::io;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use serde_json::{Map, Value};
+
+use super::control::{Control, Resources};
+use super::{JobState, TaskId};
+use crate::engine::Engine;
+use crate::storage::log_file::{Level, LogWriter};
+use crate::sync::lock;
+
+/// What a job is; fixed at submission.
+#[derive(Debug)]
+pub struct JobSpec {
+    pub task_id: TaskId,
+    pub exec_id: String,
+    /// The scheduler's short id, `{creator}_{user}_{engine}_{n}` (history's `execId`).
+    pub short_id: String,
+    /// Who submitted it (history's `umUser`).
+    pub submit_user: String,
+    /// Whom it runs as.
+    pub execute_user: String,
+    pub creator: String,
+    pub engine: Engine,
+    pub engine_type: String,
+    pub run_type: String,
+    pub code: String,
+    pub params: Value,
+    pub source: Map<String, Value>,
+    pub running_timeout: Option<Duration>,
+    pub queuing_timeout: Option<Duration>,
+    pub created_at_ms: u64,
+    /// The monotonic twin of `created_at_ms`, for queue-wait timeouts.
+    pub created: Instant,
+    pub log_path: PathBuf,
+    /// The directory holding the job's `_N.dolphin` result sets.
+    pub result_dir: PathBuf,
+    pub work_dir: PathBuf,
+}
+
+impl JobSpec {
+    /// Linkis labels as `key:value` strings, the way job history lists them.
+    pub fn labels(&self) -> Vec<String> {
+        vec![
+            format!("engineType:{}", self.engine_type),
+            format!("codeType:{}", self.run_type),
+            format!("userCreator:{}-{}", self.execute_user, self.creator),
+        ]
+    }
+}
+
+/// Per-stage progress in the Linkis `progressInfo` shape.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StageCounts {
+    pub succeed: u64,
+    pub failed: u64,
+    pub running: u64,
+    pub total: u64,
+}
+
+/// What changes while a job lives.
+#[derive(Debug)]
+pub struct JobLive {
+    pub state: JobState,
+    /// In [0, 1]; at most 0.99 until the job ends; never decreases.
+    pub progress: f64,
+    /// Counts the job reported with a `n/m` progress marker, if any.
+    pub reported_stages: Option<StageCounts>,
+    /// Paused by a user: the process group is stopped (or the job is held in the queue).
+    pub paused: bool,
+    pub paused_since: Option<Instant>,
+    /// Time spent paused before the current pause.
+    pub paused_before: Duration,
+    pub started_at_ms: Option<u64>,
+    pub ended_at_ms: Option<u64>,
+    /// The process group of the running job.
+    pub pgid: Option<i32>,
+    pub exit_code: Option<i32>,
+    pub err_code: Option<u32>,
+    pub err_desc: Option<String>,
+    /// Who asked to kill the job, once someone has.
+    pub kill_requested_by: Option<String>,
+    /// The latest resource figures (live while running, final once ended).
+    pub resources: Resources,
+    /// Result sets written so far.
+    pub result_sets: u32,
+}
+
+impl JobLive {
+    fn new() -> JobLive {
+        JobLive {
+            state: JobState::Inited,
+            progress: 0.0,
+            reported_stages: None,
+            paused: false,
+            paused_since: None,
+            paused_before: Duration::ZERO,
+            started_at_ms: None,
+            ended_at_ms: None,
+            pgid: None,
+            exit_code: None,
+            err_code: None,
+            err_desc: None,
+            kill_requested_by: None,
+            resources: Resources::default(),
+            result_sets: 0,
+        }
+    }
+
+    /// Total time spent paused, the current pause included.
+    pub fn paused_for(&self) -> Duration {
+        self.paused_before + self.paused_since.map(|since| since.elapsed()).unwrap_or_default()
+    }
+
+    /// Marks the start of a pause.
+    pub fn pause(&mut self) {
+        if !self.paused {
+            self.paused = true;
+            self.paused_since = Some(Instant::now());
+        }
+    }
+
+    /// Marks the end of a pause, adding it to the paused total.
+    pub fn resume(&mut self) {
+        if let Some(since) = self.paused_since.take() {
+            self.paused_before += since.elapsed();
+        }
+        self.paused = false;
+    }
+
+    /// Raises progress to `value` (capped at 0.99 while the job runs); never lowers it.
+    pub fn raise_progress(&mut self, value: f64) {
+        if value.is_finite() {
+            self.progress = self.progress.max(value.clamp(0.0, 0.99));
+        }
+    }
+
+    /// The `progressInfo` counts clients see now.
+    pub fn stages(&self) -> Option<StageCounts> {
+        let reported = self.reported_stages;
+        match self.state {
+            JobState::Inited | JobState::WaitForRetry | JobState::Scheduled => None,
+            JobState::Running => Some(reported.unwrap_or(StageCounts { succeed: 0, failed: 0, running: 1, total: 1 })),
+            JobState::Succeed => {
+                let total = reported.map_or(1, |r| r.total.max(1));
+                Some(StageCounts { succeed: total, failed: 0, running: 0, total })
+            }
+            JobState::Failed | JobState::Cancelled | JobState::Timeout => {
+                let r = reported.unwrap_or(StageCounts { succeed: 0, failed: 0, running: 0, total: 1 });
+                let failed = r.total.saturating_sub(r.succeed).max(1);
+                Some(StageCounts { succeed: r.succeed, failed, running: 0, total: r.succeed + failed })
+            }
+        }
+    }
+}
+
+/// One job: its spec, its live state, and the channel its worker listens on.
+pub struct JobEntry {
+    pub spec: JobSpec,
+    live: Mutex<JobLive>,
+    control_tx: Sender<Control>,
+    /// Taken by the worker that runs the job.
+    control_rx: Mutex<Option<Receiver<Control>>>,
+    /// The job's log writer, open while the job runs; every writer of the log goes through it,
+    /// so lines from the worker and from requests on a queued job never interleave badly.
+    log: Mutex<Option<LogWriter>>,
+}
+
+impl JobEntry {
+    pub fn new(spec: JobSpec) -> JobEntry {
+        let (control_tx, control_rx) = crossbeam_channel::unbounded();
+        JobEntry {
+            spec,
+            live: Mutex::new(JobLive::new()),
+            control_tx,
+            control_rx: Mutex::new(Some(control_rx)),
+            log: Mutex::new(None),
+        }
+    }
+
+    /// Writes to the job's log, opening it for appending if it is not open. Only writers take
+    /// this lock (readers read the file), and only for the few lines they write.
+    pub fn write_log(&self, write: impl FnOnce(&mut LogWriter) -> io::Result<()>) -> io::Result<()> {
+        let mut guard = lock(&self.log);
+        if guard.is_none() {
+            *guard = Some(LogWriter::append_to(&self.spec.log_path)?);
+        }
+        match guard.as_mut() {
+            Some(writer) => write(writer),
+            None => Ok(()),
+        }
+    }
+
+    /// Appends one event line and makes it visible; failures are logged, not returned, since a
+    /// job must not fail because its log could not take a line.
+    pub fn log_event(&self, level: Level, text: &str) {
+        if let Err(e) = self.write_log(|log| {
+            log.event(level, text)?;
+            log.flush()
+        }) {
+            log::error!("job {}: cannot write its log: {e}", self.spec.task_id);
+        }
+    }
+
+    /// Flushes and closes the log, freeing its file handles until someone writes again.
+    pub fn close_log(&self) {
+        if let Some(mut writer) = lock(&self.log).take() {
+            if let Err(e) = writer.flush() {
+                log::error!("job {}: cannot flush its log: {e}", self.spec.task_id);
+            }
+        }
+    }
+
+    /// Locks the live state. Keep the guard for a few field reads or writes only.
+    pub fn live(&self) -> MutexGuard<'_, JobLive> {
+        lock(&self.live)
+    }
+
+    /// Sends a control signal to the job's worker; signals sent before the worker starts wait
+    /// in the channel and are handled as soon as the process exists.
+    pub fn send(&self, control: Control) {
+        // The receiver lives as long as the entry, so sending cannot fail while we hold `self`.
+        let _ = self.control_tx.send(control);
+    }
+
+    /// Hands the control receiver to the worker that runs the job (once).
+    pub fn take_control(&self) -> Option<Receiver<Control>> {
+        lock(&self.control_rx).take()
+    }
+}
+
+/// Every job the server knows, by task id and by execID.
+#[derive(Default)]
+pub struct JobStore {
+    by_task: Mutex<HashMap<TaskId, Arc<JobEntry>>>,
+    by_exec_id: Mutex<HashMap<String, TaskId>>,
+}
+
+impl JobStore {
+    pub fn insert(&self, entry: Arc<JobEntry>) {
+        lock(&self.by_exec_id).insert(entry.spec.exec_id.clone(), entry.spec.task_id);
+        lock(&self.by_task).insert(entry.spec.task_id, entry);
+    }
+
+    pub fn get(&self, task_id: TaskId) -> Option<Arc<JobEntry>> {
+        lock(&self.by_task).get(&task_id).cloned()
+    }
+
+    /// Finds a job by execID or by numeric taskID, the two forms clients put in paths.
+    pub fn find(&self, id: &str) -> Option<Arc<JobEntry>> {
+        if let Ok(task_id) = id.parse::<TaskId>() {
+            return self.get(task_id);
+        }
+        let task_id = *lock(&self.by_exec_id).get(id)?;
+        self.get(task_id)
+    }
+
+    /// Jobs not yet ended, for shutdown.
+    pub fn unfinished(&self) -> Vec<Arc<JobEntry>> {
+        lock(&self.by_task).values().filter(|e| !e.live().state.is_terminal()).cloned().collect()
+    }
+}

@@ -1,0 +1,81 @@
+//! Portico: a Linkis-compatible job entrance in one small binary.
+//!
+//! The crate's public surface is [`Config`] and [`Server`]: the binary, the integration tests
+//! and the benchmarks all start the server through them. `http/` speaks the Linkis wire format
+//! and knows nothing of processes; `job/` schedules and runs jobs and knows nothing of HTTP;
+//! `storage/` reads and writes the files that outlive a request.
+
+pub mod clock;
+pub mod config;
+pub mod engine;
+pub mod http;
+pub mod job;
+pub mod storage;
+mod sync;
+
+use std::io;
+use std::net::SocketAddr;
+
+pub use config::Config;
+
+use http::{Context, HttpServer};
+use job::scheduler::Scheduler;
+
+/// A running Portico: the HTTP front end and the job scheduler behind it.
+pub struct Server {
+    http: HttpServer,
+    scheduler: Scheduler,
+}
+
+impl Server {
+    /// Binds, creates the data directory, starts the workers, and starts serving.
+    pub fn start(config: Config) -> io::Result<Server> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            io::Error::new(e.kind(), format!("cannot create the data directory {}: {e}", config.data_dir.display()))
+        })?;
+        let listener = http::bind(&config.bind)?;
+        let addr = listener
+            .server_addr()
+            .to_ip()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::Unsupported, "only TCP listening is supported"))?;
+        let scheduler =
+            Scheduler::start(config.clone(), addr.to_string()).map_err(|e| io::Error::other(e.to_string()))?;
+        let http = HttpServer::start(listener, Context { config, scheduler: scheduler.clone() })?;
+        Ok(Server { http, scheduler })
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.http.addr()
+    }
+
+    /// Blocks until the server can no longer accept connections (an error) or is stopped.
+    pub fn wait(&mut self) -> io::Result<()> {
+        self.http.wait()
+    }
+
+    /// Stops accepting requests, kills running jobs, and waits for the workers to record them.
+    pub fn shutdown(mut self) {
+        self.http.stop();
+        self.scheduler.shutdown();
+    }
+}
+
+/// Raises the soft open-file limit to the hard limit: every connection and every running
+/// job's pipes and files need descriptors, and running out stops tiny_http accepting for good.
+pub fn raise_fd_limit() -> io::Result<u64> {
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        let mut limit: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(limit.rlim_cur as u64)
+    }
+}

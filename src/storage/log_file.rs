@@ -1,0 +1,350 @@
+//! Append-only job logs with a sparse line index, and the Linkis level split.
+//!
+//! A job's log is a plain text file (`{task}.log`), one line per line, so it can be read with
+//! any tool and served whole by `openLog`. Beside it, `{task}.log.idx` holds the byte offset of
+//! every [`INDEX_STRIDE`]th line as a little-endian `u64`, written as the log grows. Serving a
+//! page then costs one seek and at most `INDEX_STRIDE` skipped lines, whatever the log's size,
+//! and needs nothing in memory, so it works the same after the job ends or the server restarts.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use crate::clock;
+
+/// Every how many lines the index records an offset.
+pub const INDEX_STRIDE: u64 = 256;
+
+/// A page stops growing once it holds this many bytes (a page always holds at least one line).
+pub const MAX_PAGE_BYTES: usize = 8 * 1024 * 1024;
+
+/// The level a log line is filed under in the four-slot answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    Error,
+    Warn,
+    Info,
+}
+
+impl Level {
+    fn word(self) -> &'static str {
+        match self {
+            Level::Error => "ERROR",
+            Level::Warn => "WARN",
+            Level::Info => "INFO",
+        }
+    }
+}
+
+/// The index file that belongs to a log file.
+pub fn index_path(log_path: &Path) -> PathBuf {
+    let mut name = log_path.as_os_str().to_owned();
+    name.push(".idx");
+    PathBuf::from(name)
+}
+
+/// Writes one job's log. Lines become visible to readers when [`LogWriter::flush`] runs.
+pub struct LogWriter {
+    log: BufWriter<File>,
+    index: BufWriter<File>,
+    /// Bytes written to the log so far: the offset of the next line.
+    offset: u64,
+    /// Complete lines written so far.
+    lines: u64,
+}
+
+impl LogWriter {
+    /// Creates (or truncates) the log and its index.
+    pub fn create(log_path: &Path) -> io::Result<LogWriter> {
+        if let Some(dir) = log_path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let log = File::create(log_path)?;
+        let index = File::create(index_path(log_path))?;
+        Ok(LogWriter { log: BufWriter::new(log), index: BufWriter::new(index), offset: 0, lines: 0 })
+    }
+
+    /// Reopens an existing log to append to it, recovering its position from the files.
+    pub fn append_to(log_path: &Path) -> io::Result<LogWriter> {
+        let lines = count_lines(log_path)?;
+        let log = OpenOptions::new().append(true).open(log_path)?;
+        let offset = log.metadata()?.len();
+        let index = OpenOptions::new().append(true).open(index_path(log_path))?;
+        Ok(LogWriter { log: BufWriter::new(log), index: BufWriter::new(index), offset, lines })
+    }
+
+    /// Appends one raw line (a job's own output). Embedded newlines must already be split off.
+    pub fn line(&mut self, text: &[u8]) -> io::Result<()> {
+        if self.lines % INDEX_STRIDE == 0 {
+            self.index.write_all(&self.offset.to_le_bytes())?;
+        }
+        self.log.write_all(text)?;
+        self.log.write_all(b"\n")?;
+        self.offset += text.len() as u64 + 1;
+        self.lines += 1;
+        Ok(())
+    }
+
+    /// Appends a server event as a Linkis-style line (`yyyy-MM-dd HH:mm:ss.SSS LEVEL text`);
+    /// a multi-line text becomes one stamped line followed by the rest as they are.
+    pub fn event(&mut self, level: Level, text: &str) -> io::Result<()> {
+        let stamp = clock::log_timestamp(clock::now_millis());
+        let mut parts = text.split('\n');
+        let first = parts.next().unwrap_or_default();
+        self.line(format!("{stamp} {} {first}", level.word()).as_bytes())?;
+        for rest in parts {
+            self.line(rest.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Makes everything written so far visible to readers.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.log.flush()?;
+        self.index.flush()
+    }
+
+    /// Lines written so far.
+    pub fn lines(&self) -> u64 {
+        self.lines
+    }
+
+    /// Bytes written so far.
+    pub fn bytes(&self) -> u64 {
+        self.offset
+    }
+}
+
+/// One page of a log.
+#[derive(Debug, Default)]
+pub struct LogPage {
+    /// The lines, without their newlines.
+    pub lines: Vec<String>,
+    /// The `fromLine` to ask for next: never repeats a line or skips one.
+    pub next_from: u64,
+}
+
+/// Reads up to `size` lines starting at line `from` (1-based; 0 is Linkis's empty first slot).
+///
+/// Only complete lines are returned, so a line being written is never served half.
+pub fn read_page(log_path: &Path, from: u64, size: u64) -> io::Result<LogPage> {
+    let first = from.max(1);
+    if size == 0 || (from == 0 && size == 1) {
+        return Ok(LogPage { lines: Vec::new(), next_from: from + u64::from(size == 1) });
+    }
+    // The slots `from..from + size` hold lines `first..=last`.
+    let last = from.saturating_add(size - 1);
+    let (mut line_no, offset) = indexed_position(log_path, first)?;
+    let mut file = File::open(log_path)?;
+    file.seek(SeekFrom::Start(offset))?;
+    let mut reader = BufReader::with_capacity(64 * 1024, file);
+    let mut page = LogPage { lines: Vec::new(), next_from: from };
+    let mut bytes = 0usize;
+    let mut buf = Vec::new();
+    while line_no <= last {
+        buf.clear();
+        let n = reader.read_until(b'\n', &mut buf)?;
+        if n == 0 || buf.last() != Some(&b'\n') {
+            break;
+        }
+        if line_no >= first {
+            buf.pop();
+            bytes += buf.len();
+            page.lines.push(String::from_utf8_lossy(&buf).into_owned());
+            page.next_from = line_no + 1;
+            if bytes >= MAX_PAGE_BYTES {
+                break;
+            }
+        }
+        line_no += 1;
+    }
+    Ok(page)
+}
+
+/// The nearest indexed line at or before `line` and its byte offset.
+fn indexed_position(log_path: &Path, line: u64) -> io::Result<(u64, u64)> {
+    let mut index = match File::open(index_path(log_path)) {
+        Ok(index) => index,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((1, 0)),
+        Err(e) => return Err(e),
+    };
+    let entries = index.metadata()?.len() / 8;
+    if entries == 0 {
+        return Ok((1, 0));
+    }
+    let slot = ((line - 1) / INDEX_STRIDE).min(entries - 1);
+    index.seek(SeekFrom::Start(slot * 8))?;
+    let mut bytes = [0u8; 8];
+    index.read_exact(&mut bytes)?;
+    Ok((slot * INDEX_STRIDE + 1, u64::from_le_bytes(bytes)))
+}
+
+/// Complete lines in a log, counted from its index and the tail after the last indexed line.
+pub fn count_lines(log_path: &Path) -> io::Result<u64> {
+    let (mut line_no, offset) = indexed_position(log_path, u64::MAX)?;
+    let mut file = File::open(log_path)?;
+    file.seek(SeekFrom::Start(offset))?;
+    let mut reader = BufReader::new(file);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        if reader.read_until(b'\n', &mut buf)? == 0 || buf.last() != Some(&b'\n') {
+            return Ok(line_no - 1);
+        }
+        line_no += 1;
+    }
+}
+
+/// Files a line under a level the way Linkis does: by the level word after a leading
+/// timestamp; lines without one (a job's raw output) are info.
+pub fn classify(line: &str) -> Level {
+    let bytes = line.as_bytes();
+    let date_ok = bytes.len() > 20
+        && bytes[..10].iter().all(|b| b.is_ascii_digit() || *b == b'-' || *b == b'/')
+        && bytes[10] == b' ';
+    if !date_ok {
+        return Level::Info;
+    }
+    // After the 8-character time, an optional separator and up to three digits, then a space.
+    let mut i = 19;
+    if matches!(bytes.get(i), Some(b'.' | b',' | b':')) {
+        i += 1;
+        let digits = bytes[i..].iter().take(3).take_while(|b| b.is_ascii_digit()).count();
+        i += digits;
+    }
+    if bytes.get(i) != Some(&b' ') {
+        return Level::Info;
+    }
+    let word = &line[i + 1..];
+    let word = word.strip_prefix("SYSTEM-").unwrap_or(word);
+    if word.starts_with("ERROR ") {
+        Level::Error
+    } else if word.starts_with("WARN ") {
+        Level::Warn
+    } else {
+        Level::Info
+    }
+}
+
+/// The four Linkis log slots: error, warn, info and all lines, each `\n`-joined.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct LevelSplit {
+    pub error: String,
+    pub warn: String,
+    pub info: String,
+    pub all: String,
+}
+
+impl LevelSplit {
+    /// Splits `lines` by level. Blank lines stay in `all` only, as Linkis drops them elsewhere.
+    /// With `keep_newlines` every line keeps its `\n` (the `openLog` form) instead of being
+    /// joined with `\n` (the `entrance/{id}/log` form).
+    pub fn of<S: AsRef<str>>(lines: &[S], keep_newlines: bool) -> LevelSplit {
+        let mut split = LevelSplit::default();
+        for line in lines {
+            let line = line.as_ref();
+            push(&mut split.all, line, keep_newlines);
+            if line.trim().is_empty() {
+                continue;
+            }
+            let slot = match classify(line) {
+                Level::Error => &mut split.error,
+                Level::Warn => &mut split.warn,
+                Level::Info => &mut split.info,
+            };
+            push(slot, line, keep_newlines);
+        }
+        split
+    }
+
+    /// The array clients index as `[error, warn, info, all]`.
+    pub fn into_array(self) -> [String; 4] {
+        [self.error, self.warn, self.info, self.all]
+    }
+}
+
+fn push(slot: &mut String, line: &str, keep_newlines: bool) {
+    if keep_newlines {
+        slot.push_str(line);
+        slot.push('\n');
+    } else {
+        if !slot.is_empty() {
+            slot.push('\n');
+        }
+        slot.push_str(line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_like_linkis() {
+        assert_eq!(classify("2024-05-01 10:07:33.007 ERROR boom"), Level::Error);
+        assert_eq!(classify("2024-05-01 10:07:33.007 SYSTEM-WARN careful"), Level::Warn);
+        assert_eq!(classify("2024-05-01 10:07:33 INFO fine"), Level::Info);
+        assert_eq!(classify("ERROR not stamped"), Level::Info);
+        assert_eq!(classify("2024-05-01 10:07:33.007 ERRORS x"), Level::Info);
+        assert_eq!(classify("é"), Level::Info);
+    }
+
+    #[test]
+    fn pages_cover_every_line_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("1.log");
+        let mut writer = LogWriter::create(&path).unwrap();
+        for i in 1..=1000 {
+            writer.line(format!("line {i}").as_bytes()).unwrap();
+        }
+        writer.flush().unwrap();
+        assert_eq!(count_lines(&path).unwrap(), 1000);
+
+        let mut seen = Vec::new();
+        let mut from = 0;
+        loop {
+            let page = read_page(&path, from, 37).unwrap();
+            if page.lines.is_empty() {
+                break;
+            }
+            seen.extend(page.lines);
+            from = page.next_from;
+        }
+        let expected: Vec<String> = (1..=1000).map(|i| format!("line {i}")).collect();
+        assert_eq!(seen, expected);
+
+        let page = read_page(&path, 600, 2).unwrap();
+        assert_eq!(page.lines, ["line 600", "line 601"]);
+        assert_eq!(page.next_from, 602);
+        assert!(read_page(&path, 1001, 10).unwrap().lines.is_empty());
+    }
+
+    #[test]
+    fn a_reopened_log_keeps_counting() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("2.log");
+        let mut writer = LogWriter::create(&path).unwrap();
+        for i in 0..300 {
+            writer.line(format!("{i}").as_bytes()).unwrap();
+        }
+        writer.flush().unwrap();
+        drop(writer);
+        let mut writer = LogWriter::append_to(&path).unwrap();
+        assert_eq!(writer.lines(), 300);
+        for i in 300..600 {
+            writer.line(format!("{i}").as_bytes()).unwrap();
+        }
+        writer.flush().unwrap();
+        assert_eq!(read_page(&path, 513, 1).unwrap().lines, ["512"]);
+    }
+
+    #[test]
+    fn split_fills_four_slots() {
+        let split =
+            LevelSplit::of(&["2024-05-01 10:07:33.007 ERROR bad", "out", "", "2024-05-01 10:07:33.007 WARN hm"], false);
+        assert_eq!(split.error, "2024-05-01 10:07:33.007 ERROR bad");
+        assert_eq!(split.warn, "2024-05-01 10:07:33.007 WARN hm");
+        assert_eq!(split.info, "out");
+        assert_eq!(split.all.lines().count(), 4);
+    }
+}

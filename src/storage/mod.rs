@@ -1,0 +1,7 @@
+//! What outlives a request: job logs and result sets as files in the data directory.
+//!
+//! Nothing here knows about jobs or HTTP; it reads and writes files in the formats Linkis
+//! clients expect, without ever loading a whole file to serve a page of it.
+
+pub mod log_file;
+pub mod result_set;
