@@ -388,6 +388,14 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_in_the_repository_is_valid() {
+        let mut config = Config::default();
+        config.apply_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join("portico.example.toml")).unwrap();
+        assert_eq!(config.bind, "127.0.0.1:9001");
+        assert_eq!(config.kill_grace, Duration::from_secs(3));
+    }
+
+    #[test]
     fn config_file_rejects_unknown_keys() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("portico.toml");

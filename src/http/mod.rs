@@ -193,13 +193,37 @@ pub fn method_echo(url: &str) -> String {
     }
 }
 
+/// Decodes `%XX` escapes; invalid escapes and invalid UTF-8 are kept as they are (lossily), which
+/// simply makes an id that matches no job.
+fn percent_decode(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(high), Some(low)) => {
+                out.push((high * 16 + low) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// The route table: one line per endpoint.
 fn route(context: &Context, request: &Request) -> Response {
-    // rouille's `url()` is the percent-decoded path: execIDs contain ':' that clients may encode.
-    let decoded = request.url();
-    let path = decoded.as_str();
+    let path = path_of(request.raw_url());
     let method = method_echo(path);
-    let segments: Vec<&str> = path.strip_prefix(PREFIX).unwrap_or("").split('/').filter(|s| !s.is_empty()).collect();
+    // Each segment is decoded on its own (execIDs contain ':' that clients may encode), so an
+    // encoded '/' stays inside its segment instead of changing the route.
+    let decoded: Vec<String> =
+        path.strip_prefix(PREFIX).unwrap_or("").split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
+    let segments: Vec<&str> = decoded.iter().map(String::as_str).collect();
     let verb = request.method();
     let get = verb.eq_ignore_ascii_case("GET");
     let post = verb.eq_ignore_ascii_case("POST");

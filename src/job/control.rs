@@ -59,6 +59,17 @@ pub fn signal_group(pgid: i32, signal: i32) -> io::Result<()> {
     }
 }
 
+/// Whether any process (a zombie included) is still in group `pgid`: one syscall, where
+/// [`group_members`] reads all of `/proc`.
+pub fn group_exists(pgid: i32) -> bool {
+    if pgid <= 1 {
+        return false;
+    }
+    // SAFETY: signal 0 only checks for existence and permission; nothing is delivered.
+    let rc = unsafe { libc::killpg(pgid, 0) };
+    rc == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
+
 /// One process as `/proc/{pid}/stat` describes it.
 #[derive(Clone, Copy, Debug)]
 pub struct ProcStat {

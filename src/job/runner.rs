@@ -316,7 +316,7 @@ impl<'a> Run<'a> {
             open_streams: 2,
             drain_until: None,
             abandon_at: None,
-            next_sample: Instant::now(),
+            next_sample: Instant::now() + SAMPLE_EVERY,
             resources: Resources::default(),
         }
     }
@@ -414,7 +414,6 @@ impl<'a> Run<'a> {
             Event::Closed => self.open_streams = self.open_streams.saturating_sub(1),
             Event::Exited(info) => {
                 self.exited = Some(info);
-                self.sample();
                 if self.open_streams > 0 {
                     self.drain_until = Some(Instant::now() + self.config.kill_grace);
                 }
@@ -652,6 +651,9 @@ impl<'a> Run<'a> {
     /// SIGKILLs whatever is left of the group and waits (briefly) until none of it is alive;
     /// returns the pids that would not die.
     fn reap_group(&self) -> Vec<i32> {
+        if !control::group_exists(self.pgid) {
+            return Vec::new();
+        }
         let deadline = Instant::now() + Duration::from_secs(2);
         loop {
             let members = control::group_members(self.pgid);

@@ -85,15 +85,12 @@ impl LogWriter {
         Ok(())
     }
 
-    /// Appends a server event as a Linkis-style line (`yyyy-MM-dd HH:mm:ss.SSS LEVEL text`);
-    /// a multi-line text becomes one stamped line followed by the rest as they are.
+    /// Appends a server event as Linkis-style lines (`yyyy-MM-dd HH:mm:ss.SSS LEVEL text`).
+    /// Every line of a multi-line text is stamped, so all of an error lands in the error slot.
     pub fn event(&mut self, level: Level, text: &str) -> io::Result<()> {
         let stamp = clock::log_timestamp(clock::now_millis());
-        let mut parts = text.split('\n');
-        let first = parts.next().unwrap_or_default();
-        self.line(format!("{stamp} {} {first}", level.word()).as_bytes())?;
-        for rest in parts {
-            self.line(rest.as_bytes())?;
+        for part in text.split('\n') {
+            self.line(format!("{stamp} {} {part}", level.word()).as_bytes())?;
         }
         Ok(())
     }

@@ -1,0 +1,178 @@
+//! A real server per test, an HTTP client, and waiting with deadlines.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// How long any wait in a test may take before the test fails.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// A `portico` process serving on a free loopback port with its own data directory.
+pub struct Portico {
+    child: Child,
+    pub base: String,
+    pub data_dir: PathBuf,
+    _data: Option<tempfile::TempDir>,
+    agent: ureq::Agent,
+}
+
+impl Portico {
+    /// A server with test-friendly defaults (2 workers, 1 s kill grace).
+    pub fn start() -> Portico {
+        Portico::start_with(&[])
+    }
+
+    /// A server with extra flags (later flags win over the defaults given here).
+    pub fn start_with(extra: &[&str]) -> Portico {
+        let data = tempfile::tempdir().expect("temp dir");
+        let data_dir = data.path().to_path_buf();
+        let mut server = Portico::start_in(&data_dir, extra);
+        server._data = Some(data);
+        server
+    }
+
+    /// A server on an existing data directory (for restarts); the caller keeps the directory.
+    pub fn start_in(data_dir: &Path, extra: &[&str]) -> Portico {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_portico"));
+        command
+            .args(["--bind", "127.0.0.1:0", "--workers", "2", "--kill-grace", "1", "--log-level", "warn"])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = command.spawn().expect("start portico");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                let _ = tx.send(line);
+            }
+        });
+        let line = rx.recv_timeout(PATIENCE).expect("portico printed no listening line");
+        let base = line.strip_prefix("portico listening on ").expect("listening line").trim().to_string();
+        let agent = ureq::AgentBuilder::new().timeout(PATIENCE).build();
+        Portico { child, base, data_dir: data_dir.to_path_buf(), _data: None, agent }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/api/rest_j/v1/{}", self.base, path.trim_start_matches('/'))
+    }
+
+    fn answer(result: Result<ureq::Response, ureq::Error>) -> (u16, Value) {
+        let response = match result {
+            Ok(response) => response,
+            Err(ureq::Error::Status(_, response)) => response,
+            Err(e) => panic!("request failed: {e}"),
+        };
+        let code = response.status();
+        let text = response.into_string().expect("body");
+        let body = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+        (code, body)
+    }
+
+    /// GET a path under `/api/rest_j/v1/`; returns the HTTP code and the JSON body.
+    pub fn get(&self, path: &str) -> (u16, Value) {
+        Portico::answer(self.agent.get(&self.url(path)).call())
+    }
+
+    /// POST a raw body to a path under `/api/rest_j/v1/`.
+    pub fn post(&self, path: &str, body: &str) -> (u16, Value) {
+        Portico::answer(self.agent.post(&self.url(path)).set("Content-Type", "application/json").send_string(body))
+    }
+
+    /// GET that must succeed (status 0); returns `data`.
+    pub fn ok(&self, path: &str) -> Value {
+        let (code, body) = self.get(path);
+        assert_eq!((code, &body["status"]), (200, &Value::from(0)), "GET {path}: {body}");
+        body["data"].clone()
+    }
+
+    /// Submits shell code (1.x body); returns (execID, taskID).
+    pub fn submit_shell(&self, code: &str) -> (String, u64) {
+        self.submit(&serde_json::json!({
+            "executionContent": {"code": code, "runType": "shell"},
+            "labels": {"engineType": "shell-1", "userCreator": "hadoop-IDE"}
+        }))
+    }
+
+    /// Submits any body that must be accepted; returns (execID, taskID).
+    pub fn submit(&self, body: &Value) -> (String, u64) {
+        let (code, answer) = self.post("entrance/submit", &body.to_string());
+        assert_eq!(code, 200, "submit refused: {answer}");
+        let exec_id = answer["data"]["execID"].as_str().expect("execID").to_string();
+        let task_id = answer["data"]["taskID"].as_u64().expect("numeric taskID");
+        (exec_id, task_id)
+    }
+
+    /// The job's status name.
+    pub fn state(&self, id: &str) -> String {
+        self.ok(&format!("entrance/{id}/status"))["status"].as_str().expect("status").to_string()
+    }
+
+    /// Waits until the job reaches a terminal state; returns it.
+    pub fn wait_done(&self, id: &str) -> String {
+        eventually(&format!("job {id} to end"), || {
+            let state = self.state(id);
+            matches!(state.as_str(), "Succeed" | "Failed" | "Cancelled" | "Timeout").then_some(state)
+        })
+    }
+
+    /// Waits until the job is in `state`.
+    pub fn wait_state(&self, id: &str, state: &str) {
+        eventually(&format!("job {id} to be {state}"), || (self.state(id) == state).then_some(()));
+    }
+
+    /// Every log line of a job, read page by page through `fromLine`.
+    pub fn log_lines(&self, id: &str) -> Vec<String> {
+        let mut lines = Vec::new();
+        let mut from = 1;
+        loop {
+            let data = self.ok(&format!("entrance/{id}/log?fromLine={from}&size=500"));
+            let all = data["log"][3].as_str().expect("four-slot log").to_string();
+            let next = data["fromLine"].as_u64().expect("fromLine");
+            if next == from {
+                return lines;
+            }
+            lines.extend(all.split('\n').map(str::to_string));
+            from = next;
+        }
+    }
+}
+
+impl Drop for Portico {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `check` every 10 ms until it returns `Some`, failing the test after [`PATIENCE`] with
+/// a message naming `what` it waited for.
+pub fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Whether a process is alive (a zombie waiting for its parent to reap it counts as dead).
+pub fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            let state = stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().next()).unwrap_or("");
+            state != "Z" && state != "X"
+        }
+        Err(_) => false,
+    }
+}

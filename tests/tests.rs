@@ -1,0 +1,9 @@
+//! End-to-end tests: each test starts the real `portico` binary on 127.0.0.1 with an ephemeral
+//! port and a fresh data directory, and talks to it over HTTP with a real client.
+
+mod helper;
+
+mod bad_input;
+mod control;
+mod entrance;
+mod logs;
