@@ -49,6 +49,11 @@ impl Server {
         self.http.addr()
     }
 
+    /// See [`HttpServer::fatal_trigger`]: call it when the HTTP library has failed.
+    pub fn fatal_trigger(&self) -> impl Fn() + Send + Sync + 'static {
+        self.http.fatal_trigger()
+    }
+
     /// Blocks until the server can no longer accept connections (an error) or is stopped.
     pub fn wait(&mut self) -> io::Result<()> {
         self.http.wait()

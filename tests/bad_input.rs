@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helper::Portico;
+use crate::helper::{eventually, Portico};
 
 fn assert_refused(answer: &(u16, Value), http: u16, needle: &str) {
     let (code, body) = answer;
@@ -97,4 +97,21 @@ fn wrong_routes_methods_and_huge_bodies_are_refused_in_the_envelope() {
     // After all of that the server still runs jobs.
     let (exec_id, _) = server.submit_shell("echo still alive");
     assert_eq!(server.wait_done(&exec_id), "Succeed");
+}
+
+#[test]
+fn running_out_of_descriptors_ends_the_server_instead_of_leaving_it_deaf() {
+    let mut server = Portico::start_with_fd_limit(48);
+    let (exec_id, _) = server.submit_shell("echo fine");
+    assert_eq!(server.wait_done(&exec_id), "Succeed");
+    let addr = server.base.trim_start_matches("http://").to_string();
+    // Hold connections open until accepting one more fails inside the server.
+    let mut held = Vec::new();
+    let code = eventually("the server to give up accepting", || {
+        if let Ok(stream) = std::net::TcpStream::connect(&addr) {
+            held.push(stream);
+        }
+        server.try_exit_code()
+    });
+    assert_eq!(code, Some(1), "a server that cannot accept must exit non-zero");
 }

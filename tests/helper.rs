@@ -37,7 +37,20 @@ impl Portico {
 
     /// A server on an existing data directory (for restarts); the caller keeps the directory.
     pub fn start_in(data_dir: &Path, extra: &[&str]) -> Portico {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_portico"));
+        Portico::launch(Command::new(env!("CARGO_BIN_EXE_portico")), data_dir, extra)
+    }
+
+    /// A server started through `sh -c 'ulimit -n LIMIT; exec portico …'`.
+    pub fn start_with_fd_limit(limit: u32) -> Portico {
+        let data = tempfile::tempdir().expect("temp dir");
+        let mut command = Command::new("sh");
+        command.arg("-c").arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\"")).arg(env!("CARGO_BIN_EXE_portico"));
+        let mut server = Portico::launch(command, data.path(), &[]);
+        server._data = Some(data);
+        server
+    }
+
+    fn launch(mut command: Command, data_dir: &Path, extra: &[&str]) -> Portico {
         command
             .args(["--bind", "127.0.0.1:0", "--workers", "2", "--kill-grace", "1", "--log-level", "warn"])
             .arg("--data-dir")
@@ -59,6 +72,11 @@ impl Portico {
         let base = line.strip_prefix("portico listening on ").expect("listening line").trim().to_string();
         let agent = ureq::AgentBuilder::new().timeout(PATIENCE).build();
         Portico { child, base, data_dir: data_dir.to_path_buf(), _data: None, agent }
+    }
+
+    /// The server's exit code once it has exited by itself (`Some(None)` for a signal).
+    pub fn try_exit_code(&mut self) -> Option<Option<i32>> {
+        self.child.try_wait().expect("try_wait").map(|status| status.code())
     }
 
     fn url(&self, path: &str) -> String {

@@ -86,6 +86,14 @@ impl HttpServer {
         }
     }
 
+    /// A handle that makes the accept loop end with an error, for failures the loop cannot see
+    /// itself: tiny_http's accept thread *panics* (rather than reporting an error) when it runs
+    /// out of file descriptors, after which nothing is accepted any more.
+    pub fn fatal_trigger(&self) -> impl Fn() + Send + Sync + 'static {
+        let server = Arc::clone(&self.server);
+        move || server.unblock()
+    }
+
     /// Stops accepting requests; requests in flight still get their answers.
     pub fn stop(&mut self) {
         self.stopping.store(true, Ordering::SeqCst);
