@@ -32,9 +32,9 @@ pub struct Config {
     pub python: String,
     /// The shell that runs `shell` jobs.
     pub shell: String,
-    /// Who a request acts as until authentication is configured.
-    pub default_user: String,
-    /// Users from the config file (authentication uses them).
+    /// How long a login session lives without being used.
+    pub session_timeout: Duration,
+    /// Users from the config file; with none (and no tokens), the first-start credentials.
     pub users: Vec<UserEntry>,
     /// Tokens from the config file (authentication uses them).
     pub tokens: Vec<TokenEntry>,
@@ -52,7 +52,7 @@ impl Default for Config {
             log_level: log::LevelFilter::Info,
             python: "python3".into(),
             shell: "sh".into(),
-            default_user: "hadoop".into(),
+            session_timeout: Duration::from_secs(3600),
             users: Vec::new(),
             tokens: Vec::new(),
         }
@@ -112,7 +112,7 @@ struct ServerSection {
     kill_grace_secs: Option<f64>,
     max_body_bytes: Option<usize>,
     log_level: Option<String>,
-    default_user: Option<String>,
+    session_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -158,6 +158,7 @@ portico: a Linkis-compatible job entrance in one small binary
 
 USAGE:
     portico [serve] [FLAGS]
+    portico hash-password        read a password on stdin, print its password_hash
 
 FLAGS (each also settable in the config file; flags win over PORTICO_* variables,
 which win over the file, which wins over the embedded defaults):
@@ -232,8 +233,15 @@ impl Config {
         if let Some(level) = server.log_level {
             self.apply("log-level", &level, &source)?;
         }
-        if let Some(user) = server.default_user {
-            self.default_user = user;
+        if let Some(secs) = server.session_timeout_secs {
+            if secs == 0 {
+                return Err(ConfigError::Invalid {
+                    setting: "session_timeout_secs",
+                    source,
+                    reason: "must be at least 1 second".into(),
+                });
+            }
+            self.session_timeout = Duration::from_secs(secs);
         }
         if let Some(python) = file.engines.python {
             self.python = python;

@@ -5,6 +5,7 @@
 //! and knows nothing of processes; `job/` schedules and runs jobs and knows nothing of HTTP;
 //! `storage/` reads and writes the files that outlive a request.
 
+pub mod accounts;
 pub mod clock;
 pub mod config;
 pub mod engine;
@@ -18,6 +19,7 @@ use std::net::SocketAddr;
 
 pub use config::Config;
 
+use accounts::Accounts;
 use http::{Context, HttpServer};
 use job::scheduler::Scheduler;
 
@@ -38,9 +40,10 @@ impl Server {
             .server_addr()
             .to_ip()
             .ok_or_else(|| io::Error::new(io::ErrorKind::Unsupported, "only TCP listening is supported"))?;
+        let accounts = Accounts::load(&config).map_err(|e| io::Error::other(e.to_string()))?;
         let scheduler =
             Scheduler::start(config.clone(), addr.to_string()).map_err(|e| io::Error::other(e.to_string()))?;
-        let http = HttpServer::start(listener, Context { config, scheduler: scheduler.clone() })?;
+        let http = HttpServer::start(listener, Context { config, scheduler: scheduler.clone(), accounts })?;
         Ok(Server { http, scheduler })
     }
 

@@ -1,4 +1,5 @@
-//! The `portico` command: `portico [serve] [flags]` runs the server.
+//! The `portico` command: `portico [serve] [flags]` runs the server; `portico hash-password`
+//! turns a password read from stdin into a `password_hash` for the config file.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -7,6 +8,9 @@ use portico::config::{Config, ConfigError};
 use portico::Server;
 
 fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("hash-password") {
+        return hash_password();
+    }
     let config = match Config::from_args_and_env(std::env::args().skip(1), &|name| std::env::var(name).ok()) {
         Ok(config) => config,
         Err(ConfigError::Info(text)) => {
@@ -61,4 +65,28 @@ fn install_panic_policy(fatal: impl Fn() + Send + Sync + 'static) {
             fatal();
         }
     }));
+}
+
+/// Reads one line (the password) from stdin and prints its Argon2id PHC string.
+fn hash_password() -> ExitCode {
+    let mut password = String::new();
+    if std::io::stdin().read_line(&mut password).is_err() {
+        eprintln!("portico: cannot read the password from stdin");
+        return ExitCode::from(2);
+    }
+    let password = password.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        eprintln!("portico: the password is empty");
+        return ExitCode::from(2);
+    }
+    match portico::accounts::hash_password(password) {
+        Ok(hash) => {
+            println!("{hash}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("portico: {e}");
+            ExitCode::from(1)
+        }
+    }
 }

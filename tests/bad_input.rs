@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helper::{eventually, Portico};
+use crate::helper::{eventually, Portico, MULTI_USER_CONFIG};
 
 fn assert_refused(answer: &(u16, Value), http: u16, needle: &str) {
     let (code, body) = answer;
@@ -87,7 +87,7 @@ fn unknown_and_garbage_ids_are_refused() {
 
 #[test]
 fn wrong_routes_methods_and_huge_bodies_are_refused_in_the_envelope() {
-    let server = Portico::start_with(&["--config", "/dev/null"]);
+    let server = Portico::start_with_config(MULTI_USER_CONFIG, &[]);
     assert_refused(&server.get("entrance/nothing/here/at/all"), 404, "No API");
     assert_refused(&server.get("entrance/submit"), 405, "use POST");
     assert_refused(&server.post("entrance/1/status", "{}"), 405, "use GET");

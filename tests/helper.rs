@@ -1,6 +1,7 @@
-//! A real server per test, an HTTP client, and waiting with deadlines.
+//! A real server per test, HTTP clients acting as its users, and waiting with deadlines.
 
 use std::io::{BufRead, BufReader};
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -11,13 +12,47 @@ use serde_json::Value;
 /// How long any wait in a test may take before the test fails.
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
-/// A `portico` process serving on a free loopback port with its own data directory.
+/// A config file with three users and tokens, for tests about who may do what.
+pub const MULTI_USER_CONFIG: &str = r#"
+[server]
+session_timeout_secs = 3600
+
+[[users]]
+name = "alice"
+password = "alice-pass"
+
+[[users]]
+name = "bob"
+password = "bob-pass"
+
+[[users]]
+name = "root"
+password = "root-pass"
+admin = true
+
+[[tokens]]
+token = "TEST-AUTH-0123456789"
+users = ["*"]
+hosts = ["*"]
+
+[[tokens]]
+token = "TEST-ADMIN-0123456789"
+users = ["*"]
+hosts = ["127.0.0.1"]
+"#;
+
+/// The ordinary token of [`MULTI_USER_CONFIG`].
+pub const TEST_TOKEN: &str = "TEST-AUTH-0123456789";
+
+/// A `portico` process serving on a free loopback port with its own data directory. It derefs
+/// to a [`Client`] authenticated as the admin (the first-start `hadoop`, or `root` with
+/// [`MULTI_USER_CONFIG`]).
 pub struct Portico {
     child: Child,
     pub base: String,
     pub data_dir: PathBuf,
     _data: Option<tempfile::TempDir>,
-    agent: ureq::Agent,
+    admin: Client,
 }
 
 impl Portico {
@@ -29,8 +64,19 @@ impl Portico {
     /// A server with extra flags (later flags win over the defaults given here).
     pub fn start_with(extra: &[&str]) -> Portico {
         let data = tempfile::tempdir().expect("temp dir");
-        let data_dir = data.path().to_path_buf();
-        let mut server = Portico::start_in(&data_dir, extra);
+        let mut server = Portico::start_in(data.path(), extra);
+        server._data = Some(data);
+        server
+    }
+
+    /// A server reading `config` (TOML) as its config file.
+    pub fn start_with_config(config: &str, extra: &[&str]) -> Portico {
+        let data = tempfile::tempdir().expect("temp dir");
+        let path = data.path().join("portico-test.toml");
+        std::fs::write(&path, config).expect("write config");
+        let mut args = vec!["--config", path.to_str().expect("utf-8 path")];
+        args.extend_from_slice(extra);
+        let mut server = Portico::start_in(data.path(), &args);
         server._data = Some(data);
         server
     }
@@ -70,39 +116,132 @@ impl Portico {
         });
         let line = rx.recv_timeout(PATIENCE).expect("portico printed no listening line");
         let base = line.strip_prefix("portico listening on ").expect("listening line").trim().to_string();
-        let agent = ureq::AgentBuilder::new().timeout(PATIENCE).build();
-        Portico { child, base, data_dir: data_dir.to_path_buf(), _data: None, agent }
+        let anonymous = Client::anonymous(&base);
+        let admin = if extra.contains(&"--config") {
+            anonymous.with_token(TEST_TOKEN, "root")
+        } else {
+            let (_, token) = bootstrap_credentials(data_dir);
+            anonymous.with_token(&token, "hadoop")
+        };
+        Portico { child, base, data_dir: data_dir.to_path_buf(), _data: None, admin }
+    }
+
+    /// A client without credentials.
+    pub fn anonymous(&self) -> Client {
+        Client::anonymous(&self.base)
+    }
+
+    /// A client authenticated by token as `user`.
+    pub fn as_user(&self, user: &str) -> Client {
+        self.anonymous().with_token(TEST_TOKEN, user)
     }
 
     /// The server's exit code once it has exited by itself (`Some(None)` for a signal).
     pub fn try_exit_code(&mut self) -> Option<Option<i32>> {
         self.child.try_wait().expect("try_wait").map(|status| status.code())
     }
+}
+
+impl Deref for Portico {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.admin
+    }
+}
+
+impl Drop for Portico {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The first-start admin's password and token, from the data directory.
+pub fn bootstrap_credentials(data_dir: &Path) -> (String, String) {
+    let text = std::fs::read_to_string(data_dir.join("credentials.toml")).expect("credentials.toml");
+    let file: toml::Value = toml::from_str(&text).expect("credentials TOML");
+    let password = file["users"][0]["password"].as_str().expect("password").to_string();
+    let token = file["tokens"][0]["token"].as_str().expect("token").to_string();
+    (password, token)
+}
+
+/// An HTTP client acting as one user (or as nobody).
+#[derive(Clone)]
+pub struct Client {
+    base: String,
+    agent: ureq::Agent,
+    headers: Vec<(String, String)>,
+}
+
+impl Client {
+    fn anonymous(base: &str) -> Client {
+        Client {
+            base: base.to_string(),
+            agent: ureq::AgentBuilder::new().timeout(PATIENCE).build(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// This client with `Token-Code`/`Token-User` headers.
+    pub fn with_token(&self, code: &str, user: &str) -> Client {
+        self.with_header("Token-Code", code).with_header("Token-User", user)
+    }
+
+    /// This client with one more request header.
+    pub fn with_header(&self, name: &str, value: &str) -> Client {
+        let mut client = self.clone();
+        client.headers.push((name.to_string(), value.to_string()));
+        client
+    }
+
+    /// Logs in with a password; returns a client carrying the session cookie.
+    pub fn login(&self, user: &str, password: &str) -> Client {
+        let (code, body, cookie) =
+            self.post_full("user/login", &serde_json::json!({"userName": user, "password": password}).to_string());
+        assert_eq!(code, 200, "login of {user} failed: {body}");
+        let cookie = cookie.expect("login sets a cookie");
+        let pair = cookie.split(';').next().expect("cookie pair").to_string();
+        assert!(pair.starts_with("linkis_user_session_ticket_id_v1="), "{cookie}");
+        Client::anonymous(&self.base).with_header("Cookie", &pair)
+    }
 
     fn url(&self, path: &str) -> String {
         format!("{}/api/rest_j/v1/{}", self.base, path.trim_start_matches('/'))
     }
 
-    fn answer(result: Result<ureq::Response, ureq::Error>) -> (u16, Value) {
+    fn send(&self, request: ureq::Request, body: Option<&str>) -> (u16, Value, Option<String>) {
+        let request = self.headers.iter().fold(request, |r, (name, value)| r.set(name, value));
+        let result = match body {
+            Some(body) => request.set("Content-Type", "application/json").send_string(body),
+            None => request.call(),
+        };
         let response = match result {
             Ok(response) => response,
             Err(ureq::Error::Status(_, response)) => response,
             Err(e) => panic!("request failed: {e}"),
         };
         let code = response.status();
+        let cookie = response.header("Set-Cookie").map(str::to_string);
         let text = response.into_string().expect("body");
         let body = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
-        (code, body)
+        (code, body, cookie)
     }
 
     /// GET a path under `/api/rest_j/v1/`; returns the HTTP code and the JSON body.
     pub fn get(&self, path: &str) -> (u16, Value) {
-        Portico::answer(self.agent.get(&self.url(path)).call())
+        let (code, body, _) = self.send(self.agent.get(&self.url(path)), None);
+        (code, body)
     }
 
     /// POST a raw body to a path under `/api/rest_j/v1/`.
     pub fn post(&self, path: &str, body: &str) -> (u16, Value) {
-        Portico::answer(self.agent.post(&self.url(path)).set("Content-Type", "application/json").send_string(body))
+        let (code, body, _) = self.post_full(path, body);
+        (code, body)
+    }
+
+    /// POST, also returning the Set-Cookie header.
+    pub fn post_full(&self, path: &str, body: &str) -> (u16, Value, Option<String>) {
+        self.send(self.agent.post(&self.url(path)), Some(body))
     }
 
     /// GET that must succeed (status 0); returns `data`.
@@ -116,7 +255,7 @@ impl Portico {
     pub fn submit_shell(&self, code: &str) -> (String, u64) {
         self.submit(&serde_json::json!({
             "executionContent": {"code": code, "runType": "shell"},
-            "labels": {"engineType": "shell-1", "userCreator": "hadoop-IDE"}
+            "labels": {"engineType": "shell-1"}
         }))
     }
 
@@ -161,13 +300,6 @@ impl Portico {
             lines.extend(all.split('\n').map(str::to_string));
             from = next;
         }
-    }
-}
-
-impl Drop for Portico {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

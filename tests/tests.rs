@@ -3,6 +3,7 @@
 
 mod helper;
 
+mod auth;
 mod bad_input;
 mod control;
 mod entrance;

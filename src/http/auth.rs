@@ -1,32 +1,69 @@
-//! Who is calling.
+//! Who is calling: token headers or cookies first, then the session cookie.
 //!
-//! Every handler but login receives a [`Caller`]. Until users and tokens are configured the
-//! server acts for one default user (`hadoop`, as a fresh Linkis does); the ownership checks
-//! in the handlers already compare that user against each job's owner.
+//! Every endpoint but login and logout goes through [`authenticate`]; a request it refuses
+//! never reaches a handler, so nothing is created or changed for it. The messages are
+//! Linkis's, and none of them repeats a secret.
 
 use rouille::Request;
 
 use super::message::ApiError;
 use super::Context;
+use crate::accounts::{Identity, SessionError};
 
 /// The authenticated user of a request.
-#[derive(Clone, Debug)]
-pub struct Caller {
-    pub user: String,
-    /// Admins may see and control every user's jobs.
-    pub admin: bool,
-    /// A token whose code contains `ADMIN-`: may submit jobs for another `executeUser`.
-    pub admin_token: bool,
+pub type Caller = Identity;
+
+/// The session cookie Linkis 1.1.2+ sets, and the one older clients send.
+pub const SESSION_COOKIE: &str = "linkis_user_session_ticket_id_v1";
+pub const OLD_SESSION_COOKIE: &str = "bdp-user-ticket-id";
+
+const NOT_LOGGED_IN: &str = "You are not logged in, please login first(您尚未登录，请先登录)!";
+
+/// A header, or else a cookie of the same name.
+fn header_or_cookie(request: &Request, name: &str) -> Option<String> {
+    request
+        .header(name)
+        .map(str::to_string)
+        .or_else(|| rouille::input::cookies(request).find(|(n, _)| *n == name).map(|(_, v)| v.to_string()))
+        .filter(|v| !v.trim().is_empty())
 }
 
-impl Caller {
-    /// Whether this caller may see and control a job run by `owner`.
-    pub fn may_access(&self, owner: &str) -> bool {
-        self.admin || self.user == owner
+/// The session ticket the request carries, if any.
+pub fn session_ticket(request: &Request) -> Option<String> {
+    rouille::input::cookies(request)
+        .find(|(name, _)| *name == SESSION_COOKIE || *name == OLD_SESSION_COOKIE)
+        .map(|(_, value)| value.to_string())
+}
+
+/// Identifies the caller of `request`, or refuses it with HTTP 401 / status -1.
+pub fn authenticate(context: &Context, request: &Request) -> Result<Caller, ApiError> {
+    let code = header_or_cookie(request, "Token-Code");
+    let user = header_or_cookie(request, "Token-User");
+    match (code, user) {
+        (Some(code), Some(user)) => {
+            let from = request.remote_addr().ip();
+            return context.accounts.token(&code, user.trim(), from).map_err(|e| {
+                log::warn!("token authentication failed for user {:?} from {from}: {}", user.trim(), e.reason());
+                ApiError::NotLoggedIn(format!("Token Authentication Failed, tokenUser: {}, reason: {}", user.trim(), e.reason()))
+            });
+        }
+        (Some(_), None) | (None, Some(_)) => {
+            return Err(ApiError::NotLoggedIn(
+                "请在Header或Cookie中同时指定Token-Code 和 Token-User，以便完成token认证！(send both Token-Code and Token-User)"
+                    .into(),
+            ))
+        }
+        (None, None) => {}
     }
-}
-
-/// Identifies the caller of `request`.
-pub fn authenticate(context: &Context, _request: &Request) -> Result<Caller, ApiError> {
-    Ok(Caller { user: context.config.default_user.clone(), admin: true, admin_token: false })
+    let Some(ticket) = session_ticket(request) else {
+        return Err(ApiError::NotLoggedIn(NOT_LOGGED_IN.into()));
+    };
+    context.accounts.session(&ticket).map_err(|e| match e {
+        SessionError::Expired => {
+            ApiError::NotLoggedIn("Login has expired, please log in again!(登录已过期，请重新登录！)".into())
+        }
+        SessionError::Unknown => {
+            ApiError::NotLoggedIn("You are not logged in, please login first!(您尚未登录，请先登录!)".into())
+        }
+    })
 }

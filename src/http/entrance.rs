@@ -64,7 +64,7 @@ fn find_job(
         .find(id)
         .or_else(|| request.get_param("taskID").and_then(|task| context.scheduler.find(task.trim())))
         .ok_or_else(|| ApiError::JobNotFound(format!("{missing} (no job has the id {id:?})")))?;
-    if !caller.may_access(&entry.spec.execute_user) && !caller.may_access(&entry.spec.submit_user) {
+    if !may_control(caller, &entry) {
         return Err(ApiError::Forbidden(format!(
             "You have no permission to access the job {id}, it belongs to user:{}",
             entry.spec.execute_user
@@ -232,8 +232,13 @@ pub fn kill(
     kill_one(context, caller, &entry, method)
 }
 
+/// Owners (the executing or the submitting user) and admins may see and control a job.
+fn may_control(caller: &Caller, entry: &JobEntry) -> bool {
+    caller.may_access(&entry.spec.execute_user) || caller.may_access(&entry.spec.submit_user)
+}
+
 fn kill_one(context: &Context, caller: &Caller, entry: &Arc<JobEntry>, method: &str) -> Result<Message, ApiError> {
-    if !caller.may_access(&entry.spec.execute_user) {
+    if !may_control(caller, entry) {
         return Err(ApiError::Refused(format!(
             "You have no permission to kill this job, excecute by user:{}",
             entry.spec.execute_user

@@ -25,9 +25,12 @@ pub struct Message {
     pub status: i32,
     pub message: String,
     pub data: Value,
-    /// An HTTP code other than the one the body status maps to (404, 405, 413, 500, 503).
+    /// An HTTP code other than the one the body status maps to (404, 405, 413, 429, 500, 503).
     #[serde(skip)]
     pub http_override: Option<u16>,
+    /// Extra response headers (Set-Cookie, Retry-After).
+    #[serde(skip)]
+    pub headers: Vec<(String, String)>,
 }
 
 impl Message {
@@ -39,7 +42,14 @@ impl Message {
             message: "OK".into(),
             data,
             http_override: None,
+            headers: Vec::new(),
         }
+    }
+
+    /// Adds a response header.
+    pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Message {
+        self.headers.push((name.to_string(), value.into()));
+        self
     }
 
     /// Replaces the human-readable message.
@@ -65,7 +75,11 @@ impl Message {
         let body = serde_json::to_vec(&self).unwrap_or_else(|_| {
             br#"{"method":null,"status":1,"message":"cannot serialize the answer","data":{}}"#.to_vec()
         });
-        Response::from_data("application/json;charset=UTF-8", body).with_status_code(code)
+        let mut response = Response::from_data("application/json;charset=UTF-8", body).with_status_code(code);
+        for (name, value) in self.headers {
+            response = response.with_additional_header(name, value);
+        }
+        response
     }
 }
 
@@ -90,6 +104,8 @@ pub enum ApiError {
     MethodNotAllowed { method: String, allowed: &'static str },
     /// The body is larger than the configured limit.
     PayloadTooLarge { limit: usize },
+    /// Too many failed logins from this address: try again after this many seconds.
+    Throttled { retry_after_secs: u64 },
     /// A bug or an environment failure on our side.
     Internal(String),
 }
@@ -109,6 +125,7 @@ impl ApiError {
             message,
             data,
             http_override: http,
+            headers: Vec::new(),
         };
         match self {
             ApiError::Job(JobError::InvalidRequest { code, desc }) => error(
@@ -150,6 +167,13 @@ impl ApiError {
                 format!("The request body is larger than the {limit} bytes this server accepts"),
                 json!({}),
             ),
+            ApiError::Throttled { retry_after_secs } => error(
+                status::ERROR,
+                Some(429),
+                format!("Too many failed logins from your address; try again in {retry_after_secs} seconds."),
+                json!({}),
+            )
+            .with_header("Retry-After", retry_after_secs.to_string()),
             ApiError::Internal(reason) => {
                 log::error!("{method}: internal error: {reason}");
                 error(
@@ -171,10 +195,7 @@ mod tests {
     fn body_status_maps_to_http_code() {
         let codes: Vec<u16> = [0, 1, 2, -1, 3, 4]
             .into_iter()
-            .map(|s| {
-                Message { method: None, status: s, message: String::new(), data: json!({}), http_override: None }
-                    .http_code()
-            })
+            .map(|s| Message { status: s, method: None, ..Message::ok("", json!({})) }.http_code())
             .collect();
         assert_eq!(codes, [200, 400, 412, 401, 403, 206]);
     }

@@ -10,6 +10,7 @@
 pub mod auth;
 mod entrance;
 pub mod message;
+mod user;
 
 use std::io::{self, Read};
 use std::net::SocketAddr;
@@ -24,16 +25,18 @@ use serde_json::Value;
 use threadpool::ThreadPool;
 
 use self::message::{ApiError, Message};
+use crate::accounts::Accounts;
 use crate::config::Config;
 use crate::job::scheduler::Scheduler;
 
 /// The URL prefix every Linkis REST path starts with.
 pub const PREFIX: &str = "/api/rest_j/v1/";
 
-/// What handlers need: the settings and the job service.
+/// What handlers need: the settings, the job service and the credential store.
 pub struct Context {
     pub config: Config,
     pub scheduler: Scheduler,
+    pub accounts: Accounts,
 }
 
 /// A running HTTP front end.
@@ -240,8 +243,15 @@ fn route(context: &Context, request: &Request) -> Response {
         if !path.starts_with(PREFIX) {
             return Err(ApiError::NoRoute(path.to_string()));
         }
+        match segments.as_slice() {
+            ["user", "login"] => return user::login(context, request, &method),
+            ["user", "logout"] => return user::logout(context, request, &method),
+            _ => {}
+        }
         let caller = auth::authenticate(context, request)?;
         match segments.as_slice() {
+            ["user", "userInfo"] => user::user_info(&caller, &method),
+            ["user", "heartbeat"] => user::heartbeat(&method),
             ["entrance", "submit"] if post => entrance::submit(context, request, &caller, &method),
             ["entrance", "execute"] if post => entrance::submit(context, request, &caller, &method),
             ["entrance", "submit" | "execute"] => not_allowed("POST"),

@@ -1,0 +1,614 @@
+//! Users, tokens, login sessions and the throttle on failed logins.
+//!
+//! Portico runs arbitrary code for whoever it authenticates, so this module decides who that
+//! is, and nothing else: it knows no HTTP (the `http::auth` module reads cookies and headers)
+//! and no jobs (handlers compare the caller with a job's owner).
+//!
+//! Costs per request stay in microseconds: a session ticket is `selector` + `verifier`; the
+//! selector finds the session in a map and the verifier is compared in constant time. Tokens
+//! are few and compared in constant time one by one. Passwords are hashed with Argon2id and only
+//! ever verified at login. Secrets are never logged, and error messages never repeat them.
+
+use std::collections::HashMap;
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::net::IpAddr;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use serde::Deserialize;
+
+use crate::clock;
+use crate::config::{Config, TokenEntry, UserEntry};
+use crate::sync::lock;
+
+/// The admin a fresh Linkis has, and the one Portico creates on its first start.
+pub const BOOTSTRAP_ADMIN: &str = "hadoop";
+
+/// The file in the data directory holding the first-start credentials.
+pub const CREDENTIALS_FILE: &str = "credentials.toml";
+
+/// Failed logins from one address before further attempts are refused for a while.
+const FREE_FAILURES: u32 = 3;
+
+/// Who an authenticated request acts as.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    pub user: String,
+    /// Admins see and control every user's jobs.
+    pub admin: bool,
+    /// Authenticated by a token whose code contains `ADMIN-`: may submit as another user.
+    pub admin_token: bool,
+}
+
+impl Identity {
+    /// Whether this caller may see and control a job owned by `owner`.
+    pub fn may_access(&self, owner: &str) -> bool {
+        self.admin || self.user == owner
+    }
+}
+
+/// Why a login was refused; each maps to the Linkis message for it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LoginError {
+    EmptyUser,
+    EmptyPassword,
+    WrongCredentials,
+    /// Too many recent failures from this address; try again after this long.
+    Throttled(Duration),
+}
+
+/// Why a session ticket was not accepted.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SessionError {
+    Unknown,
+    Expired,
+}
+
+/// Why token authentication failed (never containing the token itself).
+#[derive(Debug, PartialEq, Eq)]
+pub enum TokenError {
+    Unknown,
+    Expired,
+    UserNotAllowed,
+    HostNotAllowed,
+    BadUserName,
+}
+
+impl TokenError {
+    pub fn reason(&self) -> &'static str {
+        match self {
+            TokenError::Unknown => "the token is not valid",
+            TokenError::Expired => "the token has expired",
+            TokenError::UserNotAllowed => "the token may not act as this user",
+            TokenError::HostNotAllowed => "the token is not valid from this address",
+            TokenError::BadUserName => "the user name is not valid",
+        }
+    }
+}
+
+/// A problem with the configured users and tokens, found at start-up.
+#[derive(Debug)]
+pub struct SetupError(pub String);
+
+impl std::fmt::Display for SetupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SetupError {}
+
+struct Account {
+    /// An Argon2 PHC string.
+    password_hash: String,
+    admin: bool,
+}
+
+struct Token {
+    secret: String,
+    users: Vec<String>,
+    hosts: Vec<String>,
+    expires_ms: Option<u64>,
+}
+
+struct Session {
+    verifier: String,
+    identity: Identity,
+    last_access: Instant,
+}
+
+#[derive(Default)]
+struct Failures {
+    count: u32,
+    last: Option<Instant>,
+}
+
+/// The credential store and the live sessions.
+pub struct Accounts {
+    users: HashMap<String, Account>,
+    tokens: Vec<Token>,
+    sessions: Mutex<HashMap<String, Session>>,
+    failures: Mutex<HashMap<IpAddr, Failures>>,
+    session_timeout: Duration,
+    /// Verified against when the user does not exist, so timing does not reveal which names do.
+    decoy_hash: String,
+}
+
+impl Accounts {
+    /// Builds the store from the configuration; with no users and no tokens configured, from
+    /// the first-start credentials file in the data directory (created if missing).
+    pub fn load(config: &Config) -> Result<Accounts, SetupError> {
+        let (users, tokens) = if config.users.is_empty() && config.tokens.is_empty() {
+            bootstrap_credentials(&config.data_dir)?
+        } else {
+            for user in &config.users {
+                if user.password.is_some() {
+                    log::warn!(
+                        "user {} has a plain-text password in the config file; store a password_hash instead \
+                         (`portico hash-password` prints one)",
+                        user.name
+                    );
+                }
+            }
+            (config.users.clone(), config.tokens.clone())
+        };
+        Accounts::from_entries(&users, &tokens, config.session_timeout)
+    }
+
+    fn from_entries(
+        users: &[UserEntry],
+        tokens: &[TokenEntry],
+        session_timeout: Duration,
+    ) -> Result<Accounts, SetupError> {
+        let mut accounts = HashMap::new();
+        for user in users {
+            if crate::job::request::check_name("user", &user.name).is_err() {
+                return Err(SetupError(format!(
+                    "user name {:?} may only use letters, digits, '_', '-' and '.'",
+                    user.name
+                )));
+            }
+            let password_hash = match (&user.password, &user.password_hash) {
+                (Some(_), Some(_)) => {
+                    return Err(SetupError(format!("user {}: give password or password_hash, not both", user.name)))
+                }
+                (None, None) => {
+                    return Err(SetupError(format!("user {}: needs a password or a password_hash", user.name)))
+                }
+                (Some(plain), None) => hash_password(plain)?,
+                (None, Some(hash)) => {
+                    PasswordHash::new(hash).map_err(|e| {
+                        SetupError(format!("user {}: password_hash is not a PHC string: {e}", user.name))
+                    })?;
+                    hash.clone()
+                }
+            };
+            if accounts.insert(user.name.clone(), Account { password_hash, admin: user.admin }).is_some() {
+                return Err(SetupError(format!("user {} is listed twice", user.name)));
+            }
+        }
+        let mut parsed = Vec::new();
+        for token in tokens {
+            if token.token.len() < 8 {
+                return Err(SetupError("a token must be at least 8 characters long".into()));
+            }
+            let expires_ms = match &token.expires {
+                None => None,
+                Some(text) => Some(parse_utc_millis(text).ok_or_else(|| {
+                    SetupError(format!("token expiry {text:?} is not a date like 2027-01-01T00:00:00Z"))
+                })?),
+            };
+            parsed.push(Token {
+                secret: token.token.clone(),
+                users: token.users.clone(),
+                hosts: token.hosts.clone(),
+                expires_ms,
+            });
+        }
+        Ok(Accounts {
+            users: accounts,
+            tokens: parsed,
+            sessions: Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
+            session_timeout,
+            decoy_hash: hash_password("decoy password that matches nothing")?,
+        })
+    }
+
+    /// How long an idle session lives.
+    pub fn session_timeout(&self) -> Duration {
+        self.session_timeout
+    }
+
+    /// Checks a password and opens a session; returns the identity and the ticket.
+    pub fn login(&self, user: &str, password: &str, from: IpAddr) -> Result<(Identity, String), LoginError> {
+        if user.trim().is_empty() {
+            return Err(LoginError::EmptyUser);
+        }
+        if password.trim().is_empty() {
+            return Err(LoginError::EmptyPassword);
+        }
+        if let Some(wait) = self.throttled(from) {
+            return Err(LoginError::Throttled(wait));
+        }
+        let account = self.users.get(user);
+        let hash = account.map_or(self.decoy_hash.as_str(), |a| a.password_hash.as_str());
+        let verified = PasswordHash::new(hash)
+            .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+            .unwrap_or(false);
+        let Some(account) = account.filter(|_| verified) else {
+            self.record_failure(from);
+            return Err(LoginError::WrongCredentials);
+        };
+        lock(&self.failures).remove(&from);
+        let identity = Identity { user: user.to_string(), admin: account.admin, admin_token: false };
+        Ok((identity.clone(), self.open_session(identity)))
+    }
+
+    fn open_session(&self, identity: Identity) -> String {
+        let selector = random_hex(12);
+        let verifier = random_hex(24);
+        let mut sessions = lock(&self.sessions);
+        let timeout = self.session_timeout;
+        sessions.retain(|_, s| s.last_access.elapsed() < timeout);
+        sessions
+            .insert(selector.clone(), Session { verifier: verifier.clone(), identity, last_access: Instant::now() });
+        format!("{selector}{verifier}")
+    }
+
+    /// The identity behind a session ticket; refreshes the session's idle clock.
+    pub fn session(&self, ticket: &str) -> Result<Identity, SessionError> {
+        let (selector, verifier) = split_ticket(ticket).ok_or(SessionError::Unknown)?;
+        let mut sessions = lock(&self.sessions);
+        let session = sessions.get_mut(selector).ok_or(SessionError::Unknown)?;
+        if !constant_time_eq(session.verifier.as_bytes(), verifier.as_bytes()) {
+            return Err(SessionError::Unknown);
+        }
+        if session.last_access.elapsed() >= self.session_timeout {
+            sessions.remove(selector);
+            return Err(SessionError::Expired);
+        }
+        session.last_access = Instant::now();
+        Ok(session.identity.clone())
+    }
+
+    /// Ends a session; unknown tickets are ignored.
+    pub fn logout(&self, ticket: &str) {
+        if let Some((selector, verifier)) = split_ticket(ticket) {
+            let mut sessions = lock(&self.sessions);
+            if sessions.get(selector).is_some_and(|s| constant_time_eq(s.verifier.as_bytes(), verifier.as_bytes())) {
+                sessions.remove(selector);
+            }
+        }
+    }
+
+    /// Authenticates `Token-Code` + `Token-User` from address `from`.
+    pub fn token(&self, code: &str, user: &str, from: IpAddr) -> Result<Identity, TokenError> {
+        // Compare against every token so the time taken does not depend on which one matched.
+        let mut found = None;
+        for token in &self.tokens {
+            if constant_time_eq(token.secret.as_bytes(), code.as_bytes()) {
+                found = Some(token);
+            }
+        }
+        let token = found.ok_or(TokenError::Unknown)?;
+        if token.expires_ms.is_some_and(|at| clock::now_millis() >= at) {
+            return Err(TokenError::Expired);
+        }
+        if crate::job::request::check_name("user", user).is_err() {
+            return Err(TokenError::BadUserName);
+        }
+        if !token.users.iter().any(|u| u == "*" || u == user) {
+            return Err(TokenError::UserNotAllowed);
+        }
+        let from = from.to_canonical().to_string();
+        if !token.hosts.iter().any(|h| h == "*" || *h == from) {
+            return Err(TokenError::HostNotAllowed);
+        }
+        Ok(Identity {
+            user: user.to_string(),
+            admin: self.users.get(user).is_some_and(|a| a.admin),
+            admin_token: code.to_ascii_uppercase().contains("ADMIN-"),
+        })
+    }
+
+    /// Whether a configured user is an admin (for `isAdmin` in answers).
+    pub fn is_admin(&self, user: &str) -> bool {
+        self.users.get(user).is_some_and(|a| a.admin)
+    }
+
+    fn throttled(&self, from: IpAddr) -> Option<Duration> {
+        let failures = lock(&self.failures);
+        let entry = failures.get(&from)?;
+        let last = entry.last?;
+        let wait = backoff(entry.count)?;
+        wait.checked_sub(last.elapsed())
+    }
+
+    fn record_failure(&self, from: IpAddr) {
+        let mut failures = lock(&self.failures);
+        if failures.len() > 10_000 {
+            failures.retain(|_, f| f.last.is_some_and(|l| l.elapsed() < Duration::from_secs(3600)));
+        }
+        let entry = failures.entry(from).or_default();
+        entry.count += 1;
+        entry.last = Some(Instant::now());
+    }
+}
+
+/// How long an address must wait after `count` consecutive failures: nothing for the first
+/// few, then 1 s doubling up to 5 minutes.
+fn backoff(count: u32) -> Option<Duration> {
+    let over = count.checked_sub(FREE_FAILURES)?;
+    Some(Duration::from_secs(1u64 << over.min(8)).min(Duration::from_secs(300)))
+}
+
+fn split_ticket(ticket: &str) -> Option<(&str, &str)> {
+    if ticket.len() != 72 || !ticket.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    Some(ticket.split_at(24))
+}
+
+/// Compares two byte strings in time that depends only on their lengths.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = (a.len() ^ b.len()) as u8 | u8::from(a.len() != b.len());
+    for i in 0..a.len().max(b.len()) {
+        let x = a.get(i).copied().unwrap_or(0);
+        let y = b.get(i).copied().unwrap_or(0);
+        diff |= x ^ y;
+    }
+    std::hint::black_box(diff) == 0
+}
+
+/// Hashes a password with Argon2id and a random salt, as a PHC string.
+pub fn hash_password(password: &str) -> Result<String, SetupError> {
+    let mut salt = [0u8; 16];
+    fill_random(&mut salt);
+    let salt = SaltString::encode_b64(&salt).map_err(|e| SetupError(format!("cannot make a salt: {e}")))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|e| SetupError(format!("cannot hash a password: {e}")))
+}
+
+/// Fills `buf` from the kernel's CSPRNG.
+pub fn fill_random(buf: &mut [u8]) {
+    let mut filled = 0;
+    while filled < buf.len() {
+        // SAFETY: the pointer and length describe the unfilled tail of `buf`.
+        let n = unsafe { libc::getrandom(buf[filled..].as_mut_ptr().cast(), buf.len() - filled, 0) };
+        if n > 0 {
+            filled += n as usize;
+        } else if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            // getrandom(2) cannot fail on Linux ≥ 3.17 with these arguments; refuse to go on
+            // with predictable secrets if it somehow does.
+            log::error!("the kernel's random number generator failed; stopping");
+            std::process::abort();
+        }
+    }
+}
+
+/// `len` random bytes as lower-case hex.
+pub fn random_hex(len: usize) -> String {
+    let mut bytes = vec![0u8; len];
+    fill_random(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Parses `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SSZ` (UTC) into epoch milliseconds.
+pub fn parse_utc_millis(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let (date, time) = match text.split_once('T') {
+        Some((date, time)) => (date, Some(time.strip_suffix('Z')?)),
+        None => (text, None),
+    };
+    let mut parts = date.split('-');
+    let year: i64 = parts.next()?.parse().ok()?;
+    let month: u32 = parts.next()?.parse().ok()?;
+    let day: u32 = parts.next()?.parse().ok()?;
+    if parts.next().is_some() || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    let seconds_in_day = match time {
+        None => 0,
+        Some(time) => {
+            let mut hms = time.split(':').map(|p| p.parse::<u64>().ok());
+            let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
+            if hms.next().is_some() || h > 23 || m > 59 || s > 60 {
+                return None;
+            }
+            h * 3600 + m * 60 + s
+        }
+    };
+    let days = days_from_civil(year, month, day);
+    u64::try_from(days).ok().map(|d| (d * 86_400 + seconds_in_day) * 1000)
+}
+
+/// Days since 1970-01-01 of a calendar date (the inverse of `clock::civil_from_days`).
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let yoe = year.rem_euclid(400);
+    let month = i64::from(month);
+    let doy = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CredentialsFile {
+    #[serde(default)]
+    users: Vec<UserEntry>,
+    #[serde(default)]
+    tokens: Vec<TokenEntry>,
+}
+
+/// Reads the first-start credentials, creating them (owner-only) if they do not exist yet.
+fn bootstrap_credentials(data_dir: &Path) -> Result<(Vec<UserEntry>, Vec<TokenEntry>), SetupError> {
+    let path = data_dir.join(CREDENTIALS_FILE);
+    if !path.exists() {
+        create_credentials(&path)?;
+        log::warn!(
+            "no users are configured: created the admin user {BOOTSTRAP_ADMIN} with a random password and token in {} \
+             (readable only by this account)",
+            path.display()
+        );
+    } else {
+        log::info!("no users are configured: using the credentials in {}", path.display());
+    }
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| SetupError(format!("cannot read {}: {e}", path.display())))?;
+    let file: CredentialsFile =
+        toml::from_str(&text).map_err(|e| SetupError(format!("cannot parse {}: {e}", path.display())))?;
+    Ok((file.users, file.tokens))
+}
+
+fn create_credentials(path: &PathBuf) -> Result<(), SetupError> {
+    let password = random_hex(16);
+    let token = format!("PORTICO-AUTH-{}", random_hex(16));
+    let text = format!(
+        "# Created by Portico on its first start because no users were configured.\n\
+         # Log in as {BOOTSTRAP_ADMIN} with this password, or send the headers\n\
+         #   Token-Code: <token below>   and   Token-User: {BOOTSTRAP_ADMIN}\n\
+         # Configure your own users and tokens with --config to stop using this file.\n\n\
+         [[users]]\nname = \"{BOOTSTRAP_ADMIN}\"\npassword = \"{password}\"\nadmin = true\n\n\
+         [[tokens]]\ntoken = \"{token}\"\nusers = [\"*\"]\nhosts = [\"*\"]\n"
+    );
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| SetupError(format!("cannot create {}: {e}", path.display())))?;
+    file.write_all(text.as_bytes())
+        .and_then(|_| file.sync_all())
+        .map_err(|e| SetupError(format!("cannot write {}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn localhost() -> IpAddr {
+        IpAddr::from([127, 0, 0, 1])
+    }
+
+    fn store(timeout: Duration) -> Accounts {
+        let users = vec![
+            UserEntry { name: "alice".into(), password: Some("wonderland".into()), password_hash: None, admin: false },
+            UserEntry {
+                name: "root".into(),
+                password: None,
+                password_hash: Some(hash_password("toor").unwrap()),
+                admin: true,
+            },
+        ];
+        let tokens = vec![
+            TokenEntry {
+                token: "LINKIS-AUTH-1234".into(),
+                users: vec!["*".into()],
+                hosts: vec!["*".into()],
+                expires: None,
+            },
+            TokenEntry {
+                token: "OLD-TOKEN-5678".into(),
+                users: vec!["alice".into()],
+                hosts: vec!["10.0.0.1".into()],
+                expires: Some("2001-01-01".into()),
+            },
+            TokenEntry {
+                token: "ADMIN-TOKEN-9".into(),
+                users: vec!["alice".into()],
+                hosts: vec!["127.0.0.1".into()],
+                expires: None,
+            },
+        ];
+        Accounts::from_entries(&users, &tokens, timeout).unwrap()
+    }
+
+    #[test]
+    fn login_opens_a_session_that_logout_ends() {
+        let accounts = store(Duration::from_secs(60));
+        let (who, ticket) = accounts.login("alice", "wonderland", localhost()).unwrap();
+        assert_eq!(who, Identity { user: "alice".into(), admin: false, admin_token: false });
+        assert_eq!(accounts.session(&ticket).unwrap().user, "alice");
+        let forged = format!("{}{}", &ticket[..24], "0".repeat(48));
+        assert_eq!(accounts.session(&forged), Err(SessionError::Unknown));
+        accounts.logout(&ticket);
+        assert_eq!(accounts.session(&ticket), Err(SessionError::Unknown));
+        assert!(accounts.login("root", "toor", localhost()).unwrap().0.admin);
+    }
+
+    #[test]
+    fn idle_sessions_expire() {
+        let accounts = store(Duration::ZERO);
+        let (_, ticket) = accounts.login("alice", "wonderland", localhost()).unwrap();
+        assert_eq!(accounts.session(&ticket), Err(SessionError::Expired));
+    }
+
+    #[test]
+    fn repeated_failures_are_throttled() {
+        let accounts = store(Duration::from_secs(60));
+        let from = IpAddr::from([10, 9, 8, 7]);
+        for _ in 0..FREE_FAILURES {
+            assert_eq!(accounts.login("alice", "guess", from), Err(LoginError::WrongCredentials));
+        }
+        assert!(matches!(accounts.login("alice", "wonderland", from), Err(LoginError::Throttled(_))));
+        assert!(accounts.login("alice", "wonderland", localhost()).is_ok(), "other addresses are not affected");
+        assert_eq!(accounts.login("nobody", "x", localhost()), Err(LoginError::WrongCredentials));
+        assert_eq!(accounts.login(" ", "x", localhost()), Err(LoginError::EmptyUser));
+        assert_eq!(accounts.login("alice", "", localhost()), Err(LoginError::EmptyPassword));
+    }
+
+    #[test]
+    fn tokens_check_user_host_and_expiry() {
+        let accounts = store(Duration::from_secs(60));
+        let who = accounts.token("LINKIS-AUTH-1234", "root", localhost()).unwrap();
+        assert!(who.admin && !who.admin_token);
+        assert_eq!(accounts.token("LINKIS-AUTH-123", "root", localhost()), Err(TokenError::Unknown));
+        assert_eq!(accounts.token("OLD-TOKEN-5678", "alice", IpAddr::from([10, 0, 0, 1])), Err(TokenError::Expired));
+        assert_eq!(accounts.token("ADMIN-TOKEN-9", "bob", localhost()), Err(TokenError::UserNotAllowed));
+        assert_eq!(
+            accounts.token("ADMIN-TOKEN-9", "alice", IpAddr::from([10, 0, 0, 2])),
+            Err(TokenError::HostNotAllowed)
+        );
+        assert!(accounts.token("ADMIN-TOKEN-9", "alice", localhost()).unwrap().admin_token);
+        assert_eq!(accounts.token("LINKIS-AUTH-1234", "../x", localhost()), Err(TokenError::BadUserName));
+    }
+
+    #[test]
+    fn helpers_behave() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+        assert!(!constant_time_eq(b"", b"\0"));
+        assert_eq!(parse_utc_millis("1970-01-02"), Some(86_400_000));
+        assert_eq!(parse_utc_millis("2027-01-01T00:00:00Z"), Some(1_798_761_600_000));
+        assert_eq!(parse_utc_millis("2027-13-01"), None);
+        assert_eq!(parse_utc_millis("soon"), None);
+        assert_eq!(random_hex(8).len(), 16);
+        assert_eq!(backoff(FREE_FAILURES), Some(Duration::from_secs(1)));
+        assert_eq!(backoff(100), Some(Duration::from_secs(256)));
+    }
+
+    #[test]
+    fn first_start_credentials_are_private_and_reused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (users, tokens) = bootstrap_credentials(dir.path()).unwrap();
+        let path = dir.path().join(CREDENTIALS_FILE);
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(users[0].name, BOOTSTRAP_ADMIN);
+        assert!(users[0].admin);
+        let (again, _) = bootstrap_credentials(dir.path()).unwrap();
+        assert_eq!(again[0].password, users[0].password);
+        assert!(tokens[0].token.starts_with("PORTICO-AUTH-"));
+    }
+}
