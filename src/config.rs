@@ -32,6 +32,10 @@ pub struct Config {
     pub python: String,
     /// The shell that runs `shell` jobs.
     pub shell: String,
+    /// On SIGTERM/SIGINT, how long running jobs may go on before they are killed.
+    pub shutdown_grace: Duration,
+    /// A job's log stops taking the job's output past this many bytes (a note says so).
+    pub max_log_bytes: u64,
     /// How long a login session lives without being used.
     pub session_timeout: Duration,
     /// Users from the config file; with none (and no tokens), the first-start credentials.
@@ -53,6 +57,8 @@ impl Default for Config {
             python: "python3".into(),
             shell: "sh".into(),
             session_timeout: Duration::from_secs(3600),
+            shutdown_grace: Duration::from_secs(30),
+            max_log_bytes: 1 << 30,
             users: Vec::new(),
             tokens: Vec::new(),
         }
@@ -110,6 +116,8 @@ struct ServerSection {
     workers: Option<usize>,
     http_threads: Option<usize>,
     kill_grace_secs: Option<f64>,
+    shutdown_grace_secs: Option<f64>,
+    max_log_bytes: Option<u64>,
     max_body_bytes: Option<usize>,
     log_level: Option<String>,
     session_timeout_secs: Option<u64>,
@@ -171,6 +179,10 @@ which win over the file, which wins over the embedded defaults):
     --http-threads N     threads answering HTTP requests [default: 8; env PORTICO_HTTP_THREADS]
     --kill-grace SECS    time between SIGTERM and SIGKILL when a job is killed
                          [default: 3; env PORTICO_KILL_GRACE]
+    --shutdown-grace SECS
+                         on SIGTERM or SIGINT, how long running jobs may finish before they
+                         are killed; queued jobs stay queued for the next start
+                         [default: 30; env PORTICO_SHUTDOWN_GRACE]
     --config FILE        TOML config file [env PORTICO_CONFIG; none by default]
     --log-level LEVEL    off, error, warn, info, debug or trace [default: info; env PORTICO_LOG_LEVEL]
     -h, --help           print this help
@@ -227,6 +239,19 @@ impl Config {
         if let Some(secs) = server.kill_grace_secs {
             self.apply("kill-grace", &secs.to_string(), &source)?;
         }
+        if let Some(secs) = server.shutdown_grace_secs {
+            self.apply("shutdown-grace", &secs.to_string(), &source)?;
+        }
+        if let Some(n) = server.max_log_bytes {
+            if n < 4096 {
+                return Err(ConfigError::Invalid {
+                    setting: "max_log_bytes",
+                    source,
+                    reason: format!("{n}: at least 4096"),
+                });
+            }
+            self.max_log_bytes = n;
+        }
         if let Some(n) = server.max_body_bytes {
             self.max_body_bytes = n;
         }
@@ -282,6 +307,14 @@ impl Config {
                     .ok_or_else(|| invalid("kill-grace", "expected seconds from 0 to 3600"))?;
                 self.kill_grace = Duration::from_secs_f64(secs);
             }
+            "shutdown-grace" => {
+                let secs: f64 = value
+                    .parse()
+                    .ok()
+                    .filter(|s: &f64| s.is_finite() && *s >= 0.0 && *s <= 86_400.0)
+                    .ok_or_else(|| invalid("shutdown-grace", "expected seconds from 0 to 86400"))?;
+                self.shutdown_grace = Duration::from_secs_f64(secs);
+            }
             "log-level" => {
                 self.log_level = value
                     .parse()
@@ -294,12 +327,13 @@ impl Config {
 }
 
 /// Settings that flags and `PORTICO_*` variables can both set (the config path is handled apart).
-const SETTINGS: [(&str, &str); 6] = [
+const SETTINGS: [(&str, &str); 7] = [
     ("bind", "PORTICO_BIND"),
     ("data-dir", "PORTICO_DATA_DIR"),
     ("workers", "PORTICO_WORKERS"),
     ("http-threads", "PORTICO_HTTP_THREADS"),
     ("kill-grace", "PORTICO_KILL_GRACE"),
+    ("shutdown-grace", "PORTICO_SHUTDOWN_GRACE"),
     ("log-level", "PORTICO_LOG_LEVEL"),
 ];
 
@@ -322,7 +356,8 @@ impl Flags {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        const NAMES: [&str; 7] = ["bind", "data-dir", "workers", "http-threads", "kill-grace", "config", "log-level"];
+        const NAMES: [&str; 8] =
+            ["bind", "data-dir", "workers", "http-threads", "kill-grace", "shutdown-grace", "config", "log-level"];
         let mut values = Vec::new();
         let mut args = args.into_iter().map(Into::into).peekable();
         let mut first = true;

@@ -11,6 +11,7 @@ pub mod config;
 pub mod engine;
 pub mod http;
 pub mod job;
+pub mod signals;
 pub mod storage;
 mod sync;
 
@@ -62,10 +63,18 @@ impl Server {
         self.http.wait()
     }
 
-    /// Stops accepting requests, kills running jobs, and waits for the workers to record them.
-    pub fn shutdown(mut self) {
+    /// A handle that stops the server from another thread (a signal handler's thread):
+    /// [`Server::wait`] then returns `Ok`.
+    pub fn stop_trigger(&self) -> impl Fn() + Send + Sync + 'static {
+        self.http.stop_trigger()
+    }
+
+    /// Stops accepting requests, lets running jobs finish for up to `grace`, kills the rest,
+    /// and returns once every job is recorded. Queued jobs stay queued for the next start.
+    pub fn shutdown(mut self, grace: std::time::Duration) {
         self.http.stop();
-        self.scheduler.shutdown();
+        drop(self.http);
+        self.scheduler.shutdown(grace);
     }
 }
 

@@ -28,6 +28,7 @@ fn main() -> ExitCode {
         Ok(limit) => log::debug!("open file limit: {limit}"),
         Err(e) => log::warn!("cannot raise the open file limit: {e}"),
     }
+    let config_grace = config.shutdown_grace;
     let mut server = match Server::start(config) {
         Ok(server) => server,
         Err(e) => {
@@ -36,16 +37,29 @@ fn main() -> ExitCode {
         }
     };
     install_panic_policy(server.fatal_trigger());
+    let stop = server.stop_trigger();
+    if let Err(e) = portico::signals::on_termination(move |signal| {
+        log::info!("received signal {signal}: shutting down");
+        stop();
+    }) {
+        log::warn!("cannot handle SIGTERM/SIGINT, they will end the server abruptly: {e}");
+    }
+    let grace = config_grace;
     println!("portico listening on http://{}", server.addr());
     let _ = std::io::stdout().flush();
     log::info!("portico {} listening on http://{}", env!("CARGO_PKG_VERSION"), server.addr());
     match server.wait() {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => {
+            log::info!("no longer accepting requests; giving running jobs up to {grace:?} to finish");
+            server.shutdown(grace);
+            log::info!("stopped");
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             // tiny_http accepts nothing more after a failed accept: stop for good (running jobs
             // are killed and recorded) and exit non-zero so a supervisor restarts the server.
             log::error!("stopping: {e}");
-            server.shutdown();
+            server.shutdown(std::time::Duration::ZERO);
             ExitCode::from(1)
         }
     }

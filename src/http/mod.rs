@@ -97,6 +97,16 @@ impl HttpServer {
         move || server.unblock()
     }
 
+    /// A handle that ends the accept loop normally, as [`HttpServer::stop`] does.
+    pub fn stop_trigger(&self) -> impl Fn() + Send + Sync + 'static {
+        let server = Arc::clone(&self.server);
+        let stopping = Arc::clone(&self.stopping);
+        move || {
+            stopping.store(true, Ordering::SeqCst);
+            server.unblock();
+        }
+    }
+
     /// Stops accepting requests; requests in flight still get their answers.
     pub fn stop(&mut self) {
         self.stopping.store(true, Ordering::SeqCst);

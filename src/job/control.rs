@@ -70,6 +70,11 @@ pub fn group_exists(pgid: i32) -> bool {
     rc == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
 }
 
+/// The kernel's id for this boot: process start times are only comparable within one boot.
+pub fn boot_id() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok().map(|s| s.trim().to_string())
+}
+
 /// One process as `/proc/{pid}/stat` describes it.
 #[derive(Clone, Copy, Debug)]
 pub struct ProcStat {

@@ -6,6 +6,7 @@
 
 pub mod control;
 pub mod exec_id;
+pub mod record;
 pub mod request;
 pub mod runner;
 pub mod scheduler;

@@ -16,11 +16,13 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{select, Receiver, Sender};
 
 use super::control::{self, Control, Resources};
+use super::record::final_update;
 use super::store::{JobEntry, StageCounts};
 use super::JobState;
 use crate::clock;
 use crate::config::Config;
 use crate::engine::Engine;
+use crate::storage::history::{History, JobUpdate};
 use crate::storage::log_file::Level;
 use crate::storage::result_set::TextResultWriter;
 
@@ -30,6 +32,9 @@ pub const MAX_LINE_BYTES: usize = 1024 * 1024;
 
 /// Lines a job prints to report progress: `##portico:progress 0.42` or `##portico:progress 3/10`.
 pub const PROGRESS_MARKER: &str = "##portico:progress";
+
+/// The error code recorded for a job that a server restart interrupted.
+pub const INTERRUPTED_ERROR_CODE: i64 = 50099;
 
 /// How many trailing stderr lines a failed job's error description quotes.
 const STDERR_TAIL_LINES: usize = 5;
@@ -62,8 +67,8 @@ struct ExitInfo {
     max_rss_bytes: u64,
 }
 
-/// Runs a job taken from the queue to its end.
-pub fn run(config: &Config, entry: &Arc<JobEntry>) {
+/// Runs a job taken from the queue to its end and records how it ended.
+pub fn run(config: &Config, history: &History, entry: &Arc<JobEntry>) {
     let task_id = entry.spec.task_id;
     let Some(control) = entry.take_control() else {
         log::error!("job {task_id} was handed to a second worker; ignoring it");
@@ -74,7 +79,7 @@ pub fn run(config: &Config, entry: &Arc<JobEntry>) {
         if waited > limit {
             let reason =
                 format!("Job queued {} seconds over max queue time : {} seconds.", waited.as_secs(), limit.as_secs());
-            end_unstarted(entry, JobState::Timeout, &reason);
+            end_unstarted(history, entry, JobState::Timeout, &reason);
             return;
         }
     }
@@ -85,6 +90,7 @@ pub fn run(config: &Config, entry: &Arc<JobEntry>) {
         }
         live.state = JobState::Scheduled;
     }
+    record(history, task_id, JobUpdate { status: Some(JobState::Scheduled.as_str().into()), ..now() }, false);
     log::info!("job {task_id} Scheduled");
     entry.log_event(Level::Info, "Your job is Scheduled. Please wait it to run.(您的任务已经调度运行中)");
 
@@ -92,17 +98,29 @@ pub fn run(config: &Config, entry: &Arc<JobEntry>) {
         Ok(child) => child,
         Err(e) => {
             let reason = format!("cannot start the {} engine: {e}", entry.spec.engine.name());
-            end_unstarted(entry, JobState::Failed, &reason);
+            end_unstarted(history, entry, JobState::Failed, &reason);
             return;
         }
     };
     let pgid = child.id() as i32;
+    let started_at_ms = clock::now_millis();
     {
         let mut live = entry.live();
         live.state = JobState::Running;
-        live.started_at_ms = Some(clock::now_millis());
+        live.started_at_ms = Some(started_at_ms);
         live.pgid = Some(pgid);
     }
+    // Committed before the job's output is read: after a crash, recovery must find the group
+    // (and be able to prove it is this job's) to kill it.
+    let running = JobUpdate {
+        status: Some(JobState::Running.as_str().into()),
+        started_ms: Some(started_at_ms),
+        pgid: Some(i64::from(pgid)),
+        pgid_start_ticks: control::read_stat(pgid).map(|stat| stat.start_ticks),
+        boot_id: control::boot_id(),
+        ..now()
+    };
+    record(history, task_id, running, true);
     log::info!("job {task_id} Running as process group {pgid}");
     entry.log_event(Level::Info, "Your job is Running now. Please wait it to complete.(您的任务已经在运行中)");
 
@@ -115,13 +133,25 @@ pub fn run(config: &Config, entry: &Arc<JobEntry>) {
     }
     spawn_reaper(child, events_tx);
 
-    let mut run = Run::new(config, entry, pgid);
+    let mut run = Run::new(config, history, entry, pgid);
     run.pump(&events, &control);
     run.finish();
 }
 
+/// An update stamped now, to fill in with `..now()`.
+fn now() -> JobUpdate {
+    JobUpdate { updated_ms: clock::now_millis(), ..JobUpdate::default() }
+}
+
+/// Writes an update to the job's history row; failures are logged by the history itself.
+fn record(history: &History, task_id: u64, update: JobUpdate, wait: bool) {
+    if let Err(e) = history.update(task_id, update, wait) {
+        log::error!("job {task_id}: cannot update its history row: {e}");
+    }
+}
+
 /// Ends a job that never got a process (killed in the queue, queue timeout, engine missing).
-pub fn end_unstarted(entry: &JobEntry, state: JobState, reason: &str) {
+pub fn end_unstarted(history: &History, entry: &JobEntry, state: JobState, reason: &str) {
     entry.log_event(Level::Error, &format!("Sorry, your job executed failed with reason: {reason}"));
     entry.log_event(Level::Info, &completion_line(state));
     entry.close_log();
@@ -136,7 +166,9 @@ pub fn end_unstarted(entry: &JobEntry, state: JobState, reason: &str) {
     live.ended_at_ms = Some(clock::now_millis());
     live.err_code = Some(error_code(entry.spec.engine, state));
     live.err_desc = Some(reason.to_string());
+    let update = final_update(&live);
     drop(live);
+    record(history, entry.spec.task_id, update, true);
     log::info!("job {} {state}: {reason}", entry.spec.task_id);
 }
 
@@ -282,6 +314,7 @@ struct Killing {
 /// The worker's view of a running job.
 struct Run<'a> {
     config: &'a Config,
+    history: &'a History,
     entry: &'a JobEntry,
     pgid: i32,
     started: Instant,
@@ -301,9 +334,10 @@ struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
-    fn new(config: &'a Config, entry: &'a JobEntry, pgid: i32) -> Run<'a> {
+    fn new(config: &'a Config, history: &'a History, entry: &'a JobEntry, pgid: i32) -> Run<'a> {
         Run {
             config,
+            history,
             entry,
             pgid,
             started: Instant::now(),
@@ -495,6 +529,7 @@ impl<'a> Run<'a> {
                 }
                 self.signal(libc::SIGSTOP);
                 self.entry.live().pause();
+                self.record_pause(true);
                 log::info!("job {} paused by {by}", self.entry.spec.task_id);
                 self.entry
                     .log_event(Level::Info, &format!("Job paused by user {by}: its processes are stopped (SIGSTOP)."));
@@ -509,6 +544,7 @@ impl<'a> Run<'a> {
                     live.resume();
                     live.paused_for()
                 };
+                self.record_pause(false);
                 log::info!("job {} resumed by {by}", self.entry.spec.task_id);
                 self.entry.log_event(
                     Level::Info,
@@ -534,6 +570,16 @@ impl<'a> Run<'a> {
         );
         self.killing =
             Some(Killing { by: by.to_string(), escalate_at: Some(Instant::now() + self.config.kill_grace), processes });
+    }
+
+    fn record_pause(&self, paused: bool) {
+        let paused_ms = self.entry.live().paused_for().as_millis() as u64;
+        record(
+            self.history,
+            self.entry.spec.task_id,
+            JobUpdate { paused: Some(paused), paused_ms: Some(paused_ms), ..now() },
+            false,
+        );
     }
 
     fn signal(&self, signal: i32) {
@@ -616,7 +662,9 @@ impl<'a> Run<'a> {
             live.err_code = Some(error_code(spec.engine, state));
             live.err_desc = reason;
         }
+        let update = final_update(&live);
         drop(live);
+        record(self.history, spec.task_id, update, true);
         log::info!("job {} {state}", spec.task_id);
     }
 

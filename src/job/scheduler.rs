@@ -1,25 +1,28 @@
-//! Admission, the queue, and the worker pool.
+//! Admission, the queue, the worker pool, restart recovery and shutdown.
 //!
-//! `submit` gives a job its ids and files, records it in the store and appends it to the queue.
-//! A fixed `threadpool` runs one worker loop per thread; each loop takes the oldest queued job
-//! that is not held by a pause and runs it to the end on that thread. Kill and pause of a
-//! queued job are settled here under the queue lock; for a started job they become control
-//! signals for its worker. Lock order: the queue, then a job's live state; never the reverse.
+//! `submit` gives a job its ids and files, commits its history row, records it in the store
+//! and appends it to the queue; only then is the client told its execID, so an accepted job is
+//! never lost. A fixed `threadpool` runs one worker loop per thread; each loop takes the oldest
+//! queued job that is not held by a pause and runs it to the end on that thread, then evicts it
+//! from memory (its history row answers for it from then on). Kill and pause of a queued job
+//! are settled here under the queue lock; for a started job they become control signals for
+//! its worker. Lock order: the queue, then a job's live state; never the reverse.
 
 use std::collections::VecDeque;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use threadpool::ThreadPool;
 
-use super::control::Control;
+use super::control::{self, Control};
+use super::record::{entry_from_record, new_record};
 use super::request::JobRequest;
 use super::store::{JobEntry, JobSpec, JobStore};
 use super::{exec_id, runner, JobError, JobState, TaskId};
 use crate::clock;
 use crate::config::Config;
+use crate::storage::history::{History, JobRecord, JobUpdate};
 use crate::storage::log_file::{Level, LogWriter};
 use crate::sync::lock;
 
@@ -62,6 +65,7 @@ pub struct Scheduler {
 struct Shared {
     config: Config,
     store: JobStore,
+    history: History,
     queue: Mutex<VecDeque<Arc<JobEntry>>>,
     /// Signalled when a job is queued or released, and at shutdown.
     wake: Condvar,
@@ -69,27 +73,38 @@ struct Shared {
     /// `host:port` as it appears in execIDs.
     instance: String,
     stopping: AtomicBool,
+    /// Jobs on a worker right now; `idle` is signalled when it drops.
+    busy: Mutex<usize>,
+    idle: Condvar,
     pool: Mutex<Option<ThreadPool>>,
 }
 
 impl Scheduler {
-    /// Starts the worker pool. `instance` is the `host:port` clients reach this server on.
+    /// Opens the job history, accounts for jobs a previous run left unfinished, and starts the
+    /// worker pool. `instance` is the `host:port` clients reach this server on.
     pub fn start(config: Config, instance: String) -> Result<Scheduler, JobError> {
         for dir in ["users", "work"] {
             let path = config.data_dir.join(dir);
             std::fs::create_dir_all(&path).map_err(|e| JobError::storage(format!("create {}", path.display()), e))?;
         }
+        let history = History::open(&config.data_dir.join("history.db"))
+            .map_err(|e| JobError::storage("open the job history", e))?;
+        let next_task_id = history.next_task_id().map_err(|e| JobError::storage("read the job history", e))?;
         let workers = config.workers;
         let shared = Arc::new(Shared {
             config,
             store: JobStore::default(),
+            history,
             queue: Mutex::new(VecDeque::new()),
             wake: Condvar::new(),
-            next_task_id: AtomicU64::new(1),
+            next_task_id: AtomicU64::new(next_task_id),
             instance,
             stopping: AtomicBool::new(false),
+            busy: Mutex::new(0),
+            idle: Condvar::new(),
             pool: Mutex::new(None),
         });
+        shared.recover()?;
         let pool = ThreadPool::with_name("portico-worker".into(), workers);
         for _ in 0..workers {
             let shared = Arc::clone(&shared);
@@ -104,7 +119,12 @@ impl Scheduler {
         &self.shared.config
     }
 
-    /// Accepts a job: assigns its ids, creates its log, and queues it.
+    /// The job history, for the history endpoints.
+    pub fn history(&self) -> &History {
+        &self.shared.history
+    }
+
+    /// Accepts a job: assigns its ids, creates its log, commits its history row, and queues it.
     pub fn submit(&self, request: JobRequest, who: Submitter<'_>) -> Result<Arc<JobEntry>, JobError> {
         let shared = &self.shared;
         if shared.stopping.load(Ordering::SeqCst) {
@@ -115,6 +135,10 @@ impl Scheduler {
         let mut log = LogWriter::create(&spec.log_path).map_err(|e| JobError::storage("create the job log", e))?;
         write_accepted(&mut log, &spec, &shared.instance).map_err(|e| JobError::storage("write the job log", e))?;
         drop(log);
+        shared
+            .history
+            .insert(new_record(&spec, &shared.instance))
+            .map_err(|e| JobError::storage("record the job in the history", e))?;
         let entry = Arc::new(JobEntry::new(spec));
         shared.store.insert(Arc::clone(&entry));
         log::info!("job {task_id} accepted: {} for {}", entry.spec.engine_type, entry.spec.execute_user);
@@ -123,9 +147,30 @@ impl Scheduler {
         Ok(entry)
     }
 
-    /// Finds a job by execID or taskID.
+    /// Finds a job by execID or taskID: in memory while it is queued or running, in the
+    /// history once it has ended (also from before a restart).
     pub fn find(&self, id: &str) -> Option<Arc<JobEntry>> {
-        self.shared.store.find(id)
+        if let Some(entry) = self.shared.store.find(id) {
+            return Some(entry);
+        }
+        let history = &self.shared.history;
+        let record = match id.parse::<TaskId>() {
+            Ok(task_id) => history.get(task_id),
+            Err(_) => history.find_exec_id(id),
+        };
+        match record {
+            Ok(Some(record)) => entry_from_record(&record).map(Arc::new),
+            Ok(None) => None,
+            Err(e) => {
+                log::error!("cannot look job {id} up in the history: {e}");
+                None
+            }
+        }
+    }
+
+    /// The live entry of a job still in memory (queued or running).
+    pub fn live(&self, task_id: TaskId) -> Option<Arc<JobEntry>> {
+        self.shared.store.get(task_id)
     }
 
     /// Kills a job on behalf of `by`: dequeues it if it has not started, signals it otherwise.
@@ -138,7 +183,8 @@ impl Scheduler {
         };
         if dequeued.is_some() {
             let reason = format!("Job is killed by user {by}!");
-            runner::end_unstarted(entry, JobState::Cancelled, &reason);
+            runner::end_unstarted(&shared.history, entry, JobState::Cancelled, &reason);
+            shared.store.remove(entry.spec.task_id);
             return KillOutcome::Dequeued;
         }
         let mut live = entry.live();
@@ -168,6 +214,7 @@ impl Scheduler {
             live.pause();
             drop(live);
             drop(queue);
+            self.shared.record_pause(entry, true);
             entry.log_event(
                 Level::Info,
                 &format!("Job paused by user {by} while queued: it stays in the queue until resumed."),
@@ -194,8 +241,9 @@ impl Scheduler {
             live.resume();
             drop(live);
             drop(queue);
-            self.shared.wake.notify_all();
+            self.shared.record_pause(entry, false);
             entry.log_event(Level::Info, &format!("Job resumed by user {by}: back in the queue."));
+            self.shared.wake.notify_all();
             return PauseOutcome::Queued;
         }
         let paused = live.paused;
@@ -207,22 +255,45 @@ impl Scheduler {
         PauseOutcome::Signalled
     }
 
-    /// How many jobs wait ahead of this one (0 when it is next or not queued).
+    /// How many jobs wait ahead of this one, while it is queued.
     pub fn queue_position(&self, entry: &Arc<JobEntry>) -> Option<usize> {
         lock(&self.shared.queue).iter().position(|queued| Arc::ptr_eq(queued, entry))
     }
 
-    /// Stops taking jobs, kills running ones and waits for the workers to finish them.
-    pub fn shutdown(&self) {
+    /// Stops taking and starting jobs, gives running jobs up to `grace` to finish, kills the
+    /// rest, and waits until every job is recorded. Queued jobs stay queued in the history and
+    /// run after the next start.
+    pub fn shutdown(&self, grace: Duration) {
         let shared = &self.shared;
         shared.stopping.store(true, Ordering::SeqCst);
-        shared.wake.notify_all();
-        for entry in shared.store.unfinished() {
-            self.kill(&entry, "the server (shutting down)");
+        {
+            let _queue = lock(&shared.queue);
+            shared.wake.notify_all();
+        }
+        let deadline = Instant::now() + grace;
+        let mut busy = lock(&shared.busy);
+        while *busy > 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            busy = shared.idle.wait_timeout(busy, left).map(|(guard, _)| guard).unwrap_or_else(|e| e.into_inner().0);
+        }
+        let still_running = *busy;
+        drop(busy);
+        if still_running > 0 {
+            log::warn!("{still_running} jobs still running after the shutdown grace of {grace:?}: killing them");
+            let queued: Vec<Arc<JobEntry>> = lock(&shared.queue).iter().cloned().collect();
+            for entry in shared.store.unfinished() {
+                if !queued.iter().any(|q| Arc::ptr_eq(q, &entry)) {
+                    self.kill(&entry, "the server (shutting down)");
+                }
+            }
         }
         if let Some(pool) = lock(&shared.pool).take() {
             pool.join();
         }
+        shared.history.close();
     }
 }
 
@@ -256,6 +327,18 @@ impl Shared {
         }
     }
 
+    fn record_pause(&self, entry: &JobEntry, paused: bool) {
+        let update = JobUpdate {
+            paused: Some(paused),
+            paused_ms: Some(entry.live().paused_for().as_millis() as u64),
+            updated_ms: clock::now_millis(),
+            ..JobUpdate::default()
+        };
+        if let Err(e) = self.history.update(entry.spec.task_id, update, false) {
+            log::error!("job {}: cannot record the pause: {e}", entry.spec.task_id);
+        }
+    }
+
     /// Blocks until a job may start; `None` once the server is stopping.
     fn next_job(&self) -> Option<Arc<JobEntry>> {
         let mut queue = lock(&self.queue);
@@ -264,17 +347,121 @@ impl Shared {
                 return None;
             }
             if let Some(i) = queue.iter().position(|entry| !entry.live().paused) {
+                *lock(&self.busy) += 1;
                 return queue.remove(i);
             }
             queue = self.wake.wait(queue).unwrap_or_else(std::sync::PoisonError::into_inner);
         }
     }
+
+    /// Accounts for the jobs a previous run left unfinished: queued ones are queued again;
+    /// running ones are stopped (their processes killed if still alive) and marked `Failed`.
+    fn recover(&self) -> Result<(), JobError> {
+        let unfinished = self.history.unfinished().map_err(|e| JobError::storage("read the job history", e))?;
+        if unfinished.is_empty() {
+            return Ok(());
+        }
+        let boot_id = control::boot_id();
+        let (mut requeued, mut failed) = (0, 0);
+        for record in unfinished {
+            let Some(entry) = entry_from_record(&record) else {
+                log::error!("job {} has an unreadable history row; marking it Failed", record.task_id);
+                self.fail_interrupted(&record, "The job's history record could not be read after a restart.", None);
+                failed += 1;
+                continue;
+            };
+            if record.status == JobState::Running.as_str() {
+                let killed = kill_leftovers(&record, boot_id.as_deref());
+                let reason = "The server restarted while the job was running; the job was stopped and did not finish.";
+                self.fail_interrupted(&record, reason, Some(&entry));
+                if killed > 0 {
+                    entry.log_event(
+                        Level::Warn,
+                        &format!("Killed {killed} processes the job left running across the restart."),
+                    );
+                }
+                failed += 1;
+                continue;
+            }
+            entry.live().state = JobState::Inited;
+            let update = JobUpdate {
+                status: Some(JobState::Inited.as_str().into()),
+                updated_ms: clock::now_millis(),
+                ..JobUpdate::default()
+            };
+            if let Err(e) = self.history.update(record.task_id, update, true) {
+                log::error!("job {}: cannot record its requeueing: {e}", record.task_id);
+            }
+            entry.log_event(Level::Info, "The server restarted: the job is queued again.");
+            let entry = Arc::new(entry);
+            self.store.insert(Arc::clone(&entry));
+            lock(&self.queue).push_back(entry);
+            requeued += 1;
+        }
+        log::warn!("restart recovery: {requeued} queued jobs queued again, {failed} interrupted jobs marked Failed");
+        Ok(())
+    }
+
+    fn fail_interrupted(&self, record: &JobRecord, reason: &str, entry: Option<&JobEntry>) {
+        if let Some(entry) = entry {
+            entry.log_event(Level::Error, &format!("Sorry, your job executed failed with reason: {reason}"));
+            entry.log_event(
+                Level::Info,
+                "Sorry. Your job completed with a status Failed. You can view logs for the reason.",
+            );
+            entry.close_log();
+        }
+        let now = clock::now_millis();
+        let update = JobUpdate {
+            status: Some(JobState::Failed.as_str().into()),
+            progress: Some(1.0),
+            updated_ms: now,
+            ended_ms: Some(now),
+            err_code: Some(runner::INTERRUPTED_ERROR_CODE),
+            err_desc: Some(reason.to_string()),
+            paused: Some(false),
+            ..JobUpdate::default()
+        };
+        if let Err(e) = self.history.update(record.task_id, update, true) {
+            log::error!("job {}: cannot record that it was interrupted: {e}", record.task_id);
+        }
+    }
 }
 
-/// One worker thread's life: take the next job, run it to the end, repeat.
+/// Kills what is left of an interrupted job's process group, but only if it is provably the
+/// same group: same boot, and the group leader (if still there) started when the job's did.
+fn kill_leftovers(record: &JobRecord, boot_id: Option<&str>) -> usize {
+    let (Some(pgid), Some(start_ticks)) = (record.pgid.and_then(|p| i32::try_from(p).ok()), record.pgid_start_ticks)
+    else {
+        return 0;
+    };
+    if boot_id.is_none() || record.boot_id.as_deref() != boot_id {
+        return 0;
+    }
+    if let Some(leader) = control::read_stat(pgid) {
+        if leader.start_ticks != start_ticks || leader.pgrp != pgid {
+            return 0;
+        }
+    }
+    let members = control::group_members(pgid);
+    if members.is_empty() {
+        return 0;
+    }
+    if let Err(e) = control::signal_group(pgid, libc::SIGKILL) {
+        log::warn!("job {}: cannot kill its leftover processes: {e}", record.task_id);
+        return 0;
+    }
+    members.len()
+}
+
+/// One worker thread's life: take the next job, run it to the end, evict it, repeat.
 fn worker_loop(shared: &Shared) {
     while let Some(entry) = shared.next_job() {
-        runner::run(&shared.config, &entry);
+        runner::run(&shared.config, &shared.history, &entry);
+        shared.store.remove(entry.spec.task_id);
+        let mut busy = lock(&shared.busy);
+        *busy = busy.saturating_sub(1);
+        shared.idle.notify_all();
     }
 }
 
@@ -297,9 +484,4 @@ fn write_accepted(log: &mut LogWriter, spec: &JobSpec, instance: &str) -> std::i
         ),
     )?;
     log.flush()
-}
-
-/// Where the data directory keeps a user's files.
-pub fn user_dir(config: &Config, user: &str) -> PathBuf {
-    config.data_dir.join("users").join(user)
 }

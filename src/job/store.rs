@@ -266,8 +266,25 @@ impl JobStore {
         self.get(task_id)
     }
 
+    /// Forgets a job that has ended (its history row now answers for it).
+    pub fn remove(&self, task_id: TaskId) {
+        if let Some(entry) = lock(&self.by_task).remove(&task_id) {
+            lock(&self.by_exec_id).remove(&entry.spec.exec_id);
+        }
+    }
+
     /// Jobs not yet ended, for shutdown.
     pub fn unfinished(&self) -> Vec<Arc<JobEntry>> {
         lock(&self.by_task).values().filter(|e| !e.live().state.is_terminal()).cloned().collect()
+    }
+
+    /// How many jobs are in memory (queued or running).
+    pub fn len(&self) -> usize {
+        lock(&self.by_task).len()
+    }
+
+    /// Whether no job is in memory.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }

@@ -3,5 +3,6 @@
 //! Nothing here knows about jobs or HTTP; it reads and writes files in the formats Linkis
 //! clients expect, without ever loading a whole file to serve a page of it.
 
+pub mod history;
 pub mod log_file;
 pub mod result_set;
