@@ -214,6 +214,9 @@ fn db_error(what: &str) -> impl Fn(rusqlite::Error) -> HistoryError + '_ {
 
 type Ack = Sender<Result<(), HistoryError>>;
 
+/// A write and, for callers that wait for the commit, where to say it is done.
+type Queued = (Write, Option<Ack>);
+
 enum Write {
     Insert(Box<JobRecord>),
     Update(u64, Box<JobUpdate>),
@@ -222,7 +225,7 @@ enum Write {
 /// The job history database.
 pub struct History {
     path: std::path::PathBuf,
-    writes: Mutex<Option<Sender<(Write, Option<Ack>)>>>,
+    writes: Mutex<Option<Sender<Queued>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     readers: Mutex<Vec<Connection>>,
 }
@@ -442,7 +445,7 @@ fn where_clause(filter: &ListFilter) -> (String, Vec<Box<dyn ToSql>>) {
     (format!("WHERE {clause}"), args)
 }
 
-fn write_loop(mut conn: Connection, writes: &Receiver<(Write, Option<Ack>)>) {
+fn write_loop(mut conn: Connection, writes: &Receiver<Queued>) {
     while let Ok(first) = writes.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -463,7 +466,7 @@ fn write_loop(mut conn: Connection, writes: &Receiver<(Write, Option<Ack>)>) {
     }
 }
 
-fn commit(conn: &mut Connection, batch: &[(Write, Option<Ack>)]) -> rusqlite::Result<()> {
+fn commit(conn: &mut Connection, batch: &[Queued]) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     for (write, _) in batch {
         match write {
