@@ -32,10 +32,12 @@ pub struct Server {
 
 impl Server {
     /// Binds, creates the data directory, starts the workers, and starts serving.
-    pub fn start(config: Config) -> io::Result<Server> {
+    pub fn start(mut config: Config) -> io::Result<Server> {
         std::fs::create_dir_all(&config.data_dir).map_err(|e| {
             io::Error::new(e.kind(), format!("cannot create the data directory {}: {e}", config.data_dir.display()))
         })?;
+        // Absolute from here on: log paths and result locations are handed out as file:// URIs.
+        config.data_dir = std::fs::canonicalize(&config.data_dir)?;
         let listener = http::bind(&config.bind)?;
         let addr = listener
             .server_addr()

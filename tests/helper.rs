@@ -136,6 +136,25 @@ impl Portico {
         self.anonymous().with_token(TEST_TOKEN, user)
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Kills the server with SIGKILL, as a crash would, and reaps it.
+    pub fn crash(&mut self) {
+        self.child.kill().expect("SIGKILL the server");
+        self.child.wait().expect("reap the server");
+    }
+
+    /// Sends SIGTERM and waits for the server to exit; returns its exit code.
+    pub fn terminate(&mut self) -> Option<i32> {
+        // SAFETY: kill(2) on our own child's pid.
+        assert_eq!(unsafe { libc::kill(self.pid(), libc::SIGTERM) }, 0);
+        let child = &mut self.child;
+        eventually("the server to exit after SIGTERM", || child.try_wait().expect("try_wait")).code()
+    }
+
     /// The server's exit code once it has exited by itself (`Some(None)` for a signal).
     pub fn try_exit_code(&mut self) -> Option<Option<i32>> {
         self.child.try_wait().expect("try_wait").map(|status| status.code())

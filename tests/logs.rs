@@ -62,3 +62,59 @@ fn log_levels_split_into_four_slots_and_distinct_level_false_gives_one_string() 
     let nothing = server.ok(&format!("entrance/{exec_id}/log?fromLine=5&size=0"));
     assert_eq!((nothing["fromLine"].as_u64(), nothing["log"][3].as_str()), (Some(5), Some("")));
 }
+
+/// Resident memory high-water mark of a process, in KiB.
+fn peak_rss_kib(pid: i32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:").map(|v| v.trim().trim_end_matches(" kB").trim().parse().unwrap()))
+        .unwrap()
+}
+
+#[test]
+fn any_page_of_a_million_line_log_is_served_and_memory_stays_flat() {
+    let server = Portico::start();
+    let (exec_id, _) = server.submit_shell("seq 1 1000000");
+    assert_eq!(server.wait_done(&exec_id), "Succeed");
+    let head = server.ok(&format!("entrance/{exec_id}/log?fromLine=1&size=20"));
+    let first =
+        head["log"][3].as_str().unwrap().split('\n').position(|l| l == "1").expect("the first output line") as u64 + 1;
+
+    for n in [1u64, 256, 257, 500_000, 999_991] {
+        let page = server.ok(&format!("entrance/{exec_id}/log?fromLine={}&size=10", first + n - 1));
+        let lines: Vec<&str> = page["log"][3].as_str().unwrap().split('\n').collect();
+        let expected: Vec<String> = (n..n + 10).map(|i| i.to_string()).collect();
+        assert_eq!(lines, expected, "page at output line {n}");
+        assert_eq!(page["fromLine"], first + n + 9);
+    }
+    let tail = server.ok(&format!("entrance/{exec_id}/log?fromLine={}&size=100", first + 999_999));
+    let tail_lines: Vec<&str> = tail["log"][3].as_str().unwrap().split('\n').collect();
+    assert_eq!(tail_lines[0], "1000000");
+    assert!(tail_lines.last().unwrap().contains("Congratulations"));
+    // About 7 MB went through the server; it must not have kept it.
+    let peak = peak_rss_kib(server.pid());
+    assert!(peak < 64 * 1024, "server peak resident memory {peak} KiB");
+}
+
+#[test]
+fn the_log_size_cap_cuts_the_log_and_says_where() {
+    let server = Portico::start_with_config(
+        &crate::helper::MULTI_USER_CONFIG.replace("session_timeout_secs = 3600", "max_log_bytes = 8192"),
+        &[],
+    );
+    let (exec_id, task_id) = server.submit_shell("seq 1 10000");
+    assert_eq!(server.wait_done(&exec_id), "Succeed");
+    let lines = server.log_lines(&exec_id);
+    let note =
+        lines.iter().position(|l| l.contains("The log reached its limit of 8192 bytes")).expect("the cut is noted");
+    assert!(!lines.contains(&"10000".to_string()), "output after the cut is not logged");
+    assert!(lines[note + 1..].iter().any(|l| l.contains("Congratulations")), "server events still follow the cut");
+    let log_path = server.ok(&format!("jobhistory/{task_id}/get"))["task"]["logPath"].as_str().unwrap().to_string();
+    let size = std::fs::metadata(log_path.strip_prefix("file://").unwrap()).unwrap().len();
+    assert!(size < 8192 + 2048, "log of {size} bytes");
+    let location =
+        server.ok(&format!("jobhistory/{task_id}/get"))["task"]["resultLocation"].as_str().unwrap().to_string();
+    let all = server.ok(&format!("filesystem/openFile?path={location}/_0.dolphin&page=1&pageSize=100000"));
+    assert_eq!(all["totalLine"], 10000, "the result set keeps everything");
+}

@@ -7,4 +7,7 @@ mod auth;
 mod bad_input;
 mod control;
 mod entrance;
+mod filesystem;
+mod history;
 mod logs;
+mod restart;

@@ -9,6 +9,8 @@
 
 pub mod auth;
 mod entrance;
+mod filesystem;
+mod jobhistory;
 pub mod message;
 mod user;
 
@@ -262,6 +264,13 @@ fn route(context: &Context, request: &Request) -> Response {
         match segments.as_slice() {
             ["user", "userInfo"] => user::user_info(&caller, &method),
             ["user", "heartbeat"] => user::heartbeat(&method),
+            ["jobhistory", "list"] if get => jobhistory::list(context, request, &caller, &method),
+            ["jobhistory", id, "get"] if get => jobhistory::get(context, &caller, &method, id),
+            ["filesystem", "getDirFileTrees"] if get => filesystem::dir_file_trees(context, request, &caller, &method),
+            ["filesystem", "openFile"] if get => filesystem::open_file(context, request, &caller, &method),
+            ["filesystem", "openLog"] if get => filesystem::open_log(context, request, &caller, &method),
+            ["jobhistory", "list"] | ["jobhistory", _, "get"] => not_allowed("GET"),
+            ["filesystem", "getDirFileTrees" | "openFile" | "openLog"] => not_allowed("GET"),
             ["entrance", "submit"] if post => entrance::submit(context, request, &caller, &method),
             ["entrance", "execute"] if post => entrance::submit(context, request, &caller, &method),
             ["entrance", "submit" | "execute"] => not_allowed("POST"),

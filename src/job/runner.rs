@@ -320,6 +320,8 @@ struct Run<'a> {
     started: Instant,
     result: Option<TextResultWriter>,
     result_broken: bool,
+    /// The log reached `max_log_bytes`: the job's output no longer goes to it.
+    log_full: bool,
     stderr_tail: VecDeque<String>,
     killing: Option<Killing>,
     timed_out: Option<String>,
@@ -343,6 +345,7 @@ impl<'a> Run<'a> {
             started: Instant::now(),
             result: None,
             result_broken: false,
+            log_full: false,
             stderr_tail: VecDeque::with_capacity(STDERR_TAIL_LINES),
             killing: None,
             timed_out: None,
@@ -439,7 +442,7 @@ impl<'a> Run<'a> {
             self.signal(libc::SIGKILL);
             self.abandon_at = Some(now + Duration::from_secs(1));
         }
-        !self.abandon_at.is_some_and(|at| now >= at)
+        self.abandon_at.is_none_or(|at| now < at)
     }
 
     fn on_event(&mut self, event: Event) {
@@ -469,8 +472,27 @@ impl<'a> Run<'a> {
             }
             self.stderr_tail.push_back(String::from_utf8_lossy(&line).into_owned());
         }
-        if let Err(e) = self.entry.write_log(|log| log.line(&line)) {
-            log::error!("job {}: cannot write its log: {e}", self.entry.spec.task_id);
+        if self.log_full {
+            return;
+        }
+        let cap = self.config.max_log_bytes;
+        let written = self.entry.write_log(|log| {
+            if log.bytes() + (line.len() as u64) < cap {
+                return log.line(&line).map(|()| true);
+            }
+            log.event(
+                Level::Warn,
+                &format!(
+                    "The log reached its limit of {cap} bytes here: the job's further output is not logged \
+                     (its stdout still goes to the result set)."
+                ),
+            )?;
+            Ok(false)
+        });
+        match written {
+            Ok(true) => {}
+            Ok(false) => self.log_full = true,
+            Err(e) => log::error!("job {}: cannot write its log: {e}", self.entry.spec.task_id),
         }
     }
 

@@ -191,15 +191,13 @@ impl JobEntry {
 
     /// Writes to the job's log, opening it for appending if it is not open. Only writers take
     /// this lock (readers read the file), and only for the few lines they write.
-    pub fn write_log(&self, write: impl FnOnce(&mut LogWriter) -> io::Result<()>) -> io::Result<()> {
+    pub fn write_log<T>(&self, write: impl FnOnce(&mut LogWriter) -> io::Result<T>) -> io::Result<T> {
         let mut guard = lock(&self.log);
-        if guard.is_none() {
-            *guard = Some(LogWriter::append_to(&self.spec.log_path)?);
-        }
-        match guard.as_mut() {
-            Some(writer) => write(writer),
-            None => Ok(()),
-        }
+        let writer = match guard.take() {
+            Some(writer) => writer,
+            None => LogWriter::append_to(&self.spec.log_path)?,
+        };
+        write(guard.insert(writer))
     }
 
     /// Appends one event line and makes it visible; failures are logged, not returned, since a

@@ -1,0 +1,168 @@
+//! `/jobhistory/*`: one job's record, and the caller's job list with filters and paging.
+//!
+//! Answered from the history database, so jobs from before a restart are there too. A job
+//! still in memory overlays its live status and progress on its row.
+
+use rouille::Request;
+use serde_json::{json, Value};
+
+use super::auth::Caller;
+use super::message::{ApiError, Message};
+use super::Context;
+use crate::clock;
+use crate::job::request::check_name;
+use crate::job::JobState;
+use crate::storage::history::{JobRecord, ListFilter};
+
+const NOT_FOUND: &str =
+    "The corresponding job was not found, or there may be no permission to view the job(没有找到对应的job，也可能是没有查看该job的权限)";
+/// Rows a list page holds when the client does not say, and the most it may ask for.
+const DEFAULT_PAGE_SIZE: u64 = 20;
+const MAX_PAGE_SIZE: u64 = 1000;
+
+fn may_see(caller: &Caller, record: &JobRecord) -> bool {
+    caller.admin || caller.user == record.submit_user || caller.user == record.execute_user
+}
+
+/// `GET jobhistory/{taskID}/get`
+pub fn get(context: &Context, caller: &Caller, method: &str, id: &str) -> Result<Message, ApiError> {
+    let task_id: u64 =
+        id.trim().parse().map_err(|_| ApiError::BadRequest(format!("{NOT_FOUND} (taskID {id:?} is not a number)")))?;
+    let record = context
+        .scheduler
+        .history()
+        .get(task_id)
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .filter(|record| may_see(caller, record))
+        .ok_or_else(|| ApiError::BadRequest(NOT_FOUND.into()))?;
+    Ok(Message::ok(method, json!({"task": task_vo(context, &record)})))
+}
+
+/// `GET jobhistory/list?startDate=&endDate=&status=&pageNow=&pageSize=&taskID=&executeApplicationName=&creator=&runType=&proxyUser=&isAdminView=`
+pub fn list(context: &Context, request: &Request, caller: &Caller, method: &str) -> Result<Message, ApiError> {
+    let number = |name: &str| -> Result<Option<u64>, ApiError> {
+        match request.get_param(name).filter(|v| !v.trim().is_empty()) {
+            None => Ok(None),
+            Some(text) => text.trim().parse::<u64>().map(Some).map_err(|_| {
+                ApiError::BadRequest(format!("The parameter {name} must be a non-negative integer, not {text:?}"))
+            }),
+        }
+    };
+    let name = |param: &str| -> Result<Option<String>, ApiError> {
+        match request.get_param(param).filter(|v| !v.trim().is_empty()) {
+            None => Ok(None),
+            Some(value) => {
+                check_name(param, value.trim())?;
+                Ok(Some(value.trim().to_string()))
+            }
+        }
+    };
+    let start_ms = number("startDate")?.unwrap_or(0);
+    let mut end_ms = number("endDate")?.unwrap_or_else(|| clock::now_millis() + 1);
+    if end_ms == start_ms {
+        end_ms += 86_400_000;
+    }
+    let statuses: Vec<String> = request
+        .get_param("status")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            JobState::parse(s)
+                .map(|st| st.as_str().to_string())
+                .ok_or_else(|| ApiError::BadRequest(format!("Unknown status {s:?}")))
+        })
+        .collect::<Result<_, _>>()?;
+    let admin_view = caller.admin && request.get_param("isAdminView").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let proxy_user = name("proxyUser")?;
+    let user = match (caller.admin, proxy_user) {
+        (true, Some(proxy)) => Some(proxy),
+        (true, None) if admin_view => None,
+        _ => Some(caller.user.clone()),
+    };
+    let page_size = number("pageSize")?.filter(|n| *n > 0).unwrap_or(DEFAULT_PAGE_SIZE);
+    if page_size > MAX_PAGE_SIZE {
+        return Err(ApiError::BadRequest(format!("pageSize may be at most {MAX_PAGE_SIZE}")));
+    }
+    let filter = ListFilter {
+        user,
+        start_ms,
+        end_ms,
+        statuses,
+        task_id: number("taskID")?,
+        engine: name("executeApplicationName")?,
+        creator: name("creator")?,
+        run_type: name("runType")?,
+        page: number("pageNow")?.filter(|n| *n > 0).unwrap_or(1),
+        page_size,
+    };
+    let (records, total) = context.scheduler.history().list(&filter).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let tasks: Vec<Value> = records.iter().map(|record| task_vo(context, record)).collect();
+    Ok(Message::ok(method, json!({"tasks": tasks, "totalPage": total})))
+}
+
+/// The Linkis `QueryTaskVO` of a row, with the live status and progress of a job in memory.
+fn task_vo(context: &Context, record: &JobRecord) -> Value {
+    let (mut status, mut progress) = (record.status.clone(), record.progress);
+    if let Some(entry) = context.scheduler.live(record.task_id) {
+        let live = entry.live();
+        status = live.state.as_str().to_string();
+        progress = if live.state.is_terminal() { 1.0 } else { live.progress };
+    }
+    let running = !JobState::parse(&status).is_some_and(JobState::is_terminal);
+    let now = clock::now_millis();
+    let end = record.ended_ms.unwrap_or(now);
+    let labels = [
+        format!("engineType:{}", record.engine_type),
+        format!("codeType:{}", record.run_type),
+        format!("userCreator:{}-{}", record.execute_user, record.creator),
+    ];
+    let metrics = json!({
+        "exitCode": record.exit_code,
+        "cpuSeconds": record.cpu_seconds,
+        "peakMemoryBytes": record.peak_memory_bytes,
+        "pausedMillis": record.paused_ms,
+        "resultSets": record.result_sets,
+    });
+    json!({
+        "taskID": record.task_id,
+        "instance": record.instance,
+        "execId": record.short_id,
+        "umUser": record.submit_user,
+        "submitUser": record.submit_user,
+        "executeUser": record.execute_user,
+        "engineInstance": null,
+        "executionCode": record.code,
+        "progress": format!("{progress:?}"),
+        "logPath": format!("file://{}", record.log_path),
+        "resultLocation": format!("file://{}", record.result_dir),
+        "status": status,
+        "createdTime": record.created_ms,
+        "updatedTime": record.updated_ms,
+        "engineType": record.engine,
+        "errCode": if running { None } else { record.err_code },
+        "errDesc": if running { None } else { record.err_desc.clone() },
+        "executeApplicationName": record.engine,
+        "requestApplicationName": record.creator,
+        "runType": record.run_type,
+        "paramsJson": record.params,
+        "costTime": end.saturating_sub(record.created_ms),
+        "strongerExecId": record.exec_id,
+        "sourceJson": record.source,
+        "sourceTailor": "",
+        "engineStartTime": record.started_ms,
+        "labels": labels,
+        "canRetry": false,
+        "observeInfo": null,
+        "isReuse": false,
+        "requestStartTime": record.created_ms,
+        "requestEndTime": record.ended_ms,
+        "requestSpendTime": end.saturating_sub(record.created_ms),
+        "metrics": metrics.to_string(),
+        "engineLogPath": null,
+        "ecmInstance": null,
+        "ticketId": null,
+        "subJobs": null,
+    })
+}

@@ -1,0 +1,89 @@
+//! Nothing lost: a crash (SIGKILL) or a shutdown (SIGTERM) leaves every accepted job accounted
+//! for after a restart on the same data directory.
+
+use serde_json::Value;
+
+use crate::helper::{alive, eventually, Portico};
+
+fn history_task(server: &Portico, task_id: u64) -> Value {
+    server.ok(&format!("jobhistory/{task_id}/get"))["task"].clone()
+}
+
+#[test]
+fn after_a_crash_queued_jobs_run_and_interrupted_ones_fail_with_their_processes_killed() {
+    let data = tempfile::tempdir().unwrap();
+    let mut server = Portico::start_in(data.path(), &["--workers", "1"]);
+    let (done_id, done_task) = server.submit_shell("echo finished before the crash");
+    assert_eq!(server.wait_done(&done_id), "Succeed");
+    let (running_id, running_task) =
+        server.submit_shell("sleep 300 & echo \"pid child $!\"; echo \"pid main $$\"; wait");
+    let pids: Vec<i32> = eventually("the running job to print its pids", || {
+        let pids: Vec<i32> = server
+            .log_lines(&running_id)
+            .iter()
+            .filter_map(|l| l.strip_prefix("pid ")?.split_whitespace().nth(1)?.parse().ok())
+            .collect();
+        (pids.len() == 2).then_some(pids)
+    });
+    let (queued_a, queued_a_task) = server.submit_shell("echo queued a");
+    let (queued_b, _) = server.submit(&serde_json::json!({
+        "executeApplicationName": "python", "executionCode": "print('queued b')"
+    }));
+    assert_eq!(server.state(&queued_a), "Inited");
+
+    server.crash();
+    assert!(pids.iter().all(|pid| alive(*pid)), "the job's processes outlive the crashed server");
+
+    let server = Portico::start_in(data.path(), &["--workers", "1"]);
+    // The interrupted job is Failed, says why, and its processes are gone.
+    assert_eq!(server.state(&running_id), "Failed");
+    let task = history_task(&server, running_task);
+    assert!(task["errDesc"].as_str().unwrap().contains("server restarted"), "{task}");
+    for pid in &pids {
+        eventually(&format!("leftover process {pid} to be killed"), || (!alive(*pid)).then_some(()));
+    }
+    assert!(server.log_lines(&running_id).join("\n").contains("completed with a status Failed"));
+
+    // The queued jobs run now, in order, by execID and by taskID.
+    assert_eq!(server.wait_done(&queued_a), "Succeed");
+    assert_eq!(server.wait_done(&queued_b), "Succeed");
+    assert!(server.log_lines(&queued_a_task.to_string()).contains(&"queued a".to_string()));
+    assert!(server.log_lines(&queued_a).join("\n").contains("The server restarted: the job is queued again."));
+
+    // The job that ended before the crash is all still there.
+    assert_eq!(server.state(&done_task.to_string()), "Succeed");
+    assert_eq!(server.ok(&format!("entrance/{done_id}/progress"))["progress"], 1.0);
+    assert!(server.log_lines(&done_id).contains(&"finished before the crash".to_string()));
+    let location = history_task(&server, done_task)["resultLocation"].as_str().unwrap().to_string();
+    let page = server.ok(&format!("filesystem/openFile?path={location}/_0.dolphin"));
+    assert_eq!(page["fileContent"], serde_json::json!([["finished before the crash"]]));
+
+    // taskIDs keep growing.
+    let (_, next) = server.submit_shell("true");
+    assert!(next > queued_a_task + 1, "taskID {next} was used before the restart");
+}
+
+#[test]
+fn sigterm_lets_running_jobs_finish_within_the_grace_and_keeps_queued_ones() {
+    let data = tempfile::tempdir().unwrap();
+    let gate = tempfile::tempdir().unwrap();
+    let go = gate.path().join("go");
+    let mut server = Portico::start_in(data.path(), &["--workers", "2", "--shutdown-grace", "2"]);
+    let (short, _) = server.submit_shell(&format!("while [ ! -f {} ]; do sleep 0.01; done; echo done", go.display()));
+    let (long, _) = server.submit_shell("trap '' TERM; sleep 300");
+    server.wait_state(&short, "Running");
+    server.wait_state(&long, "Running");
+    let (queued, _) = server.submit_shell("echo after the restart");
+    assert_eq!(server.state(&queued), "Inited");
+
+    // Let the short job finish during the grace; the long one outlives it and is killed.
+    std::fs::write(&go, "").unwrap();
+    assert_eq!(server.terminate(), Some(0), "a graceful shutdown exits 0");
+
+    let server = Portico::start_in(data.path(), &["--workers", "2"]);
+    assert_eq!(server.state(&short), "Succeed");
+    assert_eq!(server.state(&long), "Cancelled");
+    assert!(server.log_lines(&long).join("\n").contains("shutting down"));
+    assert_eq!(server.wait_done(&queued), "Succeed");
+    assert!(server.log_lines(&queued).contains(&"after the restart".to_string()));
+}
