@@ -1,5 +1,6 @@
-//! `cargo bench`: start-up time, idle memory, trivial jobs per second end to end, and status
-//! requests per second from 16 keep-alive connections while jobs run. Prints its figures.
+//! `cargo bench`: start-up time, idle memory, trivial jobs per second end to end, status
+//! requests per second from 16 keep-alive connections while jobs run, and job-history list
+//! queries over a million rows. Prints its figures.
 //!
 //! The server is the real binary on 127.0.0.1 with a temporary data directory; the load comes
 //! from this process over loopback and every loop is bounded in count and time.
@@ -10,17 +11,29 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use portico::storage::history::{History, ListFilter};
 use serde_json::{json, Value};
 
 const TRIVIAL_JOBS: usize = 1000;
 const SUBMITTERS: usize = 4;
 const STATUS_CONNECTIONS: usize = 16;
 const STATUS_SECONDS: u64 = 3;
+const HISTORY_ROWS: u64 = 1_000_000;
 
 struct Server {
     child: Child,
     base: String,
-    _data: tempfile::TempDir,
+    token: String,
+    data: Option<tempfile::TempDir>,
+}
+
+impl Server {
+    /// Stops this server and starts a new one on the same data directory.
+    fn restart(mut self, workers: usize) -> (Server, Duration) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        start_in(self.data.take().expect("data dir"), workers)
+    }
 }
 
 impl Drop for Server {
@@ -31,7 +44,10 @@ impl Drop for Server {
 }
 
 fn start(workers: usize) -> (Server, Duration) {
-    let data = tempfile::tempdir().expect("temp dir");
+    start_in(tempfile::tempdir().expect("temp dir"), workers)
+}
+
+fn start_in(data: tempfile::TempDir, workers: usize) -> (Server, Duration) {
     let started = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_portico"))
         .args(["--bind", "127.0.0.1:0", "--workers", &workers.to_string(), "--http-threads", "8"])
@@ -45,7 +61,11 @@ fn start(workers: usize) -> (Server, Duration) {
     BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("listening line");
     let startup = started.elapsed();
     let base = line.trim().strip_prefix("portico listening on ").expect("listening line").to_string();
-    (Server { child, base, _data: data }, startup)
+    let credentials: toml::Value =
+        toml::from_str(&std::fs::read_to_string(data.path().join("credentials.toml")).expect("credentials"))
+            .expect("TOML");
+    let token = credentials["tokens"][0]["token"].as_str().expect("token").to_string();
+    (Server { child, base, token, data: Some(data) }, startup)
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -56,50 +76,70 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-fn agent() -> ureq::Agent {
-    ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).max_idle_connections_per_host(1).build()
+/// One keep-alive connection acting as the admin.
+struct Api {
+    agent: ureq::Agent,
+    base: String,
+    token: String,
 }
 
-fn get(agent: &ureq::Agent, url: &str) -> Value {
-    agent.get(url).call().expect("GET").into_json().expect("JSON")
-}
+impl Api {
+    fn new(server: &Server) -> Api {
+        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).max_idle_connections_per_host(1).build();
+        Api { agent, base: server.base.clone(), token: server.token.clone() }
+    }
 
-fn submit(agent: &ureq::Agent, base: &str, code: &str) -> u64 {
-    let body = json!({"executionContent": {"code": code, "runType": "shell"}, "labels": {"engineType": "shell-1"}});
-    let answer: Value = agent
-        .post(&format!("{base}/api/rest_j/v1/entrance/submit"))
-        .send_json(body)
-        .expect("submit")
-        .into_json()
-        .expect("JSON");
-    answer["data"]["taskID"].as_u64().expect("taskID")
-}
+    fn get(&self, path: &str) -> Value {
+        self.agent
+            .get(&format!("{}/api/rest_j/v1/{path}", self.base))
+            .set("Token-Code", &self.token)
+            .set("Token-User", "hadoop")
+            .call()
+            .expect("GET")
+            .into_json()
+            .expect("JSON")
+    }
 
-fn wait_done(agent: &ureq::Agent, base: &str, task: u64, deadline: Instant) {
-    loop {
-        let status = get(agent, &format!("{base}/api/rest_j/v1/entrance/{task}/status"));
-        if matches!(status["data"]["status"].as_str(), Some("Succeed" | "Failed" | "Cancelled" | "Timeout")) {
-            return;
+    fn submit(&self, code: &str) -> u64 {
+        let body = json!({"executionContent": {"code": code, "runType": "shell"}, "labels": {"engineType": "shell-1"}});
+        let answer: Value = self
+            .agent
+            .post(&format!("{}/api/rest_j/v1/entrance/submit", self.base))
+            .set("Token-Code", &self.token)
+            .set("Token-User", "hadoop")
+            .send_json(body)
+            .expect("submit")
+            .into_json()
+            .expect("JSON");
+        answer["data"]["taskID"].as_u64().expect("taskID")
+    }
+
+    fn wait_done(&self, task: u64, deadline: Instant) {
+        loop {
+            let status = self.get(&format!("entrance/{task}/status"));
+            if matches!(status["data"]["status"].as_str(), Some("Succeed" | "Failed" | "Cancelled" | "Timeout")) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "job {task} did not finish in time");
+            std::thread::sleep(Duration::from_millis(1));
         }
-        assert!(Instant::now() < deadline, "job {task} did not finish in time");
-        std::thread::sleep(Duration::from_millis(1));
     }
 }
 
 fn trivial_jobs_per_second() -> (f64, u64) {
     let (server, _) = start(2);
-    let base = server.base.clone();
+    let server = Arc::new(server);
     let started = Instant::now();
     let deadline = started + Duration::from_secs(300);
     let per_thread = TRIVIAL_JOBS / SUBMITTERS;
     let handles: Vec<_> = (0..SUBMITTERS)
         .map(|_| {
-            let base = base.clone();
+            let server = Arc::clone(&server);
             std::thread::spawn(move || {
-                let agent = agent();
-                let tasks: Vec<u64> = (0..per_thread).map(|_| submit(&agent, &base, "true")).collect();
+                let api = Api::new(&server);
+                let tasks: Vec<u64> = (0..per_thread).map(|_| api.submit("true")).collect();
                 for task in tasks {
-                    wait_done(&agent, &base, task, deadline);
+                    api.wait_done(task, deadline);
                 }
             })
         })
@@ -113,24 +153,25 @@ fn trivial_jobs_per_second() -> (f64, u64) {
 
 fn status_requests_per_second() -> (f64, Duration, Duration, u64) {
     let (server, _) = start(4);
-    let base = server.base.clone();
-    let submitter = agent();
+    let submitter = Api::new(&server);
     // Jobs that run (and print) during the measurement.
     let busy: Vec<u64> = (0..2)
-        .map(|_| submit(&submitter, &base, "i=0; while [ $i -lt 200 ]; do echo $i; i=$((i+1)); sleep 0.05; done"))
+        .map(|_| submitter.submit("i=0; while [ $i -lt 200 ]; do echo $i; i=$((i+1)); sleep 0.05; done"))
         .collect();
-    let url = format!("{base}/api/rest_j/v1/entrance/{}/status", busy[0]);
+    let path = format!("entrance/{}/status", busy[0]);
     let stop = Arc::new(AtomicBool::new(false));
     let count = Arc::new(AtomicU64::new(0));
+    let server = Arc::new(server);
     let handles: Vec<_> = (0..STATUS_CONNECTIONS)
         .map(|_| {
-            let (url, stop, count) = (url.clone(), Arc::clone(&stop), Arc::clone(&count));
+            let (path, stop, count, server) =
+                (path.clone(), Arc::clone(&stop), Arc::clone(&count), Arc::clone(&server));
             std::thread::spawn(move || {
-                let agent = agent();
+                let api = Api::new(&server);
                 let mut latencies = Vec::new();
                 while !stop.load(Ordering::Relaxed) {
                     let t = Instant::now();
-                    let answer = get(&agent, &url);
+                    let answer = api.get(&path);
                     latencies.push(t.elapsed());
                     assert_eq!(answer["status"], 0);
                     count.fetch_add(1, Ordering::Relaxed);
@@ -155,16 +196,89 @@ fn status_requests_per_second() -> (f64, Duration, Duration, u64) {
     (rate, pct(0.5), pct(0.99), rss_kib(server.child.id()))
 }
 
+/// Fills a history of a million jobs (10 users) and times the list queries clients make.
+fn history_queries() -> Vec<(String, Duration)> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("history.db");
+    let history = History::open(&path).expect("open history");
+    {
+        // Bulk-load straight through SQLite: a million acknowledged single inserts would
+        // measure the disk, not the queries.
+        let mut conn = rusqlite::Connection::open(&path).expect("open");
+        let tx = conn.transaction().expect("transaction");
+        {
+            let mut insert = tx
+                .prepare(
+                    "INSERT INTO jobs (id, exec_id, short_id, instance, submit_user, execute_user, creator, engine, \
+                     engine_type, run_type, code, params, source, log_path, result_dir, work_dir, status, progress, \
+                     created_ms, updated_ms) VALUES (?1, ?2, ?3, '127.0.0.1:9001', ?4, ?4, 'IDE', 'shell', 'shell-1', \
+                     'shell', 'echo hello', '{}', '{}', '/data/x.log', '/data/x', '/data/w', ?5, 1.0, ?6, ?6)",
+                )
+                .expect("prepare");
+            for id in 1..=HISTORY_ROWS {
+                let user = format!("user{}", id % 10);
+                let status = if id % 7 == 0 { "Failed" } else { "Succeed" };
+                let created = 1_700_000_000_000 + id * 1000;
+                insert
+                    .execute(rusqlite::params![
+                        id,
+                        format!("exec_{id}"),
+                        format!("IDE_{user}_shell_{id}"),
+                        user,
+                        status,
+                        created
+                    ])
+                    .expect("insert");
+            }
+        }
+        tx.commit().expect("commit");
+    }
+    let base = ListFilter { end_ms: u64::MAX >> 1, page: 1, page_size: 20, ..ListFilter::default() };
+    let cases = [
+        ("own jobs, first page", ListFilter { user: Some("user3".into()), ..base.clone() }),
+        ("own jobs, page 500", ListFilter { user: Some("user3".into()), page: 500, ..base.clone() }),
+        ("own failed jobs", ListFilter { user: Some("user3".into()), statuses: vec!["Failed".into()], ..base.clone() }),
+        (
+            "own jobs in one day",
+            ListFilter {
+                user: Some("user3".into()),
+                start_ms: 1_700_000_000_000 + 500_000_000,
+                end_ms: 1_700_000_000_000 + 500_000_000 + 86_400_000,
+                ..base.clone()
+            },
+        ),
+        ("all users (admin), first page", base.clone()),
+    ];
+    cases
+        .into_iter()
+        .map(|(name, filter)| {
+            let started = Instant::now();
+            let runs = 5;
+            for _ in 0..runs {
+                let (rows, _) = history.list(&filter).expect("list");
+                assert!(!rows.is_empty(), "{name}");
+            }
+            (name.to_string(), started.elapsed() / runs)
+        })
+        .collect()
+}
+
 fn main() {
-    // `cargo bench` passes `--bench`; a filter argument other than that selects nothing here.
     let (server, startup) = start(4);
     let deadline = Instant::now() + Duration::from_secs(5);
     while rss_kib(server.child.id()) == 0 && Instant::now() < deadline {
         std::thread::yield_now();
     }
     let idle = rss_kib(server.child.id());
-    drop(server);
-    println!("startup: {:.1} ms to the listening line", startup.as_secs_f64() * 1000.0);
+    // Again on the same data directory: the everyday case, with no credentials to create.
+    let (again, restart) = server.restart(4);
+    drop(again);
+    println!(
+        "startup: {:.1} ms to the listening line on an existing data directory ({:.1} ms on a fresh one, which \
+         creates history.db and hashes the first-start password)",
+        restart.as_secs_f64() * 1000.0,
+        startup.as_secs_f64() * 1000.0
+    );
     println!("idle memory: {idle} KiB resident");
 
     let (jobs, rss_after_jobs) = trivial_jobs_per_second();
@@ -180,4 +294,11 @@ fn main() {
         p50.as_secs_f64() * 1e6,
         p99.as_secs_f64() * 1e6
     );
+
+    for (name, took) in history_queries() {
+        println!(
+            "history list over {HISTORY_ROWS} rows, {name}: {:.2} ms (page and total count)",
+            took.as_secs_f64() * 1000.0
+        );
+    }
 }

@@ -32,6 +32,12 @@ pub const BOOTSTRAP_ADMIN: &str = "hadoop";
 /// The file in the data directory holding the first-start credentials.
 pub const CREDENTIALS_FILE: &str = "credentials.toml";
 
+/// Verified against when a login names no known user, so that the answer takes as long as for
+/// a wrong password and does not reveal which user names exist. (The hash of a throwaway
+/// phrase; a constant so that starting the server costs no hashing.)
+const DECOY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$P7NnBcZYb9cEuLNLez9QIg$moo5diPLvtWMyY/UWxDxEstuOJGVVPYOD58mkhi+dWI";
+
 /// Failed logins from one address before further attempts are refused for a while.
 const FREE_FAILURES: u32 = 3;
 
@@ -135,8 +141,6 @@ pub struct Accounts {
     sessions: Mutex<HashMap<String, Session>>,
     failures: Mutex<HashMap<IpAddr, Failures>>,
     session_timeout: Duration,
-    /// Verified against when the user does not exist, so timing does not reveal which names do.
-    decoy_hash: String,
 }
 
 impl Accounts {
@@ -216,7 +220,6 @@ impl Accounts {
             sessions: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
             session_timeout,
-            decoy_hash: hash_password("decoy password that matches nothing")?,
         })
     }
 
@@ -237,7 +240,7 @@ impl Accounts {
             return Err(LoginError::Throttled(wait));
         }
         let account = self.users.get(user);
-        let hash = account.map_or(self.decoy_hash.as_str(), |a| a.password_hash.as_str());
+        let hash = account.map_or(DECOY_HASH, |a| a.password_hash.as_str());
         let verified = PasswordHash::new(hash)
             .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
             .unwrap_or(false);
@@ -444,6 +447,11 @@ fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CredentialsFile {
+    /// The admin's password in clear, for the person reading the file; the server uses only
+    /// the hash below it.
+    #[serde(default)]
+    #[allow(dead_code)]
+    login_password: Option<String>,
     #[serde(default)]
     users: Vec<UserEntry>,
     #[serde(default)]
@@ -472,13 +480,15 @@ fn bootstrap_credentials(data_dir: &Path) -> Result<(Vec<UserEntry>, Vec<TokenEn
 
 fn create_credentials(path: &PathBuf) -> Result<(), SetupError> {
     let password = random_hex(16);
+    let password_hash = hash_password(&password)?;
     let token = format!("PORTICO-AUTH-{}", random_hex(16));
     let text = format!(
         "# Created by Portico on its first start because no users were configured.\n\
-         # Log in as {BOOTSTRAP_ADMIN} with this password, or send the headers\n\
+         # Log in as {BOOTSTRAP_ADMIN} with login_password, or send the headers\n\
          #   Token-Code: <token below>   and   Token-User: {BOOTSTRAP_ADMIN}\n\
          # Configure your own users and tokens with --config to stop using this file.\n\n\
-         [[users]]\nname = \"{BOOTSTRAP_ADMIN}\"\npassword = \"{password}\"\nadmin = true\n\n\
+         login_password = \"{password}\"\n\n\
+         [[users]]\nname = \"{BOOTSTRAP_ADMIN}\"\npassword_hash = \"{password_hash}\"\nadmin = true\n\n\
          [[tokens]]\ntoken = \"{token}\"\nusers = [\"*\"]\nhosts = [\"*\"]\n"
     );
     let mut file = OpenOptions::new()
@@ -607,8 +617,9 @@ mod tests {
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         assert_eq!(users[0].name, BOOTSTRAP_ADMIN);
         assert!(users[0].admin);
+        assert!(users[0].password.is_none() && users[0].password_hash.is_some(), "only the hash is used");
         let (again, _) = bootstrap_credentials(dir.path()).unwrap();
-        assert_eq!(again[0].password, users[0].password);
+        assert_eq!(again[0].password_hash, users[0].password_hash);
         assert!(tokens[0].token.starts_with("PORTICO-AUTH-"));
     }
 }

@@ -22,6 +22,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    limit_heap_growth();
     let log_config = simplelog::ConfigBuilder::new().set_time_format_rfc3339().build();
     let _ = simplelog::WriteLogger::init(config.log_level, log_config, std::io::stderr());
     match portico::raise_fd_limit() {
@@ -102,5 +103,16 @@ fn hash_password() -> ExitCode {
             eprintln!("portico: {e}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// Password hashing allocates ~19 MiB at a time. glibc raises its mmap threshold after the
+/// first such block is freed, so later ones would stay on the heap and in our resident memory
+/// for good; a fixed threshold hands every large block back to the kernel when it is freed.
+fn limit_heap_growth() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes an allocator tunable; it is called before any other thread.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 512 * 1024);
     }
 }

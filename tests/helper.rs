@@ -179,7 +179,7 @@ impl Drop for Portico {
 pub fn bootstrap_credentials(data_dir: &Path) -> (String, String) {
     let text = std::fs::read_to_string(data_dir.join("credentials.toml")).expect("credentials.toml");
     let file: toml::Value = toml::from_str(&text).expect("credentials TOML");
-    let password = file["users"][0]["password"].as_str().expect("password").to_string();
+    let password = file["login_password"].as_str().expect("login_password").to_string();
     let token = file["tokens"][0]["token"].as_str().expect("token").to_string();
     (password, token)
 }

@@ -61,7 +61,9 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS jobs_by_exec_id ON jobs(exec_id);
 CREATE INDEX IF NOT EXISTS jobs_by_user_time ON jobs(execute_user, created_ms);
+CREATE INDEX IF NOT EXISTS jobs_by_user_status_time ON jobs(execute_user, status, created_ms);
 CREATE INDEX IF NOT EXISTS jobs_by_time ON jobs(created_ms);
+CREATE INDEX IF NOT EXISTS jobs_by_status_time ON jobs(status, created_ms);
 CREATE INDEX IF NOT EXISTS jobs_unfinished ON jobs(status)
     WHERE status IN ('Inited', 'WaitForRetry', 'Scheduled', 'Running');
 ";
