@@ -47,14 +47,20 @@ pub struct Identity {
     pub user: String,
     /// Admins see and control every user's jobs.
     pub admin: bool,
-    /// Authenticated by a token whose code contains `ADMIN-`: may submit as another user.
-    pub admin_token: bool,
+    /// Whom the caller may submit jobs for (`executeUser`): the users of a token whose code
+    /// contains `ADMIN-` (`*` for anyone); empty for everyone else.
+    pub submit_for: Vec<String>,
 }
 
 impl Identity {
     /// Whether this caller may see and control a job owned by `owner`.
     pub fn may_access(&self, owner: &str) -> bool {
         self.admin || self.user == owner
+    }
+
+    /// Whether this caller may submit a job that runs as `user`.
+    pub fn may_submit_for(&self, user: &str) -> bool {
+        user == self.user || self.submit_for.iter().any(|u| u == "*" || u == user)
     }
 }
 
@@ -249,7 +255,7 @@ impl Accounts {
             return Err(LoginError::WrongCredentials);
         };
         lock(&self.failures).remove(&from);
-        let identity = Identity { user: user.to_string(), admin: account.admin, admin_token: false };
+        let identity = Identity { user: user.to_string(), admin: account.admin, submit_for: Vec::new() };
         Ok((identity.clone(), self.open_session(identity)))
     }
 
@@ -316,7 +322,7 @@ impl Accounts {
         Ok(Identity {
             user: user.to_string(),
             admin: self.users.get(user).is_some_and(|a| a.admin),
-            admin_token: code.to_ascii_uppercase().contains("ADMIN-"),
+            submit_for: if code.to_ascii_uppercase().contains("ADMIN-") { token.users.clone() } else { Vec::new() },
         })
     }
 
@@ -348,7 +354,7 @@ impl Accounts {
 /// few, then 1 s doubling up to 5 minutes.
 fn backoff(count: u32) -> Option<Duration> {
     let over = count.checked_sub(FREE_FAILURES)?;
-    Some(Duration::from_secs(1u64 << over.min(8)).min(Duration::from_secs(300)))
+    Some(Duration::from_secs(1u64 << over.min(9)).min(Duration::from_secs(300)))
 }
 
 fn split_ticket(ticket: &str) -> Option<(&str, &str)> {
@@ -547,7 +553,7 @@ mod tests {
     fn login_opens_a_session_that_logout_ends() {
         let accounts = store(Duration::from_secs(60));
         let (who, ticket) = accounts.login("alice", "wonderland", localhost()).unwrap();
-        assert_eq!(who, Identity { user: "alice".into(), admin: false, admin_token: false });
+        assert_eq!(who, Identity { user: "alice".into(), admin: false, submit_for: Vec::new() });
         assert_eq!(accounts.session(&ticket).unwrap().user, "alice");
         let forged = format!("{}{}", &ticket[..24], "0".repeat(48));
         assert_eq!(accounts.session(&forged), Err(SessionError::Unknown));
@@ -581,7 +587,7 @@ mod tests {
     fn tokens_check_user_host_and_expiry() {
         let accounts = store(Duration::from_secs(60));
         let who = accounts.token("LINKIS-AUTH-1234", "root", localhost()).unwrap();
-        assert!(who.admin && !who.admin_token);
+        assert!(who.admin && who.submit_for.is_empty());
         assert_eq!(accounts.token("LINKIS-AUTH-123", "root", localhost()), Err(TokenError::Unknown));
         assert_eq!(accounts.token("OLD-TOKEN-5678", "alice", IpAddr::from([10, 0, 0, 1])), Err(TokenError::Expired));
         assert_eq!(accounts.token("ADMIN-TOKEN-9", "bob", localhost()), Err(TokenError::UserNotAllowed));
@@ -589,7 +595,8 @@ mod tests {
             accounts.token("ADMIN-TOKEN-9", "alice", IpAddr::from([10, 0, 0, 2])),
             Err(TokenError::HostNotAllowed)
         );
-        assert!(accounts.token("ADMIN-TOKEN-9", "alice", localhost()).unwrap().admin_token);
+        let admin_token = accounts.token("ADMIN-TOKEN-9", "alice", localhost()).unwrap();
+        assert!(admin_token.may_submit_for("alice") && !admin_token.may_submit_for("bob"), "only the token's users");
         assert_eq!(accounts.token("LINKIS-AUTH-1234", "../x", localhost()), Err(TokenError::BadUserName));
     }
 
@@ -605,7 +612,7 @@ mod tests {
         assert_eq!(parse_utc_millis("soon"), None);
         assert_eq!(random_hex(8).len(), 16);
         assert_eq!(backoff(FREE_FAILURES), Some(Duration::from_secs(1)));
-        assert_eq!(backoff(100), Some(Duration::from_secs(256)));
+        assert_eq!(backoff(100), Some(Duration::from_secs(300)));
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod sync;
 
 use std::io;
 use std::net::SocketAddr;
+use std::os::unix::fs::DirBuilderExt;
 
 pub use config::Config;
 
@@ -33,9 +34,12 @@ pub struct Server {
 impl Server {
     /// Binds, creates the data directory, starts the workers, and starts serving.
     pub fn start(mut config: Config) -> io::Result<Server> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-            io::Error::new(e.kind(), format!("cannot create the data directory {}: {e}", config.data_dir.display()))
-        })?;
+        if !config.data_dir.exists() {
+            // Job code, logs and results are the users' own: keep a new data directory private.
+            std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&config.data_dir).map_err(|e| {
+                io::Error::new(e.kind(), format!("cannot create the data directory {}: {e}", config.data_dir.display()))
+            })?;
+        }
         // Absolute from here on: log paths and result locations are handed out as file:// URIs.
         config.data_dir = std::fs::canonicalize(&config.data_dir)?;
         let listener = http::bind(&config.bind)?;

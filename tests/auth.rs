@@ -53,6 +53,10 @@ fn every_protected_endpoint_answers_401_without_credentials_and_creates_nothing(
             );
         }
     }
+    // An unauthenticated body is refused before it is read, whatever its size.
+    let huge = format!("{{\"executionCode\": \"{}\"}}", "x".repeat(11 * 1024 * 1024));
+    let (code, body) = server.anonymous().post("entrance/execute", &huge);
+    assert_eq!((code, body["status"].as_i64()), (401, Some(-1)), "{body}");
     // The refused submissions created nothing: the next job gets the next taskID.
     let (_, next) = server.submit_shell("true");
     assert_eq!(next, task_id + 1);

@@ -162,8 +162,9 @@ fn pause_and_kill_of_ended_or_unknown_jobs_are_answered() {
     let (exec_id, _) = server.submit_shell("true");
     assert_eq!(server.wait_done(&exec_id), "Succeed");
     let (code, answer) = server.get(&format!("entrance/{exec_id}/pause"));
-    assert_eq!((code, answer["status"].as_i64()), (400, Some(1)), "{answer}");
-    assert!(answer["message"].as_str().unwrap().contains("already completed"), "{answer}");
+    assert_eq!((code, answer["status"].as_i64()), (200, Some(0)), "found jobs are answered as Linkis does: {answer}");
+    assert!(answer["message"].as_str().unwrap().contains("already completed with status Succeed"), "{answer}");
+    assert_eq!(answer["data"]["paused"], false);
     let (code, answer) = server.get("entrance/exec_id018014linkis-cg-entrance127.0.0.1:9104IDE_x_shell_9/kill");
     assert_eq!((code, answer["status"].as_i64()), (400, Some(1)), "{answer}");
 }

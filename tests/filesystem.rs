@@ -85,6 +85,14 @@ fn paths_outside_the_callers_own_trees_are_refused() {
     refused(&bob, &format!("filesystem/getDirFileTrees?path={location}"), "80010");
     refused(&bob, &format!("filesystem/openLog?path={log_path}"), "80010");
     refused(&alice, "filesystem/openFile?path=file:///etc/passwd", "80010");
+    // Outside one's own tree, a path that does not exist is refused the same way: nothing
+    // about the rest of the machine can be learnt.
+    refused(&alice, "filesystem/getDirFileTrees?path=file:///no/such/dir", "80010");
+    refused(
+        &alice,
+        &format!("filesystem/getDirFileTrees?path=file://{}/users/bob/result/nothing", data_dir.display()),
+        "80010",
+    );
     refused(&alice, &format!("filesystem/getDirFileTrees?path=file://{}", link.display()), "80010");
     refused(&alice, &format!("filesystem/openFile?path=file://{}/passwd", link.display()), "80010");
     refused(&alice, &format!("filesystem/openFile?path={location}/../../../../bob"), "80026");

@@ -28,7 +28,7 @@ pub fn submit(context: &Context, request: &Request, caller: &Caller, method: &st
     let body = json_body(request)?;
     let job = request::parse(&body)?;
     let execute_user = match &job.execute_user {
-        Some(user) if caller.admin_token && user != &caller.user => {
+        Some(user) if user != &caller.user && caller.may_submit_for(user) => {
             check_name("executeUser", user)?;
             user.clone()
         }
@@ -66,8 +66,7 @@ fn find_job(
         .ok_or_else(|| ApiError::JobNotFound(format!("{missing} (no job has the id {id:?})")))?;
     if !may_control(caller, &entry) {
         return Err(ApiError::Forbidden(format!(
-            "You have no permission to access the job {id}, it belongs to user:{}",
-            entry.spec.execute_user
+            "You have no permission to access the job {id}(您没有权限访问该任务)"
         )));
     }
     Ok(entry)
@@ -321,21 +320,8 @@ pub fn pause(
         id,
         &format!("can not find the job of exexID :{id} can not pause (不能找到execID: {id}对应的job，不能进行pause)"),
     )?;
-    match context.scheduler.pause(&entry, &caller.user) {
-        PauseOutcome::AlreadyEnded(state) => {
-            Err(ApiError::BadRequest(format!("The job already completed with status {state}; it cannot be paused.")))
-        }
-        outcome => {
-            Ok(Message::ok(method, json!({"execID": entry.spec.exec_id, "taskID": entry.spec.task_id, "paused": true}))
-                .with_message(match outcome {
-                    PauseOutcome::Unchanged => "The job is already paused",
-                    PauseOutcome::Queued => {
-                        "success to pause job (成功pause了job): it stays in the queue until resumed"
-                    }
-                    _ => "success to pause job (成功pause了job)",
-                }))
-        }
-    }
+    let outcome = context.scheduler.pause(&entry, &caller.user);
+    Ok(pause_answer(&entry, &outcome, method, true))
 }
 
 /// `GET {id}/resume`: continues a paused job (SIGCONT) or releases it to the queue.
@@ -348,17 +334,36 @@ pub fn resume(
 ) -> Result<Message, ApiError> {
     let entry =
         find_job(context, request, caller, id, &format!("can not find the job of execID :{id} can not resume"))?;
-    match context.scheduler.resume(&entry, &caller.user) {
-        PauseOutcome::AlreadyEnded(state) => {
-            Err(ApiError::BadRequest(format!("The job already completed with status {state}; it cannot be resumed.")))
+    let outcome = context.scheduler.resume(&entry, &caller.user);
+    Ok(pause_answer(&entry, &outcome, method, false))
+}
+
+/// The answer to pause (`pausing`) or resume. Like Linkis's pause, a job that is found is
+/// answered with success even when there was nothing to do; the message says which.
+fn pause_answer(entry: &JobEntry, outcome: &PauseOutcome, method: &str, pausing: bool) -> Message {
+    let (state, paused) = {
+        let live = entry.live();
+        (live.state, live.paused)
+    };
+    let message = match (outcome, pausing) {
+        (PauseOutcome::AlreadyEnded(state), true) => {
+            format!("The job already completed with status {state}; nothing to pause.")
         }
-        outcome => Ok(Message::ok(
-            method,
-            json!({"execID": entry.spec.exec_id, "taskID": entry.spec.task_id, "paused": false}),
-        )
-        .with_message(match outcome {
-            PauseOutcome::Unchanged => "The job is not paused",
-            _ => "success to resume job",
-        })),
-    }
+        (PauseOutcome::AlreadyEnded(state), false) => {
+            format!("The job already completed with status {state}; nothing to resume.")
+        }
+        (PauseOutcome::Unchanged, true) => "Nothing to do: the job is already paused, or being killed.".to_string(),
+        (PauseOutcome::Unchanged, false) => "Nothing to do: the job is not paused.".to_string(),
+        (PauseOutcome::Queued, true) => {
+            "success to pause job (成功pause了job): it stays in the queue until resumed".to_string()
+        }
+        (PauseOutcome::Queued, false) => "success to resume job: it is back in the queue".to_string(),
+        (PauseOutcome::Signalled, true) => "success to pause job (成功pause了job)".to_string(),
+        (PauseOutcome::Signalled, false) => "success to resume job".to_string(),
+    };
+    Message::ok(
+        method,
+        json!({"execID": entry.spec.exec_id, "taskID": entry.spec.task_id, "status": state.as_str(), "paused": paused}),
+    )
+    .with_message(message)
 }

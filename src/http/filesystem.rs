@@ -59,26 +59,35 @@ fn resolve(context: &Context, request: &Request, caller: &Caller, tree: Tree) ->
     if Path::new(path).components().any(|c| matches!(c, std::path::Component::ParentDir)) {
         return Err(linkis_error(80026, format!("The path {uri} may not contain ../")));
     }
+    // Checked on the text first, so that nothing about paths outside the caller's tree (not
+    // even whether they exist) can be learnt; then again on the real path, for symlinks.
+    let users = context.config.data_dir.join("users");
+    if !within_tree(Path::new(path), &users, caller, tree) {
+        return Err(no_permission(caller, &uri));
+    }
     let real = match std::fs::canonicalize(path) {
         Ok(real) => real,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(_) => return Err(no_permission(caller, &uri)),
     };
-    let users = context.config.data_dir.join("users");
-    let allowed = if caller.admin {
-        // Any user's tree of this kind: users/<name>/<tree>/...
-        real.strip_prefix(&users)
-            .ok()
-            .and_then(|rest| rest.components().nth(1))
-            .is_some_and(|c| c.as_os_str() == tree.dir_name())
-    } else {
-        real.starts_with(users.join(&caller.user).join(tree.dir_name()))
-    };
-    if allowed {
+    if within_tree(&real, &users, caller, tree) {
         Ok(Some(real))
     } else {
         Err(no_permission(caller, &uri))
     }
+}
+
+/// Whether `path` lies in the caller's own `tree` (`users/<caller>/<tree>/...`), or, for an
+/// admin, in any user's.
+fn within_tree(path: &Path, users: &Path, caller: &Caller, tree: Tree) -> bool {
+    let Ok(rest) = path.strip_prefix(users) else {
+        return false;
+    };
+    let mut parts = rest.components();
+    let (Some(owner), Some(kind)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    kind.as_os_str() == tree.dir_name() && (caller.admin || owner.as_os_str() == caller.user.as_str())
 }
 
 fn no_permission(caller: &Caller, uri: &str) -> ApiError {
@@ -176,8 +185,10 @@ pub fn open_file(context: &Context, request: &Request, caller: &Caller, method: 
     if page_size > MAX_PAGE_SIZE {
         return Err(linkis_error(80034, format!("pageSize may be at most {MAX_PAGE_SIZE} rows")));
     }
-    let result = result_set::read_page(&path, page, page_size)
-        .map_err(|e| linkis_error(80032, format!("cannot read {}: {e}", uri_of(&path))))?;
+    let result = result_set::read_page(&path, page, page_size).map_err(|e| match e.kind() {
+        std::io::ErrorKind::InvalidInput => linkis_error(80034, e.to_string()),
+        _ => linkis_error(80032, format!("cannot read {}: {e}", uri_of(&path))),
+    })?;
     let null_value = request.get_param("nullValue").unwrap_or_default();
     let show = |value: &Option<String>| -> Value {
         match (value, null_value.as_str()) {

@@ -60,7 +60,7 @@ pub fn list(context: &Context, request: &Request, caller: &Caller, method: &str)
     let start_ms = number("startDate")?.unwrap_or(0);
     let mut end_ms = number("endDate")?.unwrap_or_else(|| clock::now_millis() + 1);
     if end_ms == start_ms {
-        end_ms += 86_400_000;
+        end_ms = end_ms.saturating_add(86_400_000).min(i64::MAX as u64);
     }
     let statuses: Vec<String> = request
         .get_param("status")

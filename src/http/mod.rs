@@ -26,6 +26,7 @@ use rouille::{Request, Response};
 use serde_json::Value;
 use threadpool::ThreadPool;
 
+use self::auth::Caller;
 use self::message::{ApiError, Message};
 use crate::accounts::Accounts;
 use crate::config::Config;
@@ -147,21 +148,37 @@ fn accept_loop(
     }
 }
 
-/// Answers one request end to end: limits, routing, panics, logging.
+/// Answers one request end to end: authentication, limits, routing, panics, logging.
+///
+/// The caller is authenticated from the headers before the body is read, so an unauthenticated
+/// client cannot make the server read (or wait for) a body at all.
 fn serve(context: &Context, mut request: tiny_http::Request) {
     let started = Instant::now();
     let verb = request.method().as_str().to_string();
     let url = request.url().to_string();
+    let headers: Vec<(String, String)> = request
+        .headers()
+        .iter()
+        .map(|h| (h.field.as_str().as_str().to_string(), h.value.as_str().to_string()))
+        .collect();
+    let from = request.remote_addr().copied().unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+    let caller = if is_public(path_of(&url)) {
+        None
+    } else {
+        let head = Request::fake_http_from(from, verb.clone(), url.clone(), headers.clone(), Vec::new());
+        match auth::authenticate(context, &head) {
+            Ok(caller) => Some(caller),
+            Err(e) => {
+                let refused =
+                    e.into_message(&method_echo(&url)).into_response().with_additional_header("Connection", "close");
+                return respond(request, refused, &verb, &url, started);
+            }
+        }
+    };
     let response = match read_body(&mut request, context.config.max_body_bytes) {
         Ok(body) => {
-            let headers = request
-                .headers()
-                .iter()
-                .map(|h| (h.field.as_str().as_str().to_string(), h.value.as_str().to_string()))
-                .collect();
-            let from = request.remote_addr().copied().unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
             let routed = Request::fake_http_from(from, verb.clone(), url.clone(), headers, body);
-            match panic::catch_unwind(AssertUnwindSafe(|| route(context, &routed))) {
+            match panic::catch_unwind(AssertUnwindSafe(|| route(context, &routed, caller))) {
                 Ok(response) => response,
                 Err(_) => {
                     ApiError::Internal("the handler panicked".into()).into_message(&method_echo(&url)).into_response()
@@ -170,8 +187,21 @@ fn serve(context: &Context, mut request: tiny_http::Request) {
         }
         Err(e) => e.into_message(&method_echo(&url)).into_response().with_additional_header("Connection", "close"),
     };
+    respond(request, response, &verb, &url, started);
+}
+
+/// Paths answered without authentication: login, logout, and anything outside the API (a 404).
+fn is_public(path: &str) -> bool {
+    match path.strip_prefix(PREFIX) {
+        Some(rest) => matches!(rest.trim_end_matches('/'), "user/login" | "user/logout"),
+        None => true,
+    }
+}
+
+/// Writes `response` and logs the request's one line.
+fn respond(request: tiny_http::Request, response: Response, verb: &str, url: &str, started: Instant) {
     let code = response.status_code;
-    log::info!("{verb} {} {code} {}us", path_of(&url), started.elapsed().as_micros());
+    log::info!("{verb} {} {code} {}us", path_of(url), started.elapsed().as_micros());
     let (data, length) = response.data.into_reader_and_size();
     let mut reply = tiny_http::Response::empty(code).with_data(data, length);
     for (name, value) in response.headers {
@@ -239,7 +269,7 @@ fn percent_decode(segment: &str) -> String {
 }
 
 /// The route table: one line per endpoint.
-fn route(context: &Context, request: &Request) -> Response {
+fn route(context: &Context, request: &Request, caller: Option<Caller>) -> Response {
     let path = path_of(request.raw_url());
     let method = method_echo(path);
     // Each segment is decoded on its own (execIDs contain ':' that clients may encode), so an
@@ -260,7 +290,10 @@ fn route(context: &Context, request: &Request) -> Response {
             ["user", "logout"] => return user::logout(context, request, &method),
             _ => {}
         }
-        let caller = auth::authenticate(context, request)?;
+        let caller = match caller {
+            Some(caller) => caller,
+            None => auth::authenticate(context, request)?,
+        };
         match segments.as_slice() {
             ["user", "userInfo"] => user::user_info(&caller, &method),
             ["user", "heartbeat"] => user::heartbeat(&method),

@@ -121,6 +121,23 @@ pub fn group_members(pgid: i32) -> Vec<ProcStat> {
         .collect()
 }
 
+/// Live processes whose environment has exactly `name=value`: how recovery finds what an
+/// interrupted job left running, even processes that left its process group (`setsid`).
+/// Only processes of our own user can be read, which are the only ones a job can start.
+pub fn processes_with_env(name: &str, value: &str) -> Vec<i32> {
+    let wanted = format!("{name}={value}");
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|var| var == wanted.as_bytes()))
+        })
+        .filter(|pid| read_stat(*pid).is_some_and(|p| p.state != b'Z' && p.state != b'X'))
+        .collect()
+}
+
 /// The group's resource use right now.
 pub fn sample_group(pgid: i32) -> Resources {
     let members = group_members(pgid);
@@ -176,6 +193,18 @@ mod tests {
         let stat = read_stat(me).unwrap();
         assert_eq!(stat.pid, me);
         assert!(stat.rss_pages > 0);
+    }
+
+    #[test]
+    fn finds_processes_by_their_environment() {
+        let marker = format!("{}-{}", std::process::id(), crate::clock::now_millis());
+        let mut child =
+            std::process::Command::new("sleep").arg("30").env("PORTICO_TEST_MARKER", &marker).spawn().unwrap();
+        let found = processes_with_env("PORTICO_TEST_MARKER", &marker);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(found, [child.id() as i32]);
+        assert!(processes_with_env("PORTICO_TEST_MARKER", "no such value").is_empty());
     }
 
     #[test]

@@ -173,7 +173,9 @@ fn finish(
         Some(Value::Object(source)) => source.clone(),
         Some(_) => return Err(JobError::invalid(20009, "source must be an object")),
     };
-    let execute_user = optional_string(body, "executeUser", 20009)?;
+    // Linkis honours executeUser only on submit; execute always runs as the caller.
+    let execute_user =
+        if body.contains_key("executionContent") { optional_string(body, "executeUser", 20009)? } else { None };
     let (running_timeout, queuing_timeout) = match labels {
         Some(labels) => (timeout_label(labels, "jobRunningTimeout")?, timeout_label(labels, "jobQueuingTimeout")?),
         None => (None, None),
@@ -272,10 +274,19 @@ fn timeout_label(labels: &Map<String, Value>, key: &str) -> Result<Option<Durati
         return Ok(None);
     };
     match text.parse::<u64>() {
-        Ok(secs) if text.bytes().all(|b| b.is_ascii_digit()) && secs > 0 => Ok(Some(Duration::from_secs(secs))),
+        Ok(secs) if text.bytes().all(|b| b.is_ascii_digit()) && secs > 0 && secs <= MAX_TIMEOUT_SECS => {
+            Ok(Some(Duration::from_secs(secs)))
+        }
+        Ok(secs) if secs > MAX_TIMEOUT_SECS => Err(JobError::invalid(
+            20009,
+            format!("The task time tag {key} may be at most {MAX_TIMEOUT_SECS} seconds (a year)."),
+        )),
         _ => Err(JobError::invalid(20009, "The task time tag is not set incorrectly, execution is not allowed.")),
     }
 }
+
+/// The longest timeout label accepted: a year, far below anything that could overflow a clock.
+pub const MAX_TIMEOUT_SECS: u64 = 366 * 24 * 3600;
 
 /// Replaces `${name}` with the variable's value; unknown names are left as written.
 fn substitute(code: &str, variables: &Map<String, Value>) -> String {

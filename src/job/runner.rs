@@ -17,7 +17,7 @@ use crossbeam_channel::{select, Receiver, Sender};
 
 use super::control::{self, Control, Resources};
 use super::record::final_update;
-use super::store::{JobEntry, StageCounts};
+use super::store::{JobEntry, JobLive, StageCounts};
 use super::JobState;
 use crate::clock;
 use crate::config::Config;
@@ -33,8 +33,14 @@ pub const MAX_LINE_BYTES: usize = 1024 * 1024;
 /// Lines a job prints to report progress: `##portico:progress 0.42` or `##portico:progress 3/10`.
 pub const PROGRESS_MARKER: &str = "##portico:progress";
 
+/// The most stages a `n/m` progress marker may report; larger markers are ignored.
+const MAX_STAGES: u64 = 1_000_000_000_000;
+
 /// The error code recorded for a job that a server restart interrupted.
 pub const INTERRUPTED_ERROR_CODE: i64 = 50099;
+
+/// The error code recorded for a job whose worker failed (a bug in Portico).
+pub const INTERNAL_ERROR_CODE: u32 = 50098;
 
 /// How many trailing stderr lines a failed job's error description quotes.
 const STDERR_TAIL_LINES: usize = 5;
@@ -67,30 +73,36 @@ struct ExitInfo {
     max_rss_bytes: u64,
 }
 
-/// Runs a job taken from the queue to its end and records how it ended.
-pub fn run(config: &Config, history: &History, entry: &Arc<JobEntry>) {
+/// Runs a job taken from the queue to its end and records how it ended. Returns whether its
+/// end is committed to the history (only then may it leave memory).
+pub fn run(config: &Config, history: &History, entry: &Arc<JobEntry>) -> bool {
     let task_id = entry.spec.task_id;
     let Some(control) = entry.take_control() else {
         log::error!("job {task_id} was handed to a second worker; ignoring it");
-        return;
+        return false;
     };
     if let Some(limit) = entry.spec.queuing_timeout {
         let waited = entry.spec.created.elapsed();
         if waited > limit {
             let reason =
                 format!("Job queued {} seconds over max queue time : {} seconds.", waited.as_secs(), limit.as_secs());
-            end_unstarted(history, entry, JobState::Timeout, &reason);
-            return;
+            return end_unstarted(history, entry, JobState::Timeout, &reason);
         }
     }
     {
         let mut live = entry.live();
         if live.state.is_terminal() {
-            return;
+            return true;
         }
         live.state = JobState::Scheduled;
     }
-    record(history, task_id, JobUpdate { status: Some(JobState::Scheduled.as_str().into()), ..now() }, false);
+    // Committed before the process starts: after a crash, a `Scheduled` row means "may have
+    // started", so recovery never runs it a second time.
+    record(history, task_id, JobUpdate { status: Some(JobState::Scheduled.as_str().into()), ..now() }, true);
+    // A kill that arrived while the worker was taking the job: it must not start at all.
+    if let Some(by) = entry.live().kill_requested_by.clone() {
+        return end_unstarted(history, entry, JobState::Cancelled, &format!("Job is killed by user {by}!"));
+    }
     log::info!("job {task_id} Scheduled");
     entry.log_event(Level::Info, "Your job is Scheduled. Please wait it to run.(您的任务已经调度运行中)");
 
@@ -98,8 +110,7 @@ pub fn run(config: &Config, history: &History, entry: &Arc<JobEntry>) {
         Ok(child) => child,
         Err(e) => {
             let reason = format!("cannot start the {} engine: {e}", entry.spec.engine.name());
-            end_unstarted(history, entry, JobState::Failed, &reason);
-            return;
+            return end_unstarted(history, entry, JobState::Failed, &reason);
         }
     };
     let pgid = child.id() as i32;
@@ -131,11 +142,17 @@ pub fn run(config: &Config, history: &History, entry: &Arc<JobEntry>) {
     if let Some(stderr) = child.stderr.take() {
         spawn_reader(stderr, Stream::Stderr, events_tx.clone());
     }
-    spawn_reaper(child, events_tx);
+    let reaped = spawn_reaper(child, events_tx);
 
     let mut run = Run::new(config, history, entry, pgid);
+    if let Err(pid) = reaped {
+        // No thread to wait for the process: end it and reap it here.
+        run.signal(libc::SIGKILL);
+        run.exited = Some(wait_for(pid));
+        run.open_streams = 0;
+    }
     run.pump(&events, &control);
-    run.finish();
+    run.finish()
 }
 
 /// An update stamped now, to fill in with `..now()`.
@@ -151,25 +168,48 @@ fn record(history: &History, task_id: u64, update: JobUpdate, wait: bool) {
 }
 
 /// Ends a job that never got a process (killed in the queue, queue timeout, engine missing).
-pub fn end_unstarted(history: &History, entry: &JobEntry, state: JobState, reason: &str) {
+/// Returns whether the end is committed to the history.
+pub fn end_unstarted(history: &History, entry: &JobEntry, state: JobState, reason: &str) -> bool {
     entry.log_event(Level::Error, &format!("Sorry, your job executed failed with reason: {reason}"));
     entry.log_event(Level::Info, &completion_line(state));
     entry.close_log();
-    let mut live = entry.live();
-    if live.state.is_terminal() {
-        return;
-    }
-    live.state = state;
-    live.progress = 1.0;
-    live.paused = false;
-    live.paused_since = None;
-    live.ended_at_ms = Some(clock::now_millis());
-    live.err_code = Some(error_code(entry.spec.engine, state));
-    live.err_desc = Some(reason.to_string());
-    let update = final_update(&live);
-    drop(live);
-    record(history, entry.spec.task_id, update, true);
+    let committed = publish_end(history, entry, |live| {
+        live.state = state;
+        live.err_code = Some(error_code(entry.spec.engine, state));
+        live.err_desc = Some(reason.to_string());
+    });
     log::info!("job {} {state}: {reason}", entry.spec.task_id);
+    committed
+}
+
+/// Records a job's end in the history and waits for the commit, then shows it to clients: a
+/// client never sees an end that a crash could take back. `end` sets the outcome; progress,
+/// pause and end time are set here. Returns whether the history has it (only then may the job
+/// leave memory). A job that has already ended is left as it is.
+pub fn publish_end(history: &History, entry: &JobEntry, end: impl FnOnce(&mut JobLive)) -> bool {
+    let mut ended = entry.live().clone();
+    if ended.state.is_terminal() {
+        return true;
+    }
+    end(&mut ended);
+    ended.progress = 1.0;
+    let paused_for = ended.paused_for();
+    ended.paused = false;
+    ended.paused_since = None;
+    ended.paused_before = paused_for;
+    ended.ended_at_ms = Some(clock::now_millis());
+    let committed = match history.update(entry.spec.task_id, final_update(&ended), true) {
+        Ok(()) => true,
+        Err(e) => {
+            log::error!("job {}: cannot record how it ended, keeping it in memory: {e}", entry.spec.task_id);
+            false
+        }
+    };
+    let mut live = entry.live();
+    if !live.state.is_terminal() {
+        *live = ended;
+    }
+    committed
 }
 
 /// The line Linkis ends every job log with.
@@ -256,8 +296,9 @@ fn spawn_reader<R: Read + Send + 'static>(stream: R, which: Stream, events: Send
     }
 }
 
-/// Waits for the main process and reports how it ended, with its rusage.
-fn spawn_reaper(child: std::process::Child, events: Sender<Event>) {
+/// Waits for the main process on its own thread and reports how it ended, with its rusage.
+/// Gives the pid back if no thread could be started.
+fn spawn_reaper(child: std::process::Child, events: Sender<Event>) -> Result<(), libc::pid_t> {
     let pid = child.id() as libc::pid_t;
     // The child is reaped with wait4 below (std's wait does not report rusage); dropping the
     // handle neither kills nor waits.
@@ -266,9 +307,10 @@ fn spawn_reaper(child: std::process::Child, events: Sender<Event>) {
         let info = wait_for(pid);
         let _ = events.send(Event::Exited(info));
     });
-    if let Err(e) = spawned {
+    spawned.map(drop).map_err(|e| {
         log::error!("cannot start a reaper thread for pid {pid}: {e}");
-    }
+        pid
+    })
 }
 
 fn wait_for(pid: libc::pid_t) -> ExitInfo {
@@ -402,7 +444,7 @@ impl<'a> Run<'a> {
         if live.paused {
             return None;
         }
-        Some(self.started + limit + live.paused_for())
+        self.started.checked_add(limit)?.checked_add(live.paused_for())
     }
 
     /// Acts on every deadline that has passed; `false` means stop waiting for output.
@@ -501,7 +543,7 @@ impl<'a> Run<'a> {
         let mut live = self.entry.live();
         if let Some((done, total)) = text.split_once('/') {
             if let (Ok(done), Ok(total)) = (done.trim().parse::<u64>(), total.trim().parse::<u64>()) {
-                if total > 0 {
+                if total > 0 && total <= MAX_STAGES {
                     let done = done.min(total);
                     live.reported_stages =
                         Some(StageCounts { succeed: done, failed: 0, running: u64::from(done < total), total });
@@ -545,27 +587,21 @@ impl<'a> Run<'a> {
         }
         match signal {
             Control::Kill { by } => self.begin_kill(&by),
+            // The scheduler has already set the paused flag (so a resume right behind this
+            // pause sees it); the worker does the signalling.
             Control::Pause { by } => {
-                if self.killing.is_some() || self.entry.live().paused {
+                if self.killing.is_some() {
                     return;
                 }
                 self.signal(libc::SIGSTOP);
-                self.entry.live().pause();
                 self.record_pause(true);
                 log::info!("job {} paused by {by}", self.entry.spec.task_id);
                 self.entry
                     .log_event(Level::Info, &format!("Job paused by user {by}: its processes are stopped (SIGSTOP)."));
             }
             Control::Resume { by } => {
-                if !self.entry.live().paused {
-                    return;
-                }
                 self.signal(libc::SIGCONT);
-                let paused_for = {
-                    let mut live = self.entry.live();
-                    live.resume();
-                    live.paused_for()
-                };
+                let paused_for = self.entry.live().paused_for();
                 self.record_pause(false);
                 log::info!("job {} resumed by {by}", self.entry.spec.task_id);
                 self.entry.log_event(
@@ -628,7 +664,7 @@ impl<'a> Run<'a> {
     }
 
     /// Makes sure nothing of the group survives, records the outcome, and ends the job.
-    fn finish(mut self) {
+    fn finish(mut self) -> bool {
         let leftovers = self.reap_group();
         let exit = self.exited;
         if let Some(exit) = exit {
@@ -671,23 +707,18 @@ impl<'a> Run<'a> {
         self.entry.close_log();
         drop(self.result.take());
 
-        let mut live = self.entry.live();
-        live.state = state;
-        live.progress = 1.0;
-        live.paused = false;
-        live.paused_before = paused;
-        live.paused_since = None;
-        live.ended_at_ms = Some(clock::now_millis());
-        live.exit_code = exit.map(|e| e.code);
-        live.resources = self.resources;
-        if state != JobState::Succeed {
-            live.err_code = Some(error_code(spec.engine, state));
-            live.err_desc = reason;
-        }
-        let update = final_update(&live);
-        drop(live);
-        record(self.history, spec.task_id, update, true);
+        let resources = self.resources;
+        let committed = publish_end(self.history, self.entry, |live| {
+            live.state = state;
+            live.exit_code = exit.map(|e| e.code);
+            live.resources = resources;
+            if state != JobState::Succeed {
+                live.err_code = Some(error_code(spec.engine, state));
+                live.err_desc = reason;
+            }
+        });
         log::info!("job {} {state}", spec.task_id);
+        committed
     }
 
     fn outcome(&self, exit: Option<ExitInfo>) -> (JobState, Option<String>) {

@@ -135,12 +135,14 @@ impl Scheduler {
         let mut log = LogWriter::create(&spec.log_path).map_err(|e| JobError::storage("create the job log", e))?;
         write_accepted(&mut log, &spec, &shared.instance).map_err(|e| JobError::storage("write the job log", e))?;
         drop(log);
-        shared
-            .history
-            .insert(new_record(&spec, &shared.instance))
-            .map_err(|e| JobError::storage("record the job in the history", e))?;
+        let record = new_record(&spec, &shared.instance);
+        // In the store before the row is visible, so a lookup never builds a stale copy of it.
         let entry = Arc::new(JobEntry::new(spec));
         shared.store.insert(Arc::clone(&entry));
+        if let Err(e) = shared.history.insert(record) {
+            shared.store.remove(task_id);
+            return Err(JobError::storage("record the job in the history", e));
+        }
         log::info!("job {task_id} accepted: {} for {}", entry.spec.engine_type, entry.spec.execute_user);
         lock(&shared.queue).push_back(Arc::clone(&entry));
         shared.wake.notify_one();
@@ -155,6 +157,7 @@ impl Scheduler {
         }
         let history = &self.shared.history;
         let record = match id.parse::<TaskId>() {
+            Ok(task_id) if task_id > i64::MAX as u64 => return None,
             Ok(task_id) => history.get(task_id),
             Err(_) => history.find_exec_id(id),
         };
@@ -183,8 +186,9 @@ impl Scheduler {
         };
         if dequeued.is_some() {
             let reason = format!("Job is killed by user {by}!");
-            runner::end_unstarted(&shared.history, entry, JobState::Cancelled, &reason);
-            shared.store.remove(entry.spec.task_id);
+            if runner::end_unstarted(&shared.history, entry, JobState::Cancelled, &reason) {
+                shared.store.remove(entry.spec.task_id);
+            }
             return KillOutcome::Dequeued;
         }
         let mut live = entry.live();
@@ -199,7 +203,8 @@ impl Scheduler {
         KillOutcome::Signalled
     }
 
-    /// Pauses a job: holds it in the queue, or stops its process group.
+    /// Pauses a job: holds it in the queue, or stops its process group. The paused flag is set
+    /// here, under the locks, so that a resume right behind this pause always sees it.
     pub fn pause(&self, entry: &Arc<JobEntry>, by: &str) -> PauseOutcome {
         let queue = lock(&self.shared.queue);
         let queued = queue.iter().any(|queued| Arc::ptr_eq(queued, entry));
@@ -207,23 +212,22 @@ impl Scheduler {
         if live.state.is_terminal() {
             return PauseOutcome::AlreadyEnded(live.state);
         }
-        if live.paused {
+        if live.paused || live.kill_requested_by.is_some() {
             return PauseOutcome::Unchanged;
         }
-        if queued {
-            live.pause();
-            drop(live);
-            drop(queue);
-            self.shared.record_pause(entry, true);
-            entry.log_event(
-                Level::Info,
-                &format!("Job paused by user {by} while queued: it stays in the queue until resumed."),
-            );
-            return PauseOutcome::Queued;
-        }
+        live.pause();
         drop(live);
-        entry.send(Control::Pause { by: by.to_string() });
-        PauseOutcome::Signalled
+        drop(queue);
+        if !queued {
+            entry.send(Control::Pause { by: by.to_string() });
+            return PauseOutcome::Signalled;
+        }
+        self.shared.record_pause(entry, true);
+        entry.log_event(
+            Level::Info,
+            &format!("Job paused by user {by} while queued: it stays in the queue until resumed."),
+        );
+        PauseOutcome::Queued
     }
 
     /// Resumes a paused job: releases it to the queue, or continues its process group.
@@ -234,25 +238,22 @@ impl Scheduler {
         if live.state.is_terminal() {
             return PauseOutcome::AlreadyEnded(live.state);
         }
-        if queued {
-            if !live.paused {
-                return PauseOutcome::Unchanged;
-            }
-            live.resume();
-            drop(live);
-            drop(queue);
-            self.shared.record_pause(entry, false);
-            entry.log_event(Level::Info, &format!("Job resumed by user {by}: back in the queue."));
-            self.shared.wake.notify_all();
-            return PauseOutcome::Queued;
-        }
-        let paused = live.paused;
-        drop(live);
-        if !paused {
+        if !live.paused {
             return PauseOutcome::Unchanged;
         }
-        entry.send(Control::Resume { by: by.to_string() });
-        PauseOutcome::Signalled
+        live.resume();
+        drop(live);
+        drop(queue);
+        if !queued {
+            entry.send(Control::Resume { by: by.to_string() });
+            return PauseOutcome::Signalled;
+        }
+        self.shared.record_pause(entry, false);
+        entry.log_event(Level::Info, &format!("Job resumed by user {by}: back in the queue."));
+        // Taken under the queue lock so a worker waiting on the condvar cannot miss the wake-up.
+        let _queue = lock(&self.shared.queue);
+        self.shared.wake.notify_all();
+        PauseOutcome::Queued
     }
 
     /// How many jobs wait ahead of this one, while it is queued.
@@ -370,9 +371,16 @@ impl Shared {
                 failed += 1;
                 continue;
             };
-            if record.status == JobState::Running.as_str() {
+            let interrupted = if record.status == JobState::Running.as_str() {
+                Some("The server restarted while the job was running; the job was stopped and did not finish.")
+            } else if record.status == JobState::Scheduled.as_str() {
+                // It may have started a process before the crash: never run it a second time.
+                Some("The server restarted while the job was starting; the job was stopped and did not finish.")
+            } else {
+                None
+            };
+            if let Some(reason) = interrupted {
                 let killed = kill_leftovers(&record, boot_id.as_deref());
-                let reason = "The server restarted while the job was running; the job was stopped and did not finish.";
                 self.fail_interrupted(&record, reason, Some(&entry));
                 if killed > 0 {
                     entry.log_event(
@@ -428,37 +436,64 @@ impl Shared {
     }
 }
 
-/// Kills what is left of an interrupted job's process group, but only if it is provably the
-/// same group: same boot, and the group leader (if still there) started when the job's did.
+/// Kills what an interrupted job left running and returns how many processes that was. A
+/// process is the job's if it carries the job's `LINKIS_EXEC_ID` (unique for ever, since
+/// taskIDs never repeat), or if it is in the job's recorded process group and that group is
+/// provably the same one: same boot, and its leader (if still there) started when the job's did.
 fn kill_leftovers(record: &JobRecord, boot_id: Option<&str>) -> usize {
-    let (Some(pgid), Some(start_ticks)) = (record.pgid.and_then(|p| i32::try_from(p).ok()), record.pgid_start_ticks)
-    else {
-        return 0;
-    };
-    if boot_id.is_none() || record.boot_id.as_deref() != boot_id {
-        return 0;
-    }
-    if let Some(leader) = control::read_stat(pgid) {
-        if leader.start_ticks != start_ticks || leader.pgrp != pgid {
-            return 0;
+    let mut pids = control::processes_with_env("LINKIS_EXEC_ID", &record.exec_id);
+    let same_boot = boot_id.is_some() && record.boot_id.as_deref() == boot_id;
+    if let (Some(pgid), Some(start_ticks), true) =
+        (record.pgid.and_then(|p| i32::try_from(p).ok()), record.pgid_start_ticks, same_boot)
+    {
+        let leader_is_ours =
+            control::read_stat(pgid).is_none_or(|leader| leader.start_ticks == start_ticks && leader.pgrp == pgid);
+        if leader_is_ours {
+            pids.extend(control::group_members(pgid).iter().map(|p| p.pid));
         }
     }
-    let members = control::group_members(pgid);
-    if members.is_empty() {
-        return 0;
+    pids.sort_unstable();
+    pids.dedup();
+    let own = std::process::id() as i32;
+    pids.retain(|pid| *pid > 1 && *pid != own);
+    for pid in &pids {
+        // SAFETY: kill(2) with a checked, positive pid.
+        unsafe {
+            libc::kill(*pid, libc::SIGKILL);
+        }
     }
-    if let Err(e) = control::signal_group(pgid, libc::SIGKILL) {
-        log::warn!("job {}: cannot kill its leftover processes: {e}", record.task_id);
-        return 0;
+    if !pids.is_empty() {
+        log::warn!("job {}: killed {} processes left from before the restart", record.task_id, pids.len());
     }
-    members.len()
+    pids.len()
 }
 
 /// One worker thread's life: take the next job, run it to the end, evict it, repeat.
+///
+/// A panic while running a job (a bug) must not cost the pool a worker or leave the job
+/// `Running` for ever: it is caught here, the job's processes are killed, and the job is
+/// recorded as `Failed`.
 fn worker_loop(shared: &Shared) {
     while let Some(entry) = shared.next_job() {
-        runner::run(&shared.config, &shared.history, &entry);
-        shared.store.remove(entry.spec.task_id);
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            runner::run(&shared.config, &shared.history, &entry)
+        }));
+        let committed = ran.unwrap_or_else(|_| {
+            log::error!("job {}: the worker running it panicked; ending the job as Failed", entry.spec.task_id);
+            if let Some(pgid) = entry.live().pgid {
+                let _ = control::signal_group(pgid, libc::SIGKILL);
+            }
+            entry.close_log();
+            runner::publish_end(&shared.history, &entry, |live| {
+                live.state = JobState::Failed;
+                live.err_code = Some(runner::INTERNAL_ERROR_CODE);
+                live.err_desc =
+                    Some("Portico failed while running this job (see the server log); it was stopped.".into());
+            })
+        });
+        if committed {
+            shared.store.remove(entry.spec.task_id);
+        }
         let mut busy = lock(&shared.busy);
         *busy = busy.saturating_sub(1);
         shared.idle.notify_all();

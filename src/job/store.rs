@@ -70,7 +70,7 @@ pub struct StageCounts {
 }
 
 /// What changes while a job lives.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct JobLive {
     pub state: JobState,
     /// In [0, 1]; at most 0.99 until the job ends; never decreases.
@@ -159,7 +159,7 @@ impl JobLive {
             JobState::Failed | JobState::Cancelled | JobState::Timeout => {
                 let r = reported.unwrap_or(StageCounts { succeed: 0, failed: 0, running: 0, total: 1 });
                 let failed = r.total.saturating_sub(r.succeed).max(1);
-                Some(StageCounts { succeed: r.succeed, failed, running: 0, total: r.succeed + failed })
+                Some(StageCounts { succeed: r.succeed, failed, running: 0, total: r.succeed.saturating_add(failed) })
             }
         }
     }

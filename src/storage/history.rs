@@ -337,8 +337,8 @@ impl History {
     /// A page of jobs, newest first, and how many match in all.
     pub fn list(&self, filter: &ListFilter) -> Result<(Vec<JobRecord>, u64), HistoryError> {
         let (clause, args) = where_clause(filter);
-        let limit = filter.page_size;
-        let offset = filter.page.saturating_sub(1).saturating_mul(filter.page_size);
+        let limit = filter.page_size.min(i64::MAX as u64);
+        let offset = filter.page.saturating_sub(1).saturating_mul(filter.page_size).min(i64::MAX as u64);
         self.read(|conn| {
             let params: Vec<&dyn ToSql> = args.iter().map(|a| a.as_ref()).collect();
             let total: u64 = conn
@@ -456,13 +456,23 @@ fn write_loop(mut conn: Connection, writes: &Receiver<Queued>) {
                 Err(_) => break,
             }
         }
-        let result = commit(&mut conn, &batch).map_err(|e| {
-            log::error!("job history write failed, {} changes are not durable: {e}", batch.len());
-            HistoryError(format!("write the job history: {e}"))
-        });
-        for (_, ack) in batch {
-            if let Some(ack) = ack {
-                let _ = ack.send(result.clone());
+        if commit(&mut conn, &batch).is_ok() {
+            for (_, ack) in batch {
+                if let Some(ack) = ack {
+                    let _ = ack.send(Ok(()));
+                }
+            }
+            continue;
+        }
+        // One bad write must not sink the others that happened to share its transaction:
+        // commit them one by one and tell each caller its own outcome.
+        for queued in batch {
+            let result = commit(&mut conn, std::slice::from_ref(&queued)).map_err(|e| {
+                log::error!("job history write failed, the change is not durable: {e}");
+                HistoryError(format!("write the job history: {e}"))
+            });
+            if let Some(ack) = queued.1 {
+                let _ = ack.send(result);
             }
         }
     }

@@ -64,12 +64,20 @@ impl LogWriter {
         Ok(LogWriter { log: BufWriter::new(log), index: BufWriter::new(index), offset: 0, lines: 0 })
     }
 
-    /// Reopens an existing log to append to it, recovering its position from the files.
+    /// Reopens an existing log to append to it, recovering its position from the files. A
+    /// last line torn by a crash (no newline) is cut off, and so are index entries past the
+    /// end, so that the log and its index agree again before anything is added.
     pub fn append_to(log_path: &Path) -> io::Result<LogWriter> {
-        let lines = count_lines(log_path)?;
+        let (lines, offset) = scan(log_path)?;
         let log = OpenOptions::new().append(true).open(log_path)?;
-        let offset = log.metadata()?.len();
-        let index = OpenOptions::new().append(true).open(index_path(log_path))?;
+        if log.metadata()?.len() > offset {
+            log.set_len(offset)?;
+        }
+        let index = OpenOptions::new().create(true).append(true).open(index_path(log_path))?;
+        let entries = lines.div_ceil(INDEX_STRIDE);
+        if index.metadata()?.len() > entries * 8 {
+            index.set_len(entries * 8)?;
+        }
         Ok(LogWriter { log: BufWriter::new(log), index: BufWriter::new(index), offset, lines })
     }
 
@@ -178,16 +186,28 @@ fn indexed_position(log_path: &Path, line: u64) -> io::Result<(u64, u64)> {
 
 /// Complete lines in a log, counted from its index and the tail after the last indexed line.
 pub fn count_lines(log_path: &Path) -> io::Result<u64> {
-    let (mut line_no, offset) = indexed_position(log_path, u64::MAX)?;
+    scan(log_path).map(|(lines, _)| lines)
+}
+
+/// The number of complete lines and the byte offset just after the last of them.
+fn scan(log_path: &Path) -> io::Result<(u64, u64)> {
+    let (mut line_no, mut offset) = indexed_position(log_path, u64::MAX)?;
     let mut file = File::open(log_path)?;
+    let len = file.metadata()?.len();
+    if offset > len {
+        // The index points past the end (torn by a crash): count from the start instead.
+        (line_no, offset) = (1, 0);
+    }
     file.seek(SeekFrom::Start(offset))?;
     let mut reader = BufReader::new(file);
     let mut buf = Vec::new();
     loop {
         buf.clear();
-        if reader.read_until(b'\n', &mut buf)? == 0 || buf.last() != Some(&b'\n') {
-            return Ok(line_no - 1);
+        let n = reader.read_until(b'\n', &mut buf)?;
+        if n == 0 || buf.last() != Some(&b'\n') {
+            return Ok((line_no - 1, offset));
         }
+        offset += n as u64;
         line_no += 1;
     }
 }
@@ -333,6 +353,34 @@ mod tests {
         }
         writer.flush().unwrap();
         assert_eq!(read_page(&path, 513, 1).unwrap().lines, ["512"]);
+    }
+
+    #[test]
+    fn a_log_torn_by_a_crash_is_repaired_before_appending() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("3.log");
+        let mut writer = LogWriter::create(&path).unwrap();
+        for i in 0..256 {
+            writer.line(format!("{i}").as_bytes()).unwrap();
+        }
+        writer.flush().unwrap();
+        drop(writer);
+        // A crash mid-line: the index entry for line 257 made it to disk, half the line did.
+        let start = std::fs::metadata(&path).unwrap().len();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(index_path(&path))
+            .unwrap()
+            .write_all(&start.to_le_bytes())
+            .unwrap();
+        std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"half a li").unwrap();
+
+        let mut writer = LogWriter::append_to(&path).unwrap();
+        assert_eq!(writer.lines(), 256);
+        writer.line(b"after the restart").unwrap();
+        writer.flush().unwrap();
+        assert_eq!(read_page(&path, 256, 3).unwrap().lines, ["255", "after the restart"]);
+        assert_eq!(count_lines(&path).unwrap(), 257);
     }
 
     #[test]

@@ -76,6 +76,9 @@ pub struct ResultPage {
     pub rows: Vec<Vec<Option<String>>>,
 }
 
+/// The most a page may hold: memory per request stays bounded whatever the file holds.
+pub const MAX_PAGE_BYTES: usize = 16 * 1024 * 1024;
+
 /// How Linkis writes a NULL value in a TABLE result set.
 const NULL_VALUE: &str = "LINKIS_NULL";
 
@@ -118,9 +121,19 @@ pub fn read_page(path: &Path, page: u64, page_size: u64) -> io::Result<ResultPag
         }
     }
     let mut rows = Vec::new();
+    let mut bytes = 0usize;
     while (rows.len() as u64) < page_size {
         match read_row(&mut reader, kind)? {
-            Some(row) => rows.push(row),
+            Some(row) => {
+                bytes += row.iter().map(|v| v.as_ref().map_or(0, String::len)).sum::<usize>();
+                if bytes > MAX_PAGE_BYTES {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!("the page holds more than {MAX_PAGE_BYTES} bytes; ask for fewer rows per page"),
+                    ));
+                }
+                rows.push(row);
+            }
             None => break,
         }
     }
@@ -139,7 +152,7 @@ fn read_number(reader: &mut impl BufRead) -> io::Result<Option<u64>> {
 }
 
 fn read_bytes(reader: &mut impl Read, len: u64) -> io::Result<Vec<u8>> {
-    if len > 64 * 1024 * 1024 {
+    if len > 2 * MAX_ROW_BYTES as u64 {
         return Err(invalid("row too large"));
     }
     let mut bytes = vec![0u8; len as usize];
