@@ -200,7 +200,16 @@ mod tests {
         let marker = format!("{}-{}", std::process::id(), crate::clock::now_millis());
         let mut child =
             std::process::Command::new("sleep").arg("30").env("PORTICO_TEST_MARKER", &marker).spawn().unwrap();
-        let found = processes_with_env("PORTICO_TEST_MARKER", &marker);
+        // The kernel finishes setting up a new program's environment a moment after spawn
+        // returns, so look until it shows (with a deadline).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let found = loop {
+            let found = processes_with_env("PORTICO_TEST_MARKER", &marker);
+            if !found.is_empty() || std::time::Instant::now() > deadline {
+                break found;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
         child.kill().unwrap();
         child.wait().unwrap();
         assert_eq!(found, [child.id() as i32]);
