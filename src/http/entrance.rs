@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use super::auth::Caller;
 use super::message::{ApiError, Message};
-use super::{json_body, Context};
+use super::{json_body, Call, Context};
 use crate::job::control::{self, Resources};
 use crate::job::request::{self, check_name};
 use crate::job::scheduler::{KillOutcome, PauseOutcome, Submitter};
@@ -24,7 +24,8 @@ const DEFAULT_LOG_PAGE: u64 = 100;
 const NEGATIVE_SIZE_PAGE: u64 = 10_000;
 
 /// `POST submit` and `POST execute`: both dialects share one parser.
-pub fn submit(context: &Context, request: &Request, caller: &Caller, method: &str) -> Result<Message, ApiError> {
+pub fn submit(call: Call<'_>) -> Result<Message, ApiError> {
+    let Call { context, request, caller, method } = call;
     let body = json_body(request)?;
     let job = request::parse(&body)?;
     let execute_user = match &job.execute_user {
@@ -52,13 +53,8 @@ pub fn submit(context: &Context, request: &Request, caller: &Caller, method: &st
 
 /// Finds the job named by `id` (or by the `taskID` query parameter as a fallback) and checks
 /// the caller may see it. `missing` is the endpoint's Linkis text for an unknown job.
-fn find_job(
-    context: &Context,
-    request: &Request,
-    caller: &Caller,
-    id: &str,
-    missing: &str,
-) -> Result<Arc<JobEntry>, ApiError> {
+fn find_job(call: Call<'_>, id: &str, missing: &str) -> Result<Arc<JobEntry>, ApiError> {
+    let Call { context, request, caller, .. } = call;
     let entry = context
         .scheduler
         .find(id)
@@ -73,19 +69,9 @@ fn find_job(
 }
 
 /// `GET {id}/status`
-pub fn status(
-    context: &Context,
-    request: &Request,
-    caller: &Caller,
-    method: &str,
-    id: &str,
-) -> Result<Message, ApiError> {
-    let entry = find_job(
-        context,
-        request,
-        caller,
-        id,
-        "ID The corresponding job is empty and cannot obtain the corresponding task status.(ID 对应的job为空，不能获取相应的任务状态)",
+pub fn status(call: Call<'_>, id: &str) -> Result<Message, ApiError> {
+    let Call { context, method, .. } = call;
+    let entry = find_job(call, id, "ID The corresponding job is empty and cannot obtain the corresponding task status.(ID 对应的job为空，不能获取相应的任务状态)",
     )?;
     let queue_position = context.scheduler.queue_position(&entry);
     let live = entry.live();
@@ -106,20 +92,9 @@ pub fn status(
 }
 
 /// `GET {id}/progress` and `GET {id}/progressWithResource`
-pub fn progress(
-    context: &Context,
-    request: &Request,
-    caller: &Caller,
-    method: &str,
-    id: &str,
-    with_resource: bool,
-) -> Result<Message, ApiError> {
-    let entry = find_job(
-        context,
-        request,
-        caller,
-        id,
-        "The job corresponding to the ID is empty, and the corresponding task progress cannot be obtained.(ID 对应的job为空，不能获取相应的任务进度)",
+pub fn progress(call: Call<'_>, id: &str, with_resource: bool) -> Result<Message, ApiError> {
+    let Call { method, .. } = call;
+    let entry = find_job(call, id, "The job corresponding to the ID is empty, and the corresponding task progress cannot be obtained.(ID 对应的job为空，不能获取相应的任务进度)",
     )?;
     // Sample the live process group without holding the job's lock while reading /proc.
     let running_group = {
@@ -172,13 +147,9 @@ fn resource_json(resources: &Resources) -> Value {
 }
 
 /// `GET {id}/log?fromLine=&size=&distinctLevel=`
-pub fn log(context: &Context, request: &Request, caller: &Caller, method: &str, id: &str) -> Result<Message, ApiError> {
-    let entry = find_job(
-        context,
-        request,
-        caller,
-        id,
-        "Can't find execID(不能找到execID) Corresponding job, can not get the corresponding log(对应的job，不能获得对应的日志)",
+pub fn log(call: Call<'_>, id: &str) -> Result<Message, ApiError> {
+    let Call { request, method, .. } = call;
+    let entry = find_job(call, id, "Can't find execID(不能找到execID) Corresponding job, can not get the corresponding log(对应的job，不能获得对应的日志)",
     )?;
     let from = match integer_param(request, "fromLine")? {
         Some(n) if n > 0 => n as u64,
@@ -212,13 +183,8 @@ fn integer_param(request: &Request, name: &str) -> Result<Option<i64>, ApiError>
 }
 
 /// `GET|POST {id}/kill[?taskID=]`
-pub fn kill(
-    context: &Context,
-    request: &Request,
-    caller: &Caller,
-    method: &str,
-    id: &str,
-) -> Result<Message, ApiError> {
+pub fn kill(call: Call<'_>, id: &str) -> Result<Message, ApiError> {
+    let Call { context, request, caller, method } = call;
     let entry = context
         .scheduler
         .find(id)
@@ -259,7 +225,8 @@ fn kill_one(context: &Context, caller: &Caller, entry: &Arc<JobEntry>, method: &
 }
 
 /// `POST killJobs` with `{idList, taskIDList}`: one message per job.
-pub fn kill_jobs(context: &Context, request: &Request, caller: &Caller, method: &str) -> Result<Message, ApiError> {
+pub fn kill_jobs(call: Call<'_>) -> Result<Message, ApiError> {
+    let Call { context, request, caller, method } = call;
     let body = json_body(request)?;
     let list = |key: &str| -> Result<Vec<Value>, ApiError> {
         match body.get(key) {
@@ -306,17 +273,10 @@ pub fn kill_jobs(context: &Context, request: &Request, caller: &Caller, method: 
 }
 
 /// `GET {id}/pause`: really stops the job (SIGSTOP), or holds it in the queue.
-pub fn pause(
-    context: &Context,
-    request: &Request,
-    caller: &Caller,
-    method: &str,
-    id: &str,
-) -> Result<Message, ApiError> {
+pub fn pause(call: Call<'_>, id: &str) -> Result<Message, ApiError> {
+    let Call { context, caller, method, .. } = call;
     let entry = find_job(
-        context,
-        request,
-        caller,
+        call,
         id,
         &format!("can not find the job of exexID :{id} can not pause (不能找到execID: {id}对应的job，不能进行pause)"),
     )?;
@@ -325,15 +285,9 @@ pub fn pause(
 }
 
 /// `GET {id}/resume`: continues a paused job (SIGCONT) or releases it to the queue.
-pub fn resume(
-    context: &Context,
-    request: &Request,
-    caller: &Caller,
-    method: &str,
-    id: &str,
-) -> Result<Message, ApiError> {
-    let entry =
-        find_job(context, request, caller, id, &format!("can not find the job of execID :{id} can not resume"))?;
+pub fn resume(call: Call<'_>, id: &str) -> Result<Message, ApiError> {
+    let Call { context, caller, method, .. } = call;
+    let entry = find_job(call, id, &format!("can not find the job of execID :{id} can not resume"))?;
     let outcome = context.scheduler.resume(&entry, &caller.user);
     Ok(pause_answer(&entry, &outcome, method, false))
 }

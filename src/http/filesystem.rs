@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::auth::Caller;
 use super::message::{ApiError, Message};
-use super::Context;
+use super::{Call, Context};
 use crate::storage::log_file::LevelSplit;
 use crate::storage::result_set::{self, ResultKind};
 
@@ -105,12 +105,8 @@ fn uri_of(path: &Path) -> String {
 }
 
 /// `GET filesystem/getDirFileTrees?path=`: one level of a directory.
-pub fn dir_file_trees(
-    context: &Context,
-    request: &Request,
-    caller: &Caller,
-    method: &str,
-) -> Result<Message, ApiError> {
+pub fn dir_file_trees(call: Call<'_>) -> Result<Message, ApiError> {
+    let Call { context, request, caller, method } = call;
     let Some(dir) = resolve(context, request, caller, Tree::Result)? else {
         return Ok(Message::ok(method, json!({"dirFileTrees": null})));
     };
@@ -174,7 +170,8 @@ fn number_param(request: &Request, name: &str, default: u64) -> Result<u64, ApiE
 }
 
 /// `GET filesystem/openFile?path=&page=&pageSize=&nullValue=`: one page of a result set.
-pub fn open_file(context: &Context, request: &Request, caller: &Caller, method: &str) -> Result<Message, ApiError> {
+pub fn open_file(call: Call<'_>) -> Result<Message, ApiError> {
+    let Call { context, request, caller, method } = call;
     let path = resolve(context, request, caller, Tree::Result)?
         .ok_or_else(|| linkis_error(80003, "The file does not exist(文件不存在)".into()))?;
     if !path.is_file() || path.extension().is_none_or(|e| e != "dolphin") {
@@ -226,7 +223,8 @@ pub fn open_file(context: &Context, request: &Request, caller: &Caller, method: 
 }
 
 /// `GET filesystem/openLog?path=&logLevel=`: a whole job log in the four-slot form.
-pub fn open_log(context: &Context, request: &Request, caller: &Caller, method: &str) -> Result<Message, ApiError> {
+pub fn open_log(call: Call<'_>) -> Result<Message, ApiError> {
+    let Call { context, request, caller, method } = call;
     let path = resolve(context, request, caller, Tree::Log)?
         .ok_or_else(|| linkis_error(80003, "The file does not exist(文件不存在)".into()))?;
     if !path.is_file() || path.extension().is_none_or(|e| e != "log") {

@@ -3,12 +3,11 @@
 //! Answered from the history database, so jobs from before a restart are there too. A job
 //! still in memory overlays its live status and progress on its row.
 
-use rouille::Request;
 use serde_json::{json, Value};
 
 use super::auth::Caller;
 use super::message::{ApiError, Message};
-use super::Context;
+use super::{Call, Context};
 use crate::clock;
 use crate::job::request::check_name;
 use crate::job::JobState;
@@ -25,7 +24,8 @@ fn may_see(caller: &Caller, record: &JobRecord) -> bool {
 }
 
 /// `GET jobhistory/{taskID}/get`
-pub fn get(context: &Context, caller: &Caller, method: &str, id: &str) -> Result<Message, ApiError> {
+pub fn get(call: Call<'_>, id: &str) -> Result<Message, ApiError> {
+    let Call { context, caller, method, .. } = call;
     let task_id: u64 =
         id.trim().parse().map_err(|_| ApiError::BadRequest(format!("{NOT_FOUND} (taskID {id:?} is not a number)")))?;
     let record = context
@@ -39,7 +39,8 @@ pub fn get(context: &Context, caller: &Caller, method: &str, id: &str) -> Result
 }
 
 /// `GET jobhistory/list?startDate=&endDate=&status=&pageNow=&pageSize=&taskID=&executeApplicationName=&creator=&runType=&proxyUser=&isAdminView=`
-pub fn list(context: &Context, request: &Request, caller: &Caller, method: &str) -> Result<Message, ApiError> {
+pub fn list(call: Call<'_>) -> Result<Message, ApiError> {
+    let Call { context, request, caller, method } = call;
     let number = |name: &str| -> Result<Option<u64>, ApiError> {
         match request.get_param(name).filter(|v| !v.trim().is_empty()) {
             None => Ok(None),

@@ -35,6 +35,16 @@ use crate::job::scheduler::Scheduler;
 /// The URL prefix every Linkis REST path starts with.
 pub const PREFIX: &str = "/api/rest_j/v1/";
 
+/// One authenticated request on its way through a handler: everything a handler needs.
+#[derive(Clone, Copy)]
+pub struct Call<'a> {
+    pub context: &'a Context,
+    pub request: &'a Request,
+    pub caller: &'a Caller,
+    /// The Linkis `method` echo for this request.
+    pub method: &'a str,
+}
+
 /// What handlers need: the settings, the job service and the credential store.
 pub struct Context {
     pub config: Config,
@@ -294,31 +304,28 @@ fn route(context: &Context, request: &Request, caller: Option<Caller>) -> Respon
             Some(caller) => caller,
             None => auth::authenticate(context, request)?,
         };
+        let call = Call { context, request, caller: &caller, method: &method };
         match segments.as_slice() {
             ["user", "userInfo"] => user::user_info(&caller, &method),
             ["user", "heartbeat"] => user::heartbeat(&method),
-            ["jobhistory", "list"] if get => jobhistory::list(context, request, &caller, &method),
-            ["jobhistory", id, "get"] if get => jobhistory::get(context, &caller, &method, id),
-            ["filesystem", "getDirFileTrees"] if get => filesystem::dir_file_trees(context, request, &caller, &method),
-            ["filesystem", "openFile"] if get => filesystem::open_file(context, request, &caller, &method),
-            ["filesystem", "openLog"] if get => filesystem::open_log(context, request, &caller, &method),
+            ["jobhistory", "list"] if get => jobhistory::list(call),
+            ["jobhistory", id, "get"] if get => jobhistory::get(call, id),
+            ["filesystem", "getDirFileTrees"] if get => filesystem::dir_file_trees(call),
+            ["filesystem", "openFile"] if get => filesystem::open_file(call),
+            ["filesystem", "openLog"] if get => filesystem::open_log(call),
             ["jobhistory", "list"] | ["jobhistory", _, "get"] => not_allowed("GET"),
             ["filesystem", "getDirFileTrees" | "openFile" | "openLog"] => not_allowed("GET"),
-            ["entrance", "submit"] if post => entrance::submit(context, request, &caller, &method),
-            ["entrance", "execute"] if post => entrance::submit(context, request, &caller, &method),
+            ["entrance", "submit"] if post => entrance::submit(call),
+            ["entrance", "execute"] if post => entrance::submit(call),
             ["entrance", "submit" | "execute"] => not_allowed("POST"),
-            ["entrance", "killJobs"] | ["entrance", _, "killJobs"] if post => {
-                entrance::kill_jobs(context, request, &caller, &method)
-            }
-            ["entrance", id, "status"] if get => entrance::status(context, request, &caller, &method, id),
-            ["entrance", id, "progress"] if get => entrance::progress(context, request, &caller, &method, id, false),
-            ["entrance", id, "progressWithResource"] if get => {
-                entrance::progress(context, request, &caller, &method, id, true)
-            }
-            ["entrance", id, "log"] if get => entrance::log(context, request, &caller, &method, id),
-            ["entrance", id, "kill"] if get || post => entrance::kill(context, request, &caller, &method, id),
-            ["entrance", id, "pause"] if get || post => entrance::pause(context, request, &caller, &method, id),
-            ["entrance", id, "resume"] if get || post => entrance::resume(context, request, &caller, &method, id),
+            ["entrance", "killJobs"] | ["entrance", _, "killJobs"] if post => entrance::kill_jobs(call),
+            ["entrance", id, "status"] if get => entrance::status(call, id),
+            ["entrance", id, "progress"] if get => entrance::progress(call, id, false),
+            ["entrance", id, "progressWithResource"] if get => entrance::progress(call, id, true),
+            ["entrance", id, "log"] if get => entrance::log(call, id),
+            ["entrance", id, "kill"] if get || post => entrance::kill(call, id),
+            ["entrance", id, "pause"] if get || post => entrance::pause(call, id),
+            ["entrance", id, "resume"] if get || post => entrance::resume(call, id),
             ["entrance", _, "status" | "progress" | "progressWithResource" | "log"] => not_allowed("GET"),
             ["entrance", _, "kill" | "pause" | "resume"] => not_allowed("GET or POST"),
             ["entrance", _, "killJobs"] | ["entrance", "killJobs"] => not_allowed("POST"),
