@@ -379,6 +379,8 @@ impl History {
                 )
                 .map_err(db_error("open a history reader"))?;
                 conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(db_error("set busy timeout"))?;
+                // Up to one reader per handler thread: keep each one's page cache small.
+                conn.pragma_update(None, "cache_size", -1024).map_err(db_error("set cache size"))?;
                 conn
             }
         };
