@@ -168,3 +168,24 @@ fn pause_and_kill_of_ended_or_unknown_jobs_are_answered() {
     let (code, answer) = server.get("entrance/exec_id018014linkis-cg-entrance127.0.0.1:9104IDE_x_shell_9/kill");
     assert_eq!((code, answer["status"].as_i64()), (400, Some(1)), "{answer}");
 }
+
+#[test]
+fn a_job_that_waits_too_long_in_the_queue_ends_as_timeout_without_running() {
+    let server = Portico::start_with(&["--workers", "1"]);
+    let gate = tempfile::tempdir().unwrap();
+    let go = gate.path().join("go");
+    let (blocker, _) = server.submit_shell(&format!("while [ ! -f {} ]; do sleep 0.01; done", go.display()));
+    server.wait_state(&blocker, "Running");
+    let (waiting, _) = server.submit(&json!({
+        "executionContent": {"code": "echo should not run", "runType": "shell"},
+        "labels": {"engineType": "shell-1", "jobQueuingTimeout": "1"}
+    }));
+    // It times out while the only worker is still busy, not when the worker frees up.
+    assert_eq!(server.wait_done(&waiting), "Timeout");
+    assert_eq!(server.state(&blocker), "Running");
+    std::fs::write(&go, "").unwrap();
+    assert_eq!(server.wait_done(&blocker), "Succeed");
+    let log = server.log_lines(&waiting);
+    assert!(log.join("\n").contains("over max queue time : 1 seconds"), "{log:?}");
+    assert!(!log.iter().any(|l| l == "should not run" || l.contains("Running now")), "{log:?}");
+}

@@ -73,6 +73,8 @@ struct Shared {
     /// `host:port` as it appears in execIDs.
     instance: String,
     stopping: AtomicBool,
+    /// Signalled when a job with a queue-wait limit is queued, so the queue timer can re-plan.
+    queue_changed: Condvar,
     /// Jobs on a worker right now; `idle` is signalled when it drops.
     busy: Mutex<usize>,
     idle: Condvar,
@@ -100,6 +102,7 @@ impl Scheduler {
             next_task_id: AtomicU64::new(next_task_id),
             instance,
             stopping: AtomicBool::new(false),
+            queue_changed: Condvar::new(),
             busy: Mutex::new(0),
             idle: Condvar::new(),
             pool: Mutex::new(None),
@@ -111,6 +114,11 @@ impl Scheduler {
             pool.execute(move || worker_loop(&shared));
         }
         *lock(&shared.pool) = Some(pool);
+        let timer = Arc::clone(&shared);
+        std::thread::Builder::new()
+            .name("portico-queue-timer".into())
+            .spawn(move || queue_timer(&timer))
+            .map_err(|e| JobError::storage("start the queue timer", e))?;
         Ok(Scheduler { shared })
     }
 
@@ -146,6 +154,9 @@ impl Scheduler {
         log::info!("job {task_id} accepted: {} for {}", entry.spec.engine_type, entry.spec.execute_user);
         lock(&shared.queue).push_back(Arc::clone(&entry));
         shared.wake.notify_one();
+        if entry.spec.queuing_timeout.is_some() {
+            shared.queue_changed.notify_one();
+        }
         Ok(entry)
     }
 
@@ -253,6 +264,7 @@ impl Scheduler {
         // Taken under the queue lock so a worker waiting on the condvar cannot miss the wake-up.
         let _queue = lock(&self.shared.queue);
         self.shared.wake.notify_all();
+        self.shared.queue_changed.notify_all();
         PauseOutcome::Queued
     }
 
@@ -270,6 +282,7 @@ impl Scheduler {
         {
             let _queue = lock(&shared.queue);
             shared.wake.notify_all();
+            shared.queue_changed.notify_all();
         }
         let deadline = Instant::now() + grace;
         let mut busy = lock(&shared.busy);
@@ -466,6 +479,56 @@ fn kill_leftovers(record: &JobRecord, boot_id: Option<&str>) -> usize {
         log::warn!("job {}: killed {} processes left from before the restart", record.task_id, pids.len());
     }
     pids.len()
+}
+
+/// Ends queued jobs that have waited longer than their `jobQueuingTimeout`, sleeping until the
+/// nearest such deadline (or until a job with a limit is queued). A job held by a pause is
+/// left alone here; its wait is checked again when a worker takes it.
+fn queue_timer(shared: &Shared) {
+    let mut queue = lock(&shared.queue);
+    loop {
+        if shared.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        let now = Instant::now();
+        let deadline = |entry: &Arc<JobEntry>| {
+            let limit = entry.spec.queuing_timeout?;
+            if entry.live().paused {
+                return None;
+            }
+            entry.spec.created.checked_add(limit)
+        };
+        let mut expired = Vec::new();
+        queue.retain(|entry| {
+            let over = deadline(entry).is_some_and(|at| at <= now);
+            if over {
+                expired.push(Arc::clone(entry));
+            }
+            !over
+        });
+        if !expired.is_empty() {
+            drop(queue);
+            for entry in expired {
+                let limit = entry.spec.queuing_timeout.unwrap_or_default().as_secs();
+                let waited = entry.spec.created.elapsed().as_secs();
+                let reason = format!("Job queued {waited} seconds over max queue time : {limit} seconds.");
+                if runner::end_unstarted(&shared.history, &entry, JobState::Timeout, &reason) {
+                    shared.store.remove(entry.spec.task_id);
+                }
+            }
+            queue = lock(&shared.queue);
+            continue;
+        }
+        let next = queue.iter().filter_map(deadline).min();
+        queue = match next {
+            Some(at) => shared
+                .queue_changed
+                .wait_timeout(queue, at.saturating_duration_since(now))
+                .map(|(guard, _)| guard)
+                .unwrap_or_else(|e| e.into_inner().0),
+            None => shared.queue_changed.wait(queue).unwrap_or_else(std::sync::PoisonError::into_inner),
+        };
+    }
 }
 
 /// One worker thread's life: take the next job, run it to the end, evict it, repeat.
