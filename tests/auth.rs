@@ -127,12 +127,12 @@ fn failed_logins_get_linkis_messages_and_are_slowed_down() {
 
 #[test]
 fn sessions_expire_after_the_idle_timeout() {
-    let config = MULTI_USER_CONFIG.replace("session_timeout_secs = 3600", "session_timeout_secs = 1");
+    let config = MULTI_USER_CONFIG.replace("session_timeout_secs = 3600", "session_timeout_secs = 3");
     let server = Portico::start_with_config(&config, &[]);
     let alice = server.anonymous().login("alice", "alice-pass");
     assert_eq!(alice.ok("user/userInfo")["userName"], "alice");
     // Every use refreshes a session, so let alice's sit idle while a job measures out the time.
-    let (clock, _) = server.submit_shell("sleep 1.5");
+    let (clock, _) = server.submit_shell("sleep 3.5");
     assert_eq!(server.wait_done(&clock), "Succeed");
     let (code, expired) = alice.get("user/userInfo");
     assert_eq!(code, 401, "{expired}");
