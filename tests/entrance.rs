@@ -188,3 +188,23 @@ fn progress_with_resource_reports_the_process_group() {
     assert_eq!(data["resource"]["processes"], 0);
     assert!(data["resource"]["peakMemoryBytes"].as_u64().unwrap() > 0, "{data}");
 }
+
+#[test]
+fn a_jobs_working_directory_goes_away_unless_the_job_left_files_in_it() {
+    let server = Portico::start();
+    let (clean, clean_task) = server.submit(&json!({
+        "executeApplicationName": "python", "executionCode": "print('nothing left behind')"
+    }));
+    let (keeps, keeps_task) = server.submit_shell("pwd; echo kept > out.txt");
+    assert_eq!(server.wait_done(&clean), "Succeed");
+    assert_eq!(server.wait_done(&keeps), "Succeed");
+    let work = |task: u64| server.data_dir.join("work").join(task.to_string());
+    assert!(!work(clean_task).exists(), "an empty working directory is removed");
+    assert_eq!(std::fs::read_to_string(work(keeps_task).join("out.txt")).unwrap(), "kept\n");
+    assert!(!work(keeps_task).join("job.py").exists() && !work(keeps_task).join("job.sh").exists());
+    let printed = server.log_lines(&keeps);
+    assert!(
+        printed.iter().any(|l| l.ends_with(&format!("/work/{keeps_task}"))),
+        "jobs run in their own directory: {printed:?}"
+    );
+}

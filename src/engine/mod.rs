@@ -71,6 +71,15 @@ impl Engine {
             .join(", ")
     }
 
+    /// Removes what [`Engine::command`] wrote into `work_dir`, then the directory itself if the
+    /// job left nothing else there (what a job leaves behind is kept for its owner).
+    pub fn clean_up(self, work_dir: &Path) {
+        for script in ["job.sh", "job.py"] {
+            let _ = std::fs::remove_file(work_dir.join(script));
+        }
+        let _ = std::fs::remove_dir(work_dir);
+    }
+
     /// The command that runs `code` in `work_dir`. Code too long for one argument is written
     /// to a file in `work_dir` first, which is why this can fail.
     pub fn command(self, code: &str, work_dir: &Path, config: &Config) -> std::io::Result<Command> {

@@ -666,6 +666,7 @@ impl<'a> Run<'a> {
     /// Makes sure nothing of the group survives, records the outcome, and ends the job.
     fn finish(mut self) -> bool {
         let leftovers = self.reap_group();
+        self.entry.spec.engine.clean_up(&self.entry.spec.work_dir);
         let exit = self.exited;
         if let Some(exit) = exit {
             self.resources.cpu_seconds = self.resources.cpu_seconds.max(exit.cpu_seconds);
