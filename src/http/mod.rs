@@ -172,6 +172,16 @@ fn serve(context: &Context, mut request: tiny_http::Request) {
         .map(|h| (h.field.as_str().as_str().to_string(), h.value.as_str().to_string()))
         .collect();
     let from = request.remote_addr().copied().unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+    if !path_of(&url).starts_with(PREFIX) {
+        let missing = ApiError::NoRoute(path_of(&url).to_string()).into_message(&method_echo(&url));
+        return respond(
+            request,
+            missing.into_response().with_additional_header("Connection", "close"),
+            &verb,
+            &url,
+            started,
+        );
+    }
     let caller = if is_public(path_of(&url)) {
         None
     } else {
@@ -200,12 +210,9 @@ fn serve(context: &Context, mut request: tiny_http::Request) {
     respond(request, response, &verb, &url, started);
 }
 
-/// Paths answered without authentication: login, logout, and anything outside the API (a 404).
+/// API paths answered without authentication: login and logout.
 fn is_public(path: &str) -> bool {
-    match path.strip_prefix(PREFIX) {
-        Some(rest) => matches!(rest.trim_end_matches('/'), "user/login" | "user/logout"),
-        None => true,
-    }
+    path.strip_prefix(PREFIX).is_some_and(|rest| matches!(rest.trim_end_matches('/'), "user/login" | "user/logout"))
 }
 
 /// Writes `response` and logs the request's one line.

@@ -125,17 +125,46 @@ pub fn group_members(pgid: i32) -> Vec<ProcStat> {
 /// interrupted job left running, even processes that left its process group (`setsid`).
 /// Only processes of our own user can be read, which are the only ones a job can start.
 pub fn processes_with_env(name: &str, value: &str) -> Vec<i32> {
-    let wanted = format!("{name}={value}");
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
     dir.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/environ"))
-                .is_ok_and(|env| env.split(|b| *b == 0).any(|var| var == wanted.as_bytes()))
-        })
+        .filter(|pid| has_env(*pid, name, value))
         .filter(|pid| read_stat(*pid).is_some_and(|p| p.state != b'Z' && p.state != b'X'))
         .collect()
+}
+
+/// Whether process `pid`'s environment has exactly `name=value`.
+pub fn has_env(pid: i32, name: &str, value: &str) -> bool {
+    let wanted = format!("{name}={value}");
+    std::fs::read(format!("/proc/{pid}/environ"))
+        .is_ok_and(|env| env.split(|b| *b == 0).any(|var| var == wanted.as_bytes()))
+}
+
+/// SIGKILLs `pid` only if `still_ours()` holds for that very process: the process is pinned
+/// with a pidfd before the check, so its pid cannot be reused between the check and the signal.
+/// Returns whether the signal was sent.
+pub fn kill_if(pid: i32, still_ours: impl Fn() -> bool) -> bool {
+    if pid <= 1 || pid == std::process::id() as i32 {
+        return false;
+    }
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        // Gone already, or a kernel without pidfds (before 5.3): check and signal by pid.
+        let gone = io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        // SAFETY: kill(2) with a positive pid that is not ours.
+        return !gone && still_ours() && unsafe { libc::kill(pid, libc::SIGKILL) } == 0;
+    }
+    let fd = fd as libc::c_int;
+    let sent = still_ours()
+        // SAFETY: a valid pidfd, a signal number, no siginfo, no flags.
+        && unsafe { libc::syscall(libc::SYS_pidfd_send_signal, fd, libc::SIGKILL, std::ptr::null::<libc::siginfo_t>(), 0) } == 0;
+    // SAFETY: closing the descriptor pidfd_open gave us.
+    unsafe {
+        libc::close(fd);
+    }
+    sent
 }
 
 /// The group's resource use right now.

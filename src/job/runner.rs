@@ -97,16 +97,21 @@ pub fn run(config: &Config, history: &History, entry: &Arc<JobEntry>) -> bool {
         live.state = JobState::Scheduled;
     }
     // Committed before the process starts: after a crash, a `Scheduled` row means "may have
-    // started", so recovery never runs it a second time.
-    record(history, task_id, JobUpdate { status: Some(JobState::Scheduled.as_str().into()), ..now() }, true);
+    // started", so recovery never runs it a second time. Without that record it must not start.
+    let scheduled = JobUpdate { status: Some(JobState::Scheduled.as_str().into()), ..now() };
+    if let Err(e) = history.update(task_id, scheduled, true) {
+        let reason = format!("the job history could not record the job's start, so it was not started: {e}");
+        return end_unstarted(history, entry, JobState::Failed, &reason);
+    }
     // A kill that arrived while the worker was taking the job: it must not start at all.
-    if let Some(by) = entry.live().kill_requested_by.clone() {
+    let killed_by = entry.live().kill_requested_by.clone();
+    if let Some(by) = killed_by {
         return end_unstarted(history, entry, JobState::Cancelled, &format!("Job is killed by user {by}!"));
     }
     log::info!("job {task_id} Scheduled");
     entry.log_event(Level::Info, "Your job is Scheduled. Please wait it to run.(您的任务已经调度运行中)");
 
-    let mut child = match start(config, entry) {
+    let mut child = match start(config, entry, &job_marker(history, task_id)) {
         Ok(child) => child,
         Err(e) => {
             let reason = format!("cannot start the {} engine: {e}", entry.spec.engine.name());
@@ -155,6 +160,27 @@ pub fn run(config: &Config, history: &History, entry: &Arc<JobEntry>) -> bool {
     run.finish()
 }
 
+/// Commits a job's final row, retrying a failing history for a few seconds (a full disk may
+/// free up); logs and returns `false` if it never succeeds, in which case the job stays in
+/// memory, where its end is still visible, and the failure is in the server log.
+fn commit_with_retries(history: &History, task_id: u64, update: &JobUpdate) -> bool {
+    let mut wait = Duration::from_millis(100);
+    for attempt in 1..=5 {
+        match history.update(task_id, update.clone(), true) {
+            Ok(()) => return true,
+            Err(e) if attempt == 5 => {
+                log::error!("job {task_id}: cannot record how it ended, keeping it in memory: {e}");
+            }
+            Err(e) => {
+                log::warn!("job {task_id}: recording how it ended failed ({e}); retrying in {wait:?}");
+                std::thread::sleep(wait);
+                wait *= 2;
+            }
+        }
+    }
+    false
+}
+
 /// An update stamped now, to fill in with `..now()`.
 fn now() -> JobUpdate {
     JobUpdate { updated_ms: clock::now_millis(), ..JobUpdate::default() }
@@ -198,13 +224,7 @@ pub fn publish_end(history: &History, entry: &JobEntry, end: impl FnOnce(&mut Jo
     ended.paused_since = None;
     ended.paused_before = paused_for;
     ended.ended_at_ms = Some(clock::now_millis());
-    let committed = match history.update(entry.spec.task_id, final_update(&ended), true) {
-        Ok(()) => true,
-        Err(e) => {
-            log::error!("job {}: cannot record how it ended, keeping it in memory: {e}", entry.spec.task_id);
-            false
-        }
-    };
+    let committed = commit_with_retries(history, entry.spec.task_id, &final_update(&ended));
     let mut live = entry.live();
     if !live.state.is_terminal() {
         *live = ended;
@@ -231,7 +251,17 @@ fn error_code(engine: Engine, state: JobState) -> u32 {
     }
 }
 
-fn start(config: &Config, entry: &JobEntry) -> io::Result<std::process::Child> {
+/// The value of the `PORTICO_JOB` variable every process of a job inherits: the history's own
+/// random id and the taskID, unique across data directories and restarts, so that recovery can
+/// recognise the job's processes and nothing else.
+pub fn job_marker(history: &History, task_id: u64) -> String {
+    format!("{}:{task_id}", history.instance_id())
+}
+
+/// The environment variable carrying [`job_marker`].
+pub const JOB_MARKER_VAR: &str = "PORTICO_JOB";
+
+fn start(config: &Config, entry: &JobEntry, marker: &str) -> io::Result<std::process::Child> {
     let spec = &entry.spec;
     std::fs::create_dir_all(&spec.work_dir)?;
     let mut command: Command = spec.engine.command(&spec.code, &spec.work_dir, config)?;
@@ -245,6 +275,7 @@ fn start(config: &Config, entry: &JobEntry) -> io::Result<std::process::Child> {
         .current_dir(&spec.work_dir)
         .env("LINKIS_TASK_ID", spec.task_id.to_string())
         .env("LINKIS_EXEC_ID", &spec.exec_id)
+        .env(JOB_MARKER_VAR, marker)
         .env("PYTHONUNBUFFERED", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -364,6 +395,8 @@ struct Run<'a> {
     result_broken: bool,
     /// The log reached `max_log_bytes`: the job's output no longer goes to it.
     log_full: bool,
+    /// The worker has stopped the group (SIGSTOP) and not continued it yet.
+    stopped: bool,
     stderr_tail: VecDeque<String>,
     killing: Option<Killing>,
     timed_out: Option<String>,
@@ -388,6 +421,7 @@ impl<'a> Run<'a> {
             result: None,
             result_broken: false,
             log_full: false,
+            stopped: false,
             stderr_tail: VecDeque::with_capacity(STDERR_TAIL_LINES),
             killing: None,
             timed_out: None,
@@ -589,18 +623,25 @@ impl<'a> Run<'a> {
             Control::Kill { by } => self.begin_kill(&by),
             // The scheduler has already set the paused flag (so a resume right behind this
             // pause sees it); the worker does the signalling.
+            // Act on the flag as it is now, not on the message: a message sent while the job was
+            // still being queued may be stale by the time the job runs.
             Control::Pause { by } => {
-                if self.killing.is_some() {
+                if self.killing.is_some() || self.stopped || !self.entry.live().paused {
                     return;
                 }
                 self.signal(libc::SIGSTOP);
+                self.stopped = true;
                 self.record_pause(true);
                 log::info!("job {} paused by {by}", self.entry.spec.task_id);
                 self.entry
                     .log_event(Level::Info, &format!("Job paused by user {by}: its processes are stopped (SIGSTOP)."));
             }
             Control::Resume { by } => {
+                if !self.stopped || self.entry.live().paused {
+                    return;
+                }
                 self.signal(libc::SIGCONT);
+                self.stopped = false;
                 let paused_for = self.entry.live().paused_for();
                 self.record_pause(false);
                 log::info!("job {} resumed by {by}", self.entry.spec.task_id);
@@ -620,6 +661,7 @@ impl<'a> Run<'a> {
         self.signal(libc::SIGTERM);
         // A stopped process only acts on SIGTERM once continued.
         self.signal(libc::SIGCONT);
+        self.stopped = false;
         self.entry.live().resume();
         log::info!("job {} being killed by {by}", self.entry.spec.task_id);
         self.entry.log_event(

@@ -75,6 +75,7 @@ struct Shared {
     stopping: AtomicBool,
     /// Signalled when a job with a queue-wait limit is queued, so the queue timer can re-plan.
     queue_changed: Condvar,
+    queue_timer: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Jobs on a worker right now; `idle` is signalled when it drops.
     busy: Mutex<usize>,
     idle: Condvar,
@@ -103,6 +104,7 @@ impl Scheduler {
             instance,
             stopping: AtomicBool::new(false),
             queue_changed: Condvar::new(),
+            queue_timer: Mutex::new(None),
             busy: Mutex::new(0),
             idle: Condvar::new(),
             pool: Mutex::new(None),
@@ -115,10 +117,11 @@ impl Scheduler {
         }
         *lock(&shared.pool) = Some(pool);
         let timer = Arc::clone(&shared);
-        std::thread::Builder::new()
+        let timer = std::thread::Builder::new()
             .name("portico-queue-timer".into())
             .spawn(move || queue_timer(&timer))
             .map_err(|e| JobError::storage("start the queue timer", e))?;
+        *lock(&shared.queue_timer) = Some(timer);
         Ok(Scheduler { shared })
     }
 
@@ -214,8 +217,9 @@ impl Scheduler {
         KillOutcome::Signalled
     }
 
-    /// Pauses a job: holds it in the queue, or stops its process group. The paused flag is set
-    /// here, under the locks, so that a resume right behind this pause always sees it.
+    /// Pauses a job: holds it in the queue, or stops its process group. The paused flag is set,
+    /// the history told and the worker signalled while the locks are held (none of it blocks),
+    /// so a resume right behind this pause always sees it and everything stays in order.
     pub fn pause(&self, entry: &Arc<JobEntry>, by: &str) -> PauseOutcome {
         let queue = lock(&self.shared.queue);
         let queued = queue.iter().any(|queued| Arc::ptr_eq(queued, entry));
@@ -227,13 +231,13 @@ impl Scheduler {
             return PauseOutcome::Unchanged;
         }
         live.pause();
-        drop(live);
-        drop(queue);
         if !queued {
             entry.send(Control::Pause { by: by.to_string() });
             return PauseOutcome::Signalled;
         }
-        self.shared.record_pause(entry, true);
+        self.shared.record_pause(entry.spec.task_id, true, live.paused_for());
+        drop(live);
+        drop(queue);
         entry.log_event(
             Level::Info,
             &format!("Job paused by user {by} while queued: it stays in the queue until resumed."),
@@ -253,18 +257,17 @@ impl Scheduler {
             return PauseOutcome::Unchanged;
         }
         live.resume();
-        drop(live);
-        drop(queue);
         if !queued {
             entry.send(Control::Resume { by: by.to_string() });
             return PauseOutcome::Signalled;
         }
-        self.shared.record_pause(entry, false);
-        entry.log_event(Level::Info, &format!("Job resumed by user {by}: back in the queue."));
-        // Taken under the queue lock so a worker waiting on the condvar cannot miss the wake-up.
-        let _queue = lock(&self.shared.queue);
+        self.shared.record_pause(entry.spec.task_id, false, live.paused_for());
+        drop(live);
+        // Notified under the queue lock so a waiting worker or the queue timer cannot miss it.
         self.shared.wake.notify_all();
         self.shared.queue_changed.notify_all();
+        drop(queue);
+        entry.log_event(Level::Info, &format!("Job resumed by user {by}: back in the queue."));
         PauseOutcome::Queued
     }
 
@@ -307,6 +310,9 @@ impl Scheduler {
         if let Some(pool) = lock(&shared.pool).take() {
             pool.join();
         }
+        if let Some(timer) = lock(&shared.queue_timer).take() {
+            let _ = timer.join();
+        }
         shared.history.close();
     }
 }
@@ -341,15 +347,16 @@ impl Shared {
         }
     }
 
-    fn record_pause(&self, entry: &JobEntry, paused: bool) {
+    /// Tells the history a queued job's pause flag (a write nobody waits for: it never blocks).
+    fn record_pause(&self, task_id: TaskId, paused: bool, paused_for: Duration) {
         let update = JobUpdate {
             paused: Some(paused),
-            paused_ms: Some(entry.live().paused_for().as_millis() as u64),
+            paused_ms: Some(paused_for.as_millis() as u64),
             updated_ms: clock::now_millis(),
             ..JobUpdate::default()
         };
-        if let Err(e) = self.history.update(entry.spec.task_id, update, false) {
-            log::error!("job {}: cannot record the pause: {e}", entry.spec.task_id);
+        if let Err(e) = self.history.update(task_id, update, false) {
+            log::error!("job {task_id}: cannot record the pause: {e}");
         }
     }
 
@@ -393,7 +400,8 @@ impl Shared {
                 None
             };
             if let Some(reason) = interrupted {
-                let killed = kill_leftovers(&record, boot_id.as_deref());
+                let killed =
+                    kill_leftovers(&record, &runner::job_marker(&self.history, record.task_id), boot_id.as_deref());
                 self.fail_interrupted(&record, reason, Some(&entry));
                 if killed > 0 {
                     entry.log_event(
@@ -450,35 +458,41 @@ impl Shared {
 }
 
 /// Kills what an interrupted job left running and returns how many processes that was. A
-/// process is the job's if it carries the job's `LINKIS_EXEC_ID` (unique for ever, since
-/// taskIDs never repeat), or if it is in the job's recorded process group and that group is
-/// provably the same one: same boot, and its leader (if still there) started when the job's did.
-fn kill_leftovers(record: &JobRecord, boot_id: Option<&str>) -> usize {
-    let mut pids = control::processes_with_env("LINKIS_EXEC_ID", &record.exec_id);
+/// process is the job's if its environment carries the job's marker (`PORTICO_JOB`: this
+/// history's random id and the taskID, so unique across data directories and restarts), or if
+/// it is in the job's recorded process group while that group's leader is alive and provably
+/// the job's (same boot, same start time). Each process is pinned before it is checked again
+/// and signalled, so a reused pid is never hit.
+fn kill_leftovers(record: &JobRecord, marker: &str, boot_id: Option<&str>) -> usize {
+    let var = runner::JOB_MARKER_VAR;
+    let mut killed = Vec::new();
+    for pid in control::processes_with_env(var, marker) {
+        if control::kill_if(pid, || control::has_env(pid, var, marker)) {
+            killed.push(pid);
+        }
+    }
     let same_boot = boot_id.is_some() && record.boot_id.as_deref() == boot_id;
     if let (Some(pgid), Some(start_ticks), true) =
         (record.pgid.and_then(|p| i32::try_from(p).ok()), record.pgid_start_ticks, same_boot)
     {
         let leader_is_ours =
-            control::read_stat(pgid).is_none_or(|leader| leader.start_ticks == start_ticks && leader.pgrp == pgid);
-        if leader_is_ours {
-            pids.extend(control::group_members(pgid).iter().map(|p| p.pid));
+            || control::read_stat(pgid).is_some_and(|leader| leader.start_ticks == start_ticks && leader.pgrp == pgid);
+        if leader_is_ours() {
+            for member in control::group_members(pgid) {
+                if killed.contains(&member.pid) {
+                    continue;
+                }
+                let in_group = || control::read_stat(member.pid).is_some_and(|p| p.pgrp == pgid) && leader_is_ours();
+                if control::kill_if(member.pid, in_group) {
+                    killed.push(member.pid);
+                }
+            }
         }
     }
-    pids.sort_unstable();
-    pids.dedup();
-    let own = std::process::id() as i32;
-    pids.retain(|pid| *pid > 1 && *pid != own);
-    for pid in &pids {
-        // SAFETY: kill(2) with a checked, positive pid.
-        unsafe {
-            libc::kill(*pid, libc::SIGKILL);
-        }
+    if !killed.is_empty() {
+        log::warn!("job {}: killed {} processes left from before the restart", record.task_id, killed.len());
     }
-    if !pids.is_empty() {
-        log::warn!("job {}: killed {} processes left from before the restart", record.task_id, pids.len());
-    }
-    pids.len()
+    killed.len()
 }
 
 /// Ends queued jobs that have waited longer than their `jobQueuingTimeout`, sleeping until the
@@ -538,28 +552,42 @@ fn queue_timer(shared: &Shared) {
 /// recorded as `Failed`.
 fn worker_loop(shared: &Shared) {
     while let Some(entry) = shared.next_job() {
+        let _busy = BusyGuard(shared);
         let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             runner::run(&shared.config, &shared.history, &entry)
         }));
         let committed = ran.unwrap_or_else(|_| {
             log::error!("job {}: the worker running it panicked; ending the job as Failed", entry.spec.task_id);
-            if let Some(pgid) = entry.live().pgid {
-                let _ = control::signal_group(pgid, libc::SIGKILL);
-            }
-            entry.close_log();
-            runner::publish_end(&shared.history, &entry, |live| {
-                live.state = JobState::Failed;
-                live.err_code = Some(runner::INTERNAL_ERROR_CODE);
-                live.err_desc =
-                    Some("Portico failed while running this job (see the server log); it was stopped.".into());
-            })
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fail_after_panic(shared, &entry))).unwrap_or(false)
         });
         if committed {
             shared.store.remove(entry.spec.task_id);
         }
-        let mut busy = lock(&shared.busy);
+    }
+}
+
+/// Kills the group of a job whose worker panicked and records the job as `Failed`.
+fn fail_after_panic(shared: &Shared, entry: &JobEntry) -> bool {
+    let pgid = entry.live().pgid;
+    if let Some(pgid) = pgid {
+        let _ = control::signal_group(pgid, libc::SIGKILL);
+    }
+    entry.close_log();
+    runner::publish_end(&shared.history, entry, |live| {
+        live.state = JobState::Failed;
+        live.err_code = Some(runner::INTERNAL_ERROR_CODE);
+        live.err_desc = Some("Portico failed while running this job (see the server log); it was stopped.".into());
+    })
+}
+
+/// Counts a job on a worker until dropped, however the worker leaves the job (even by a panic).
+struct BusyGuard<'a>(&'a Shared);
+
+impl Drop for BusyGuard<'_> {
+    fn drop(&mut self) {
+        let mut busy = lock(&self.0.busy);
         *busy = busy.saturating_sub(1);
-        shared.idle.notify_all();
+        self.0.idle.notify_all();
     }
 }
 

@@ -59,6 +59,10 @@ CREATE TABLE IF NOT EXISTS jobs (
     stage_succeed      INTEGER,
     stage_total        INTEGER
 );
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 CREATE UNIQUE INDEX IF NOT EXISTS jobs_by_exec_id ON jobs(exec_id);
 CREATE INDEX IF NOT EXISTS jobs_by_user_time ON jobs(execute_user, created_ms);
 CREATE INDEX IF NOT EXISTS jobs_by_user_status_time ON jobs(execute_user, status, created_ms);
@@ -227,6 +231,8 @@ enum Write {
 /// The job history database.
 pub struct History {
     path: std::path::PathBuf,
+    /// A random id made when the database was created: names this history among all others.
+    instance_id: String,
     writes: Mutex<Option<Sender<Queued>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     readers: Mutex<Vec<Connection>>,
@@ -253,6 +259,11 @@ impl History {
         }
         conn.execute_batch(SCHEMA).map_err(db_error("create the schema"))?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(db_error("set version"))?;
+        conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('instance_id', ?1)", [random_id()])
+            .map_err(db_error("record the history's id"))?;
+        let instance_id: String = conn
+            .query_row("SELECT value FROM meta WHERE key = 'instance_id'", [], |r| r.get(0))
+            .map_err(db_error("read the history's id"))?;
         let (tx, rx) = crossbeam_channel::unbounded();
         let writer = std::thread::Builder::new()
             .name("portico-history".into())
@@ -260,10 +271,16 @@ impl History {
             .map_err(|e| HistoryError(format!("start the history writer: {e}")))?;
         Ok(History {
             path: path.to_path_buf(),
+            instance_id,
             writes: Mutex::new(Some(tx)),
             writer: Mutex::new(Some(writer)),
             readers: Mutex::new(Vec::new()),
         })
+    }
+
+    /// This database's random id, fixed when it was created.
+    pub fn instance_id(&self) -> &str {
+        &self.instance_id
     }
 
     /// The taskID the next job gets: never one used before, even for deleted rows.
@@ -405,6 +422,12 @@ impl Drop for History {
     fn drop(&mut self) {
         self.close();
     }
+}
+
+fn random_id() -> String {
+    let mut bytes = [0u8; 8];
+    crate::accounts::fill_random(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn where_clause(filter: &ListFilter) -> (String, Vec<Box<dyn ToSql>>) {
@@ -606,6 +629,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let history = History::open(&dir.path().join("history.db")).unwrap();
         assert_eq!(history.next_task_id().unwrap(), 1);
+        assert_eq!(history.instance_id().len(), 16);
         let mut row = record(1, "alice", 1000, "Inited");
         row.err_desc = Some("ünïcode".into());
         history.insert(row.clone()).unwrap();

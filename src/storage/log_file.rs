@@ -64,21 +64,27 @@ impl LogWriter {
         Ok(LogWriter { log: BufWriter::new(log), index: BufWriter::new(index), offset: 0, lines: 0 })
     }
 
-    /// Reopens an existing log to append to it, recovering its position from the files. A
-    /// last line torn by a crash (no newline) is cut off, and so are index entries past the
-    /// end, so that the log and its index agree again before anything is added.
+    /// Reopens an existing log to append to it, recovering its position from the files. After
+    /// a crash the log may end in a torn line and the index may be behind the log (its buffer
+    /// was not written out) or ahead of it: the torn line is cut off, index entries past the
+    /// end are dropped and missing ones are rebuilt, so the two agree again before anything is
+    /// added. This reads only the tail after the last good index entry.
     pub fn append_to(log_path: &Path) -> io::Result<LogWriter> {
-        let (lines, offset) = scan(log_path)?;
+        let tail = scan(log_path)?;
         let log = OpenOptions::new().append(true).open(log_path)?;
-        if log.metadata()?.len() > offset {
-            log.set_len(offset)?;
+        if log.metadata()?.len() > tail.end {
+            log.set_len(tail.end)?;
         }
         let index = OpenOptions::new().create(true).append(true).open(index_path(log_path))?;
-        let entries = lines.div_ceil(INDEX_STRIDE);
-        if index.metadata()?.len() > entries * 8 {
-            index.set_len(entries * 8)?;
+        if index.metadata()?.len() != tail.trusted_entries * 8 {
+            index.set_len(tail.trusted_entries * 8)?;
         }
-        Ok(LogWriter { log: BufWriter::new(log), index: BufWriter::new(index), offset, lines })
+        let mut index = BufWriter::new(index);
+        for offset in &tail.missing_entries {
+            index.write_all(&offset.to_le_bytes())?;
+        }
+        index.flush()?;
+        Ok(LogWriter { log: BufWriter::new(log), index, offset: tail.end, lines: tail.lines })
     }
 
     /// Appends one raw line (a job's own output). Embedded newlines must already be split off.
@@ -186,18 +192,52 @@ fn indexed_position(log_path: &Path, line: u64) -> io::Result<(u64, u64)> {
 
 /// Complete lines in a log, counted from its index and the tail after the last indexed line.
 pub fn count_lines(log_path: &Path) -> io::Result<u64> {
-    scan(log_path).map(|(lines, _)| lines)
+    scan(log_path).map(|tail| tail.lines)
 }
 
-/// The number of complete lines and the byte offset just after the last of them.
-fn scan(log_path: &Path) -> io::Result<(u64, u64)> {
-    let (mut line_no, mut offset) = indexed_position(log_path, u64::MAX)?;
+/// What [`scan`] finds at the end of a log.
+struct Tail {
+    /// Complete lines.
+    lines: u64,
+    /// The byte offset just after the last complete line.
+    end: u64,
+    /// Index entries that are plausible (within the log), from the start.
+    trusted_entries: u64,
+    /// Offsets of the lines that should have index entries after the trusted ones.
+    missing_entries: Vec<u64>,
+}
+
+/// Counts a log's complete lines from its last plausible index entry, noting the index entries
+/// that are missing after it.
+fn scan(log_path: &Path) -> io::Result<Tail> {
     let mut file = File::open(log_path)?;
     let len = file.metadata()?.len();
-    if offset > len {
-        // The index points past the end (torn by a crash): count from the start instead.
-        (line_no, offset) = (1, 0);
+    let mut trusted = 0u64;
+    let mut start = 0u64;
+    if let Ok(mut index) = File::open(index_path(log_path)) {
+        let entry = |index: &mut File, slot: u64| -> io::Result<u64> {
+            index.seek(SeekFrom::Start(slot * 8))?;
+            let mut bytes = [0u8; 8];
+            index.read_exact(&mut bytes)?;
+            Ok(u64::from_le_bytes(bytes))
+        };
+        trusted = index.metadata()?.len() / 8;
+        if trusted > 0 && entry(&mut index, 0)? != 0 {
+            trusted = 0;
+        }
+        // Entries past the end of the log were written ahead of lines that never made it.
+        while trusted > 0 {
+            start = entry(&mut index, trusted - 1)?;
+            if start <= len {
+                break;
+            }
+            trusted -= 1;
+            start = 0;
+        }
     }
+    let mut line_no = if trusted == 0 { 1 } else { (trusted - 1) * INDEX_STRIDE + 1 };
+    let mut offset = start;
+    let mut missing_entries = Vec::new();
     file.seek(SeekFrom::Start(offset))?;
     let mut reader = BufReader::new(file);
     let mut buf = Vec::new();
@@ -205,7 +245,13 @@ fn scan(log_path: &Path) -> io::Result<(u64, u64)> {
         buf.clear();
         let n = reader.read_until(b'\n', &mut buf)?;
         if n == 0 || buf.last() != Some(&b'\n') {
-            return Ok((line_no - 1, offset));
+            let lines = line_no - 1;
+            // An entry for a line that never completed is dropped too; `line` writes it again.
+            let trusted_entries = trusted.min(lines.div_ceil(INDEX_STRIDE));
+            return Ok(Tail { lines, end: offset, trusted_entries, missing_entries });
+        }
+        if (line_no - 1) % INDEX_STRIDE == 0 && (line_no - 1) / INDEX_STRIDE >= trusted {
+            missing_entries.push(offset);
         }
         offset += n as u64;
         line_no += 1;
@@ -381,6 +427,32 @@ mod tests {
         writer.flush().unwrap();
         assert_eq!(read_page(&path, 256, 3).unwrap().lines, ["255", "after the restart"]);
         assert_eq!(count_lines(&path).unwrap(), 257);
+    }
+
+    #[test]
+    fn an_index_left_behind_by_a_crash_is_rebuilt() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("4.log");
+        let mut writer = LogWriter::create(&path).unwrap();
+        for i in 1..=1000 {
+            writer.line(format!("{i}").as_bytes()).unwrap();
+        }
+        writer.flush().unwrap();
+        drop(writer);
+        // The log reached the disk but only the first index entry did, plus half of the next.
+        let index = std::fs::OpenOptions::new().write(true).open(index_path(&path)).unwrap();
+        index.set_len(12).unwrap();
+
+        let mut writer = LogWriter::append_to(&path).unwrap();
+        assert_eq!(writer.lines(), 1000);
+        writer.line(b"1001").unwrap();
+        writer.flush().unwrap();
+        assert_eq!(std::fs::metadata(index_path(&path)).unwrap().len(), 4 * 8);
+        for start in [1u64, 255, 256, 257, 513, 769, 998] {
+            let expected: Vec<String> = (start..start + 4).map(|i| i.to_string()).collect();
+            assert_eq!(read_page(&path, start, 4).unwrap().lines, expected, "from line {start}");
+        }
+        assert_eq!(count_lines(&path).unwrap(), 1001);
     }
 
     #[test]
