@@ -275,7 +275,10 @@ fn first_start_credentials_are_private_reused_and_never_logged() {
         all.contains("completed with").then_some(all)
     });
     assert!(log.contains("LINKIS_TASK_ID=") && log.contains("PORTICO_JOB="), "{log}");
-    assert!(!log.contains(&token) && !log.contains("PORTICO_SECRET_CHECK"), "the server's secrets leaked into the job: {log}");
+    assert!(
+        !log.contains(&token) && !log.contains("PORTICO_SECRET_CHECK"),
+        "the server's secrets leaked into the job: {log}"
+    );
     child.kill().unwrap();
     child.wait().unwrap();
     let mut server_log = String::new();
