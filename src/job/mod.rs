@@ -4,9 +4,12 @@
 //! hand it to the [`scheduler::Scheduler`], and read the live [`store::JobEntry`] back; every
 //! failure comes back as a [`JobError`] that the HTTP layer maps to the Linkis envelope.
 
+mod child;
 pub mod control;
 pub mod exec_id;
+pub mod finish;
 pub mod record;
+mod recovery;
 pub mod request;
 pub mod runner;
 pub mod scheduler;

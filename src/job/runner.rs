@@ -8,27 +8,21 @@
 //! the process group.
 
 use std::collections::VecDeque;
-use std::io::{self, BufRead, BufReader, Read};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{select, Receiver, Sender};
+use crossbeam_channel::{select, Receiver};
 
+use super::child::{self, Event, ExitInfo, Stream, EVENT_BUFFER};
 use super::control::{self, Control, Resources};
-use super::record::final_update;
-use super::store::{JobEntry, JobLive, StageCounts};
+use super::finish::{completion_line, end_unstarted, error_code, now, publish_end, record};
+use super::store::{JobEntry, StageCounts};
 use super::JobState;
 use crate::clock;
 use crate::config::Config;
-use crate::engine::Engine;
 use crate::storage::history::{History, JobUpdate};
 use crate::storage::log_file::Level;
 use crate::storage::result_set::TextResultWriter;
-
-/// Output lines longer than this are cut into several lines, so one line never costs more
-/// memory than this.
-pub const MAX_LINE_BYTES: usize = 1024 * 1024;
 
 /// Lines a job prints to report progress: `##portico:progress 0.42` or `##portico:progress 3/10`.
 pub const PROGRESS_MARKER: &str = "##portico:progress";
@@ -36,43 +30,11 @@ pub const PROGRESS_MARKER: &str = "##portico:progress";
 /// The most stages a `n/m` progress marker may report; larger markers are ignored.
 const MAX_STAGES: u64 = 1_000_000_000_000;
 
-/// The error code recorded for a job that a server restart interrupted.
-pub const INTERRUPTED_ERROR_CODE: i64 = 50099;
-
-/// The error code recorded for a job whose worker failed (a bug in Portico).
-pub const INTERNAL_ERROR_CODE: u32 = 50098;
-
 /// How many trailing stderr lines a failed job's error description quotes.
 const STDERR_TAIL_LINES: usize = 5;
 
 /// How often the group's CPU and memory are sampled while it runs.
 const SAMPLE_EVERY: Duration = Duration::from_secs(1);
-
-/// Output lines buffered between the readers and the worker; a job that prints faster than
-/// its log can be written waits on its pipe instead of growing the server's memory.
-const EVENT_BUFFER: usize = 1024;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Stream {
-    Stdout,
-    Stderr,
-}
-
-enum Event {
-    Line(Stream, Vec<u8>),
-    Closed,
-    Exited(ExitInfo),
-}
-
-#[derive(Clone, Copy, Debug)]
-struct ExitInfo {
-    /// The exit code, or 128 + the signal number for a process ended by a signal.
-    code: i32,
-    signal: Option<i32>,
-    cpu_seconds: f64,
-    max_rss_bytes: u64,
-}
-
 /// Runs a job taken from the queue to its end and records how it ended. Returns whether its
 /// end is committed to the history (only then may it leave memory).
 pub fn run(config: &Config, history: &History, entry: &Arc<JobEntry>) -> bool {
@@ -111,7 +73,7 @@ pub fn run(config: &Config, history: &History, entry: &Arc<JobEntry>) -> bool {
     log::info!("job {task_id} Scheduled");
     entry.log_event(Level::Info, "Your job is Scheduled. Please wait it to run.(您的任务已经调度运行中)");
 
-    let mut child = match start(config, entry, &job_marker(history, task_id)) {
+    let mut child = match child::start(config, entry, &child::job_marker(history, task_id)) {
         Ok(child) => child,
         Err(e) => {
             let reason = format!("cannot start the {} engine: {e}", entry.spec.engine.name());
@@ -142,236 +104,22 @@ pub fn run(config: &Config, history: &History, entry: &Arc<JobEntry>) -> bool {
 
     let (events_tx, events) = crossbeam_channel::bounded(EVENT_BUFFER);
     if let Some(stdout) = child.stdout.take() {
-        spawn_reader(stdout, Stream::Stdout, events_tx.clone());
+        child::spawn_reader(stdout, Stream::Stdout, events_tx.clone());
     }
     if let Some(stderr) = child.stderr.take() {
-        spawn_reader(stderr, Stream::Stderr, events_tx.clone());
+        child::spawn_reader(stderr, Stream::Stderr, events_tx.clone());
     }
-    let reaped = spawn_reaper(child, events_tx);
+    let reaped = child::spawn_reaper(child, events_tx);
 
     let mut run = Run::new(config, history, entry, pgid);
     if let Err(pid) = reaped {
         // No thread to wait for the process: end it and reap it here.
         run.signal(libc::SIGKILL);
-        run.exited = Some(wait_for(pid));
+        run.exited = Some(child::wait_for(pid));
         run.open_streams = 0;
     }
     run.pump(&events, &control);
     run.finish()
-}
-
-/// Commits a job's final row, retrying a failing history for a few seconds (a full disk may
-/// free up); logs and returns `false` if it never succeeds, in which case the job stays in
-/// memory, where its end is still visible, and the failure is in the server log.
-fn commit_with_retries(history: &History, task_id: u64, update: &JobUpdate) -> bool {
-    let mut wait = Duration::from_millis(100);
-    for attempt in 1..=5 {
-        match history.update(task_id, update.clone(), true) {
-            Ok(()) => return true,
-            Err(e) if attempt == 5 => {
-                log::error!("job {task_id}: cannot record how it ended, keeping it in memory: {e}");
-            }
-            Err(e) => {
-                log::warn!("job {task_id}: recording how it ended failed ({e}); retrying in {wait:?}");
-                std::thread::sleep(wait);
-                wait *= 2;
-            }
-        }
-    }
-    false
-}
-
-/// An update stamped now, to fill in with `..now()`.
-fn now() -> JobUpdate {
-    JobUpdate { updated_ms: clock::now_millis(), ..JobUpdate::default() }
-}
-
-/// Writes an update to the job's history row; failures are logged by the history itself.
-fn record(history: &History, task_id: u64, update: JobUpdate, wait: bool) {
-    if let Err(e) = history.update(task_id, update, wait) {
-        log::error!("job {task_id}: cannot update its history row: {e}");
-    }
-}
-
-/// Ends a job that never got a process (killed in the queue, queue timeout, engine missing).
-/// Returns whether the end is committed to the history.
-pub fn end_unstarted(history: &History, entry: &JobEntry, state: JobState, reason: &str) -> bool {
-    entry.log_event(Level::Error, &format!("Sorry, your job executed failed with reason: {reason}"));
-    entry.log_event(Level::Info, &completion_line(state));
-    entry.close_log();
-    let committed = publish_end(history, entry, |live| {
-        live.state = state;
-        live.err_code = Some(error_code(entry.spec.engine, state));
-        live.err_desc = Some(reason.to_string());
-    });
-    log::info!("job {} {state}: {reason}", entry.spec.task_id);
-    committed
-}
-
-/// Records a job's end in the history and waits for the commit, then shows it to clients: a
-/// client never sees an end that a crash could take back. `end` sets the outcome; progress,
-/// pause and end time are set here. Returns whether the history has it (only then may the job
-/// leave memory). A job that has already ended is left as it is.
-pub fn publish_end(history: &History, entry: &JobEntry, end: impl FnOnce(&mut JobLive)) -> bool {
-    let mut ended = entry.live().clone();
-    if ended.state.is_terminal() {
-        return true;
-    }
-    end(&mut ended);
-    ended.progress = 1.0;
-    let paused_for = ended.paused_for();
-    ended.paused = false;
-    ended.paused_since = None;
-    ended.paused_before = paused_for;
-    ended.ended_at_ms = Some(clock::now_millis());
-    let committed = commit_with_retries(history, entry.spec.task_id, &final_update(&ended));
-    let mut live = entry.live();
-    if !live.state.is_terminal() {
-        *live = ended;
-    }
-    committed
-}
-
-/// The line Linkis ends every job log with.
-fn completion_line(state: JobState) -> String {
-    if state == JobState::Succeed {
-        "Congratulations. Your job completed with status Success.".to_string()
-    } else {
-        format!("Sorry. Your job completed with a status {state}. You can view logs for the reason.")
-    }
-}
-
-/// Linkis error codes for a job that did not succeed.
-fn error_code(engine: Engine, state: JobState) -> u32 {
-    match (state, engine) {
-        (JobState::Cancelled, _) => 50036,
-        (JobState::Timeout, _) => 50037,
-        (_, Engine::Shell) => 50037,
-        (_, Engine::Python) => 60002,
-    }
-}
-
-/// The value of the `PORTICO_JOB` variable every process of a job inherits: the history's own
-/// random id and the taskID, unique across data directories and restarts, so that recovery can
-/// recognise the job's processes and nothing else.
-pub fn job_marker(history: &History, task_id: u64) -> String {
-    format!("{}:{task_id}", history.instance_id())
-}
-
-/// The environment variable carrying [`job_marker`].
-pub const JOB_MARKER_VAR: &str = "PORTICO_JOB";
-
-fn start(config: &Config, entry: &JobEntry, marker: &str) -> io::Result<std::process::Child> {
-    let spec = &entry.spec;
-    std::fs::create_dir_all(&spec.work_dir)?;
-    let mut command: Command = spec.engine.command(&spec.code, &spec.work_dir, config)?;
-    // The server's own settings (and any secrets among them) stay out of jobs.
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("PORTICO_") {
-            command.env_remove(&name);
-        }
-    }
-    command
-        .current_dir(&spec.work_dir)
-        .env("LINKIS_TASK_ID", spec.task_id.to_string())
-        .env("LINKIS_EXEC_ID", &spec.exec_id)
-        .env(JOB_MARKER_VAR, marker)
-        .env("PYTHONUNBUFFERED", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    std::os::unix::process::CommandExt::process_group(&mut command, 0);
-    command.spawn()
-}
-
-/// Reads one stream into line events, cutting lines at [`MAX_LINE_BYTES`].
-fn spawn_reader<R: Read + Send + 'static>(stream: R, which: Stream, events: Sender<Event>) {
-    let spawned = std::thread::Builder::new().name("portico-pipe".into()).spawn(move || {
-        let mut reader = BufReader::with_capacity(64 * 1024, stream);
-        let mut line = Vec::new();
-        loop {
-            let chunk = match reader.fill_buf() {
-                Ok([]) => break,
-                Ok(chunk) => chunk,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
-            };
-            let (taken, complete) = match chunk.iter().position(|b| *b == b'\n') {
-                Some(i) => (i + 1, true),
-                None => (chunk.len(), false),
-            };
-            let room = MAX_LINE_BYTES - line.len();
-            let take = taken.min(room);
-            line.extend_from_slice(&chunk[..take]);
-            reader.consume(take);
-            let full = line.len() >= MAX_LINE_BYTES;
-            if (complete && take == taken) || full {
-                if line.last() == Some(&b'\n') {
-                    line.pop();
-                }
-                if line.last() == Some(&b'\r') {
-                    line.pop();
-                }
-                if events.send(Event::Line(which, std::mem::take(&mut line))).is_err() {
-                    return;
-                }
-            }
-        }
-        if !line.is_empty() {
-            let _ = events.send(Event::Line(which, line));
-        }
-        let _ = events.send(Event::Closed);
-    });
-    if let Err(e) = spawned {
-        log::error!("cannot start a pipe reader thread: {e}");
-    }
-}
-
-/// Waits for the main process on its own thread and reports how it ended, with its rusage.
-/// Gives the pid back if no thread could be started.
-fn spawn_reaper(child: std::process::Child, events: Sender<Event>) -> Result<(), libc::pid_t> {
-    let pid = child.id() as libc::pid_t;
-    // The child is reaped with wait4 below (std's wait does not report rusage); dropping the
-    // handle neither kills nor waits.
-    drop(child);
-    let spawned = std::thread::Builder::new().name("portico-reaper".into()).spawn(move || {
-        let info = wait_for(pid);
-        let _ = events.send(Event::Exited(info));
-    });
-    spawned.map(drop).map_err(|e| {
-        log::error!("cannot start a reaper thread for pid {pid}: {e}");
-        pid
-    })
-}
-
-fn wait_for(pid: libc::pid_t) -> ExitInfo {
-    loop {
-        let mut status: libc::c_int = 0;
-        // SAFETY: an all-zero rusage is a valid value for wait4 to overwrite.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        // SAFETY: both pointers are valid for the call; pid is our own unreaped child.
-        let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-        if rc == pid {
-            let cpu = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-            let (code, signal) = if libc::WIFEXITED(status) {
-                (libc::WEXITSTATUS(status), None)
-            } else if libc::WIFSIGNALED(status) {
-                let sig = libc::WTERMSIG(status);
-                (128 + sig, Some(sig))
-            } else {
-                continue;
-            };
-            return ExitInfo {
-                code,
-                signal,
-                cpu_seconds: cpu(usage.ru_utime) + cpu(usage.ru_stime),
-                max_rss_bytes: (usage.ru_maxrss.max(0) as u64) * 1024,
-            };
-        }
-        if rc == -1 && io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-            return ExitInfo { code: -1, signal: None, cpu_seconds: 0.0, max_rss_bytes: 0 };
-        }
-    }
 }
 
 /// A kill in progress.

@@ -19,10 +19,10 @@ use super::control::{self, Control};
 use super::record::{entry_from_record, new_record};
 use super::request::JobRequest;
 use super::store::{JobEntry, JobSpec, JobStore};
-use super::{exec_id, runner, JobError, JobState, TaskId};
+use super::{exec_id, finish, recovery, runner, JobError, JobState, TaskId};
 use crate::clock;
 use crate::config::Config;
-use crate::storage::history::{History, JobRecord, JobUpdate};
+use crate::storage::history::{History, JobUpdate};
 use crate::storage::log_file::{Level, LogWriter};
 use crate::sync::lock;
 
@@ -109,7 +109,7 @@ impl Scheduler {
             idle: Condvar::new(),
             pool: Mutex::new(None),
         });
-        shared.recover()?;
+        recovery::recover(&shared.history, &shared.store, &shared.queue)?;
         let pool = ThreadPool::with_name("portico-worker".into(), workers);
         for _ in 0..workers {
             let shared = Arc::clone(&shared);
@@ -200,7 +200,7 @@ impl Scheduler {
         };
         if dequeued.is_some() {
             let reason = format!("Job is killed by user {by}!");
-            if runner::end_unstarted(&shared.history, entry, JobState::Cancelled, &reason) {
+            if finish::end_unstarted(&shared.history, entry, JobState::Cancelled, &reason) {
                 shared.store.remove(entry.spec.task_id);
             }
             return KillOutcome::Dequeued;
@@ -374,125 +374,6 @@ impl Shared {
             queue = self.wake.wait(queue).unwrap_or_else(std::sync::PoisonError::into_inner);
         }
     }
-
-    /// Accounts for the jobs a previous run left unfinished: queued ones are queued again;
-    /// running ones are stopped (their processes killed if still alive) and marked `Failed`.
-    fn recover(&self) -> Result<(), JobError> {
-        let unfinished = self.history.unfinished().map_err(|e| JobError::storage("read the job history", e))?;
-        if unfinished.is_empty() {
-            return Ok(());
-        }
-        let boot_id = control::boot_id();
-        let (mut requeued, mut failed) = (0, 0);
-        for record in unfinished {
-            let Some(entry) = entry_from_record(&record) else {
-                log::error!("job {} has an unreadable history row; marking it Failed", record.task_id);
-                self.fail_interrupted(&record, "The job's history record could not be read after a restart.", None);
-                failed += 1;
-                continue;
-            };
-            let interrupted = if record.status == JobState::Running.as_str() {
-                Some("The server restarted while the job was running; the job was stopped and did not finish.")
-            } else if record.status == JobState::Scheduled.as_str() {
-                // It may have started a process before the crash: never run it a second time.
-                Some("The server restarted while the job was starting; the job was stopped and did not finish.")
-            } else {
-                None
-            };
-            if let Some(reason) = interrupted {
-                let killed =
-                    kill_leftovers(&record, &runner::job_marker(&self.history, record.task_id), boot_id.as_deref());
-                self.fail_interrupted(&record, reason, Some(&entry));
-                if killed > 0 {
-                    entry.log_event(
-                        Level::Warn,
-                        &format!("Killed {killed} processes the job left running across the restart."),
-                    );
-                }
-                failed += 1;
-                continue;
-            }
-            entry.live().state = JobState::Inited;
-            let update = JobUpdate {
-                status: Some(JobState::Inited.as_str().into()),
-                updated_ms: clock::now_millis(),
-                ..JobUpdate::default()
-            };
-            if let Err(e) = self.history.update(record.task_id, update, true) {
-                log::error!("job {}: cannot record its requeueing: {e}", record.task_id);
-            }
-            entry.log_event(Level::Info, "The server restarted: the job is queued again.");
-            let entry = Arc::new(entry);
-            self.store.insert(Arc::clone(&entry));
-            lock(&self.queue).push_back(entry);
-            requeued += 1;
-        }
-        log::warn!("restart recovery: {requeued} queued jobs queued again, {failed} interrupted jobs marked Failed");
-        Ok(())
-    }
-
-    fn fail_interrupted(&self, record: &JobRecord, reason: &str, entry: Option<&JobEntry>) {
-        if let Some(entry) = entry {
-            entry.log_event(Level::Error, &format!("Sorry, your job executed failed with reason: {reason}"));
-            entry.log_event(
-                Level::Info,
-                "Sorry. Your job completed with a status Failed. You can view logs for the reason.",
-            );
-            entry.close_log();
-        }
-        let now = clock::now_millis();
-        let update = JobUpdate {
-            status: Some(JobState::Failed.as_str().into()),
-            progress: Some(1.0),
-            updated_ms: now,
-            ended_ms: Some(now),
-            err_code: Some(runner::INTERRUPTED_ERROR_CODE),
-            err_desc: Some(reason.to_string()),
-            paused: Some(false),
-            ..JobUpdate::default()
-        };
-        if let Err(e) = self.history.update(record.task_id, update, true) {
-            log::error!("job {}: cannot record that it was interrupted: {e}", record.task_id);
-        }
-    }
-}
-
-/// Kills what an interrupted job left running and returns how many processes that was. A
-/// process is the job's if its environment carries the job's marker (`PORTICO_JOB`: this
-/// history's random id and the taskID, so unique across data directories and restarts), or if
-/// it is in the job's recorded process group while that group's leader is alive and provably
-/// the job's (same boot, same start time). Each process is pinned before it is checked again
-/// and signalled, so a reused pid is never hit.
-fn kill_leftovers(record: &JobRecord, marker: &str, boot_id: Option<&str>) -> usize {
-    let var = runner::JOB_MARKER_VAR;
-    let mut killed = Vec::new();
-    for pid in control::processes_with_env(var, marker) {
-        if control::kill_if(pid, || control::has_env(pid, var, marker)) {
-            killed.push(pid);
-        }
-    }
-    let same_boot = boot_id.is_some() && record.boot_id.as_deref() == boot_id;
-    if let (Some(pgid), Some(start_ticks), true) =
-        (record.pgid.and_then(|p| i32::try_from(p).ok()), record.pgid_start_ticks, same_boot)
-    {
-        let leader_is_ours =
-            || control::read_stat(pgid).is_some_and(|leader| leader.start_ticks == start_ticks && leader.pgrp == pgid);
-        if leader_is_ours() {
-            for member in control::group_members(pgid) {
-                if killed.contains(&member.pid) {
-                    continue;
-                }
-                let in_group = || control::read_stat(member.pid).is_some_and(|p| p.pgrp == pgid) && leader_is_ours();
-                if control::kill_if(member.pid, in_group) {
-                    killed.push(member.pid);
-                }
-            }
-        }
-    }
-    if !killed.is_empty() {
-        log::warn!("job {}: killed {} processes left from before the restart", record.task_id, killed.len());
-    }
-    killed.len()
 }
 
 /// Ends queued jobs that have waited longer than their `jobQueuingTimeout`, sleeping until the
@@ -526,7 +407,7 @@ fn queue_timer(shared: &Shared) {
                 let limit = entry.spec.queuing_timeout.unwrap_or_default().as_secs();
                 let waited = entry.spec.created.elapsed().as_secs();
                 let reason = format!("Job queued {waited} seconds over max queue time : {limit} seconds.");
-                if runner::end_unstarted(&shared.history, &entry, JobState::Timeout, &reason) {
+                if finish::end_unstarted(&shared.history, &entry, JobState::Timeout, &reason) {
                     shared.store.remove(entry.spec.task_id);
                 }
             }
@@ -573,9 +454,9 @@ fn fail_after_panic(shared: &Shared, entry: &JobEntry) -> bool {
         let _ = control::signal_group(pgid, libc::SIGKILL);
     }
     entry.close_log();
-    runner::publish_end(&shared.history, entry, |live| {
+    finish::publish_end(&shared.history, entry, |live| {
         live.state = JobState::Failed;
-        live.err_code = Some(runner::INTERNAL_ERROR_CODE);
+        live.err_code = Some(finish::INTERNAL_ERROR_CODE);
         live.err_desc = Some("Portico failed while running this job (see the server log); it was stopped.".into());
     })
 }

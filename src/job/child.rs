@@ -1,0 +1,169 @@
+//! A job's process and its plumbing: how it is started, how its output becomes line events,
+//! and how its end is collected.
+//!
+//! The worker thread owns the child; the two pipe readers and the reaper here only turn what
+//! the process does into [`Event`]s on a bounded channel. Nothing here signals a process.
+
+use std::io::{self, BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
+
+use crossbeam_channel::Sender;
+
+use super::store::JobEntry;
+use crate::config::Config;
+use crate::storage::history::History;
+
+/// Output lines longer than this are cut into several lines, so one line never costs more
+/// memory than this.
+pub const MAX_LINE_BYTES: usize = 1024 * 1024;
+
+/// Output lines buffered between the readers and the worker; a job that prints faster than
+/// its log can be written waits on its pipe instead of growing the server's memory.
+pub(super) const EVENT_BUFFER: usize = 1024;
+
+/// Which of a job's output streams a line came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// What the pipe readers and the reaper tell a job's worker.
+pub(super) enum Event {
+    Line(Stream, Vec<u8>),
+    Closed,
+    Exited(ExitInfo),
+}
+
+/// How a job's main process ended, with what it used.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct ExitInfo {
+    /// The exit code, or 128 + the signal number for a process ended by a signal.
+    pub(super) code: i32,
+    pub(super) signal: Option<i32>,
+    pub(super) cpu_seconds: f64,
+    pub(super) max_rss_bytes: u64,
+}
+
+/// The value of the `PORTICO_JOB` variable every process of a job inherits: the history's own
+/// random id and the taskID, unique across data directories and restarts, so that recovery can
+/// recognise the job's processes and nothing else.
+pub fn job_marker(history: &History, task_id: u64) -> String {
+    format!("{}:{task_id}", history.instance_id())
+}
+
+/// The environment variable carrying [`job_marker`].
+pub const JOB_MARKER_VAR: &str = "PORTICO_JOB";
+
+pub(super) fn start(config: &Config, entry: &JobEntry, marker: &str) -> io::Result<std::process::Child> {
+    let spec = &entry.spec;
+    std::fs::create_dir_all(&spec.work_dir)?;
+    let mut command: Command = spec.engine.command(&spec.code, &spec.work_dir, config)?;
+    // The server's own settings (and any secrets among them) stay out of jobs.
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("PORTICO_") {
+            command.env_remove(&name);
+        }
+    }
+    command
+        .current_dir(&spec.work_dir)
+        .env("LINKIS_TASK_ID", spec.task_id.to_string())
+        .env("LINKIS_EXEC_ID", &spec.exec_id)
+        .env(JOB_MARKER_VAR, marker)
+        .env("PYTHONUNBUFFERED", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    command.spawn()
+}
+
+/// Reads one stream into line events, cutting lines at [`MAX_LINE_BYTES`].
+pub(super) fn spawn_reader<R: Read + Send + 'static>(stream: R, which: Stream, events: Sender<Event>) {
+    let spawned = std::thread::Builder::new().name("portico-pipe".into()).spawn(move || {
+        let mut reader = BufReader::with_capacity(64 * 1024, stream);
+        let mut line = Vec::new();
+        loop {
+            let chunk = match reader.fill_buf() {
+                Ok([]) => break,
+                Ok(chunk) => chunk,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            };
+            let (taken, complete) = match chunk.iter().position(|b| *b == b'\n') {
+                Some(i) => (i + 1, true),
+                None => (chunk.len(), false),
+            };
+            let room = MAX_LINE_BYTES - line.len();
+            let take = taken.min(room);
+            line.extend_from_slice(&chunk[..take]);
+            reader.consume(take);
+            let full = line.len() >= MAX_LINE_BYTES;
+            if (complete && take == taken) || full {
+                if line.last() == Some(&b'\n') {
+                    line.pop();
+                }
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                if events.send(Event::Line(which, std::mem::take(&mut line))).is_err() {
+                    return;
+                }
+            }
+        }
+        if !line.is_empty() {
+            let _ = events.send(Event::Line(which, line));
+        }
+        let _ = events.send(Event::Closed);
+    });
+    if let Err(e) = spawned {
+        log::error!("cannot start a pipe reader thread: {e}");
+    }
+}
+
+/// Waits for the main process on its own thread and reports how it ended, with its rusage.
+/// Gives the pid back if no thread could be started.
+pub(super) fn spawn_reaper(child: std::process::Child, events: Sender<Event>) -> Result<(), libc::pid_t> {
+    let pid = child.id() as libc::pid_t;
+    // The child is reaped with wait4 below (std's wait does not report rusage); dropping the
+    // handle neither kills nor waits.
+    drop(child);
+    let spawned = std::thread::Builder::new().name("portico-reaper".into()).spawn(move || {
+        let info = wait_for(pid);
+        let _ = events.send(Event::Exited(info));
+    });
+    spawned.map(drop).map_err(|e| {
+        log::error!("cannot start a reaper thread for pid {pid}: {e}");
+        pid
+    })
+}
+
+pub(super) fn wait_for(pid: libc::pid_t) -> ExitInfo {
+    loop {
+        let mut status: libc::c_int = 0;
+        // SAFETY: an all-zero rusage is a valid value for wait4 to overwrite.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: both pointers are valid for the call; pid is our own unreaped child.
+        let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if rc == pid {
+            let cpu = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+            let (code, signal) = if libc::WIFEXITED(status) {
+                (libc::WEXITSTATUS(status), None)
+            } else if libc::WIFSIGNALED(status) {
+                let sig = libc::WTERMSIG(status);
+                (128 + sig, Some(sig))
+            } else {
+                continue;
+            };
+            return ExitInfo {
+                code,
+                signal,
+                cpu_seconds: cpu(usage.ru_utime) + cpu(usage.ru_stime),
+                max_rss_bytes: (usage.ru_maxrss.max(0) as u64) * 1024,
+            };
+        }
+        if rc == -1 && io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return ExitInfo { code: -1, signal: None, cpu_seconds: 0.0, max_rss_bytes: 0 };
+        }
+    }
+}

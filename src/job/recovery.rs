@@ -1,0 +1,138 @@
+//! Restart recovery: accounting for the jobs a previous run of the server left unfinished.
+//!
+//! Runs once at start-up, before any worker. Queued jobs are queued again; jobs that were
+//! starting or running are marked `Failed` (never run twice), and whatever they left running is
+//! killed, but only processes proven to be theirs.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use super::record::entry_from_record;
+use super::store::{JobEntry, JobStore};
+use super::{child, control, finish, JobError, JobState};
+use crate::clock;
+use crate::storage::history::{History, JobRecord, JobUpdate};
+use crate::storage::log_file::Level;
+use crate::sync::lock;
+
+/// Accounts for the jobs a previous run left unfinished: queued ones are queued again;
+/// running ones are stopped (their processes killed if still alive) and marked `Failed`.
+pub(super) fn recover(
+    history: &History,
+    store: &JobStore,
+    queue: &Mutex<VecDeque<Arc<JobEntry>>>,
+) -> Result<(), JobError> {
+    let unfinished = history.unfinished().map_err(|e| JobError::storage("read the job history", e))?;
+    if unfinished.is_empty() {
+        return Ok(());
+    }
+    let boot_id = control::boot_id();
+    let (mut requeued, mut failed) = (0, 0);
+    for record in unfinished {
+        let Some(entry) = entry_from_record(&record) else {
+            log::error!("job {} has an unreadable history row; marking it Failed", record.task_id);
+            fail_interrupted(history, &record, "The job's history record could not be read after a restart.", None);
+            failed += 1;
+            continue;
+        };
+        let interrupted = if record.status == JobState::Running.as_str() {
+            Some("The server restarted while the job was running; the job was stopped and did not finish.")
+        } else if record.status == JobState::Scheduled.as_str() {
+            // It may have started a process before the crash: never run it a second time.
+            Some("The server restarted while the job was starting; the job was stopped and did not finish.")
+        } else {
+            None
+        };
+        if let Some(reason) = interrupted {
+            let killed = kill_leftovers(&record, &child::job_marker(history, record.task_id), boot_id.as_deref());
+            fail_interrupted(history, &record, reason, Some(&entry));
+            if killed > 0 {
+                entry.log_event(
+                    Level::Warn,
+                    &format!("Killed {killed} processes the job left running across the restart."),
+                );
+            }
+            failed += 1;
+            continue;
+        }
+        entry.live().state = JobState::Inited;
+        let update = JobUpdate {
+            status: Some(JobState::Inited.as_str().into()),
+            updated_ms: clock::now_millis(),
+            ..JobUpdate::default()
+        };
+        if let Err(e) = history.update(record.task_id, update, true) {
+            log::error!("job {}: cannot record its requeueing: {e}", record.task_id);
+        }
+        entry.log_event(Level::Info, "The server restarted: the job is queued again.");
+        let entry = Arc::new(entry);
+        store.insert(Arc::clone(&entry));
+        lock(queue).push_back(entry);
+        requeued += 1;
+    }
+    log::warn!("restart recovery: {requeued} queued jobs queued again, {failed} interrupted jobs marked Failed");
+    Ok(())
+}
+
+fn fail_interrupted(history: &History, record: &JobRecord, reason: &str, entry: Option<&JobEntry>) {
+    if let Some(entry) = entry {
+        entry.log_event(Level::Error, &format!("Sorry, your job executed failed with reason: {reason}"));
+        entry.log_event(
+            Level::Info,
+            "Sorry. Your job completed with a status Failed. You can view logs for the reason.",
+        );
+        entry.close_log();
+    }
+    let now = clock::now_millis();
+    let update = JobUpdate {
+        status: Some(JobState::Failed.as_str().into()),
+        progress: Some(1.0),
+        updated_ms: now,
+        ended_ms: Some(now),
+        err_code: Some(finish::INTERRUPTED_ERROR_CODE),
+        err_desc: Some(reason.to_string()),
+        paused: Some(false),
+        ..JobUpdate::default()
+    };
+    if let Err(e) = history.update(record.task_id, update, true) {
+        log::error!("job {}: cannot record that it was interrupted: {e}", record.task_id);
+    }
+}
+
+/// Kills what an interrupted job left running and returns how many processes that was. A
+/// process is the job's if its environment carries the job's marker (`PORTICO_JOB`: this
+/// history's random id and the taskID, so unique across data directories and restarts), or if
+/// it is in the job's recorded process group while that group's leader is alive and provably
+/// the job's (same boot, same start time). Each process is pinned before it is checked again
+/// and signalled, so a reused pid is never hit.
+fn kill_leftovers(record: &JobRecord, marker: &str, boot_id: Option<&str>) -> usize {
+    let var = child::JOB_MARKER_VAR;
+    let mut killed = Vec::new();
+    for pid in control::processes_with_env(var, marker) {
+        if control::kill_if(pid, || control::has_env(pid, var, marker)) {
+            killed.push(pid);
+        }
+    }
+    let same_boot = boot_id.is_some() && record.boot_id.as_deref() == boot_id;
+    if let (Some(pgid), Some(start_ticks), true) =
+        (record.pgid.and_then(|p| i32::try_from(p).ok()), record.pgid_start_ticks, same_boot)
+    {
+        let leader_is_ours =
+            || control::read_stat(pgid).is_some_and(|leader| leader.start_ticks == start_ticks && leader.pgrp == pgid);
+        if leader_is_ours() {
+            for member in control::group_members(pgid) {
+                if killed.contains(&member.pid) {
+                    continue;
+                }
+                let in_group = || control::read_stat(member.pid).is_some_and(|p| p.pgrp == pgid) && leader_is_ours();
+                if control::kill_if(member.pid, in_group) {
+                    killed.push(member.pid);
+                }
+            }
+        }
+    }
+    if !killed.is_empty() {
+        log::warn!("job {}: killed {} processes left from before the restart", record.task_id, killed.len());
+    }
+    killed.len()
+}
