@@ -88,8 +88,9 @@ pub fn run(config: &Config, history: &History, entry: &Arc<JobEntry>) -> bool {
         live.started_at_ms = Some(started_at_ms);
         live.pgid = Some(pgid);
     }
-    // Committed before the job's output is read: after a crash, recovery must find the group
-    // (and be able to prove it is this job's) to kill it.
+    // Not waited for: the `Scheduled` row already tells recovery the job may be running, and
+    // recovery finds its processes by their `PORTICO_JOB` marker; the process group recorded
+    // here is a second way in, for processes that cleared their environment.
     let running = JobUpdate {
         status: Some(JobState::Running.as_str().into()),
         started_ms: Some(started_at_ms),
@@ -98,7 +99,7 @@ pub fn run(config: &Config, history: &History, entry: &Arc<JobEntry>) -> bool {
         boot_id: control::boot_id(),
         ..now()
     };
-    record(history, task_id, running, true);
+    record(history, task_id, running, false);
     log::info!("job {task_id} Running as process group {pgid}");
     entry.log_event(Level::Info, "Your job is Running now. Please wait it to complete.(您的任务已经在运行中)");
 
