@@ -50,7 +50,7 @@ fn start(workers: usize) -> (Server, Duration) {
 fn start_in(data: tempfile::TempDir, workers: usize) -> (Server, Duration) {
     let started = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_portico"))
-        .args(["--bind", "127.0.0.1:0", "--workers", &workers.to_string(), "--http-threads", "8"])
+        .args(["--bind", "127.0.0.1:0", "--workers", &workers.to_string()])
         .arg("--data-dir")
         .arg(data.path())
         .stdout(Stdio::piped())

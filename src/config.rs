@@ -20,12 +20,14 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Jobs that may run at once: the size of the worker pool.
     pub workers: usize,
-    /// Threads answering HTTP requests (tiny_http still holds one thread per open connection).
-    pub http_threads: usize,
     /// How long a killed job may take to exit after SIGTERM before its group gets SIGKILL.
     pub kill_grace: Duration,
     /// Largest request body accepted; larger ones get HTTP 413 without being read.
     pub max_body_bytes: usize,
+    /// How long an idle keep-alive connection is kept open.
+    pub idle_timeout: Duration,
+    /// Connections served at once; more are answered 503.
+    pub max_connections: usize,
     /// Server log verbosity.
     pub log_level: log::LevelFilter,
     /// The interpreter that runs `python` jobs.
@@ -50,9 +52,10 @@ impl Default for Config {
             bind: "127.0.0.1:9001".into(),
             data_dir: PathBuf::from("./portico-data"),
             workers: 4,
-            http_threads: 8,
             kill_grace: Duration::from_secs(3),
             max_body_bytes: 10 * 1024 * 1024,
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 1024,
             log_level: log::LevelFilter::Info,
             python: "python3".into(),
             shell: "sh".into(),
@@ -114,11 +117,12 @@ struct ServerSection {
     bind: Option<String>,
     data_dir: Option<PathBuf>,
     workers: Option<usize>,
-    http_threads: Option<usize>,
     kill_grace_secs: Option<f64>,
     shutdown_grace_secs: Option<f64>,
     max_log_bytes: Option<u64>,
     max_body_bytes: Option<usize>,
+    idle_timeout_secs: Option<u64>,
+    max_connections: Option<usize>,
     log_level: Option<String>,
     session_timeout_secs: Option<u64>,
 }
@@ -176,7 +180,6 @@ which win over the file, which wins over the embedded defaults):
     --data-dir DIR       history, logs, results and job working directories
                          [default: ./portico-data, created if missing; env PORTICO_DATA_DIR]
     --workers N          jobs that run at once (the worker pool) [default: 4; env PORTICO_WORKERS]
-    --http-threads N     threads answering HTTP requests [default: 8; env PORTICO_HTTP_THREADS]
     --kill-grace SECS    time between SIGTERM and SIGKILL when a job is killed
                          [default: 3; env PORTICO_KILL_GRACE]
     --shutdown-grace SECS
@@ -233,9 +236,6 @@ impl Config {
         if let Some(n) = server.workers {
             self.apply("workers", &n.to_string(), &source)?;
         }
-        if let Some(n) = server.http_threads {
-            self.apply("http-threads", &n.to_string(), &source)?;
-        }
         if let Some(secs) = server.kill_grace_secs {
             self.apply("kill-grace", &secs.to_string(), &source)?;
         }
@@ -254,6 +254,26 @@ impl Config {
         }
         if let Some(n) = server.max_body_bytes {
             self.max_body_bytes = n;
+        }
+        if let Some(secs) = server.idle_timeout_secs {
+            if secs == 0 {
+                return Err(ConfigError::Invalid {
+                    setting: "idle_timeout_secs",
+                    source,
+                    reason: "must be at least 1".into(),
+                });
+            }
+            self.idle_timeout = Duration::from_secs(secs);
+        }
+        if let Some(n) = server.max_connections {
+            if n == 0 {
+                return Err(ConfigError::Invalid {
+                    setting: "max_connections",
+                    source,
+                    reason: "must be at least 1".into(),
+                });
+            }
+            self.max_connections = n;
         }
         if let Some(level) = server.log_level {
             self.apply("log-level", &level, &source)?;
@@ -295,10 +315,6 @@ impl Config {
             "workers" => {
                 self.workers = positive(value).ok_or_else(|| invalid("workers", "expected a whole number from 1"))?
             }
-            "http-threads" => {
-                self.http_threads =
-                    positive(value).ok_or_else(|| invalid("http-threads", "expected a whole number from 1"))?
-            }
             "kill-grace" => {
                 let secs: f64 = value
                     .parse()
@@ -327,11 +343,10 @@ impl Config {
 }
 
 /// Settings that flags and `PORTICO_*` variables can both set (the config path is handled apart).
-const SETTINGS: [(&str, &str); 7] = [
+const SETTINGS: [(&str, &str); 6] = [
     ("bind", "PORTICO_BIND"),
     ("data-dir", "PORTICO_DATA_DIR"),
     ("workers", "PORTICO_WORKERS"),
-    ("http-threads", "PORTICO_HTTP_THREADS"),
     ("kill-grace", "PORTICO_KILL_GRACE"),
     ("shutdown-grace", "PORTICO_SHUTDOWN_GRACE"),
     ("log-level", "PORTICO_LOG_LEVEL"),
@@ -356,8 +371,7 @@ impl Flags {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        const NAMES: [&str; 8] =
-            ["bind", "data-dir", "workers", "http-threads", "kill-grace", "shutdown-grace", "config", "log-level"];
+        const NAMES: [&str; 7] = ["bind", "data-dir", "workers", "kill-grace", "shutdown-grace", "config", "log-level"];
         let mut values = Vec::new();
         let mut args = args.into_iter().map(Into::into).peekable();
         let mut first = true;

@@ -43,10 +43,7 @@ impl Server {
         // Absolute from here on: log paths and result locations are handed out as file:// URIs.
         config.data_dir = std::fs::canonicalize(&config.data_dir)?;
         let listener = http::bind(&config.bind)?;
-        let addr = listener
-            .server_addr()
-            .to_ip()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::Unsupported, "only TCP listening is supported"))?;
+        let addr = listener.local_addr()?;
         let accounts = Accounts::load(&config).map_err(|e| io::Error::other(e.to_string()))?;
         let scheduler =
             Scheduler::start(config.clone(), addr.to_string()).map_err(|e| io::Error::other(e.to_string()))?;
@@ -57,11 +54,6 @@ impl Server {
     /// The address the server listens on.
     pub fn addr(&self) -> SocketAddr {
         self.http.addr()
-    }
-
-    /// See [`HttpServer::fatal_trigger`]: call it when the HTTP library has failed.
-    pub fn fatal_trigger(&self) -> impl Fn() + Send + Sync + 'static {
-        self.http.fatal_trigger()
     }
 
     /// Blocks until the server can no longer accept connections (an error) or is stopped.
@@ -85,7 +77,7 @@ impl Server {
 }
 
 /// Raises the soft open-file limit to the hard limit: every connection and every running
-/// job's pipes and files need descriptors, and running out stops tiny_http accepting for good.
+/// job's pipes and files need descriptors.
 pub fn raise_fd_limit() -> io::Result<u64> {
     // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
     unsafe {

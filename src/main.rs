@@ -37,7 +37,6 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    install_panic_policy(server.fatal_trigger());
     let stop = server.stop_trigger();
     if let Err(e) = portico::signals::on_termination(move |signal| {
         log::info!("received signal {signal}: shutting down");
@@ -57,29 +56,13 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            // tiny_http accepts nothing more after a failed accept: stop for good (running jobs
+            // Accepting failed in a way that cannot be waited out: stop for good (running jobs
             // are killed and recorded) and exit non-zero so a supervisor restarts the server.
             log::error!("stopping: {e}");
             server.shutdown(std::time::Duration::ZERO);
             ExitCode::from(1)
         }
     }
-}
-
-/// A panic in one of our own threads is caught where it happens (handlers answer 500, workers
-/// record the job). A panic in any other thread is tiny_http's, whose accept loop panics when
-/// descriptors run out and then accepts nothing more: end the server so it can be restarted.
-fn install_panic_policy(fatal: impl Fn() + Send + Sync + 'static) {
-    let report = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        report(info);
-        let thread = std::thread::current();
-        let name = thread.name().unwrap_or("");
-        if !name.starts_with("portico-") && name != "main" {
-            log::error!("the HTTP library failed ({info}); stopping so the server can be restarted");
-            fatal();
-        }
-    }));
 }
 
 /// Reads one line (the password) from stdin and prints its Argon2id PHC string.

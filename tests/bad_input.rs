@@ -100,18 +100,85 @@ fn wrong_routes_methods_and_huge_bodies_are_refused_in_the_envelope() {
 }
 
 #[test]
-fn running_out_of_descriptors_ends_the_server_instead_of_leaving_it_deaf() {
+fn running_out_of_descriptors_is_survived_and_the_server_serves_again() {
     let mut server = Portico::start_with_fd_limit(48);
     let (exec_id, _) = server.submit_shell("echo fine");
     assert_eq!(server.wait_done(&exec_id), "Succeed");
     let addr = server.base.trim_start_matches("http://").to_string();
-    // Hold connections open until accepting one more fails inside the server.
+    // Hold idle connections open until the server, out of descriptors, turns one away.
     let mut held = Vec::new();
-    let code = eventually("the server to give up accepting", || {
-        if let Ok(stream) = std::net::TcpStream::connect(&addr) {
-            held.push(stream);
+    let turned_away = eventually("a connection to be refused with 503", || {
+        let mut stream = std::net::TcpStream::connect(&addr).ok()?;
+        stream.set_read_timeout(Some(std::time::Duration::from_millis(200))).ok()?;
+        let mut answer = [0u8; 64];
+        match std::io::Read::read(&mut stream, &mut answer) {
+            Ok(n) if n > 0 => Some(String::from_utf8_lossy(&answer[..n]).into_owned()),
+            _ => {
+                held.push(stream);
+                None
+            }
         }
-        server.try_exit_code()
     });
-    assert_eq!(code, Some(1), "a server that cannot accept must exit non-zero");
+    assert!(turned_away.starts_with("HTTP/1.1 503"), "{turned_away}");
+    assert_eq!(server.try_exit_code(), None, "the server keeps running");
+    drop(held);
+    let (exec_id, _) = eventually("the server to accept again", || {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| server.submit_shell("echo again"))).ok()
+    });
+    assert_eq!(server.wait_done(&exec_id), "Succeed");
+}
+
+/// Sends raw bytes on a fresh connection and returns what the server answers before closing.
+fn raw_exchange(server: &Portico, request: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(crate::helper::PATIENCE)).unwrap();
+    stream.write_all(request).unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[test]
+fn hostile_requests_are_answered_without_harming_the_server() {
+    let server = Portico::start();
+    let (_, token) = crate::helper::bootstrap_credentials(&server.data_dir);
+    let huge = "Content-Length: 99999999999999\r\n";
+    // Unauthenticated, with a body that will never come: refused at once from the head alone.
+    let answer = raw_exchange(
+        &server,
+        format!("POST /api/rest_j/v1/entrance/submit HTTP/1.1\r\nHost: x\r\n{huge}\r\n").as_bytes(),
+    );
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    // Authenticated, declaring more than the body limit: refused unread.
+    let answer = raw_exchange(
+        &server,
+        format!(
+            "POST /api/rest_j/v1/entrance/submit HTTP/1.1\r\nToken-Code: {token}\r\nToken-User: hadoop\r\n{huge}\r\n"
+        )
+        .as_bytes(),
+    );
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(raw_exchange(&server, b"GARBAGE\r\n\r\n").starts_with("HTTP/1.1 400"));
+    assert!(raw_exchange(&server, b"GET / HTTP/9.9\r\n\r\n").starts_with("HTTP/1.1 400"));
+    let long_header = format!("GET /api/rest_j/v1/user/userInfo HTTP/1.1\r\nX-Big: {}\r\n\r\n", "a".repeat(70_000));
+    assert!(raw_exchange(&server, long_header.as_bytes()).starts_with("HTTP/1.1 431"));
+    let bad_chunks = format!(
+        "POST /api/rest_j/v1/entrance/submit HTTP/1.1\r\nToken-Code: {token}\r\nToken-User: hadoop\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"
+    );
+    assert!(raw_exchange(&server, bad_chunks.as_bytes()).starts_with("HTTP/1.1 400"));
+    // A chunked body that is well formed is read like any other.
+    let body =
+        r#"{"executionContent": {"code": "echo chunked", "runType": "sh"}, "labels": {"engineType": "shell-1"}}"#;
+    let chunked = format!(
+        "POST /api/rest_j/v1/entrance/submit HTTP/1.1\r\nToken-Code: {token}\r\nToken-User: hadoop\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n",
+        body.len()
+    );
+    let answer = raw_exchange(&server, chunked.as_bytes());
+    assert!(answer.starts_with("HTTP/1.1 200") && answer.contains("execID"), "{answer}");
+
+    // After all of that the server still runs jobs.
+    let (exec_id, _) = server.submit_shell("echo still here");
+    assert_eq!(server.wait_done(&exec_id), "Succeed");
 }

@@ -1,30 +1,29 @@
-//! The HTTP layer: accept loop, request limits, the route table, and the envelope.
+//! The HTTP layer: the transport, request limits, the route table, and the envelope.
 //!
-//! tiny_http accepts connections; a fixed pool of handler threads turns each request into a
-//! `rouille::Request`, routes it, and writes the `rouille::Response` back. We run our own accept
-//! loop rather than rouille's so that a failing accept (for example when the process runs out
-//! of file descriptors, after which tiny_http accepts nothing more) ends the server with an
-//! error a supervisor can act on, instead of leaving a process that refuses every connection.
-//! Handlers are thin: parse, authenticate, call the job domain, wrap the answer.
+//! `server.rs` accepts connections and reads requests within limits (our own small HTTP/1.1
+//! transport: see there why not tiny_http); every request is turned into a `rouille::Request`,
+//! authenticated from its head before its body is read, routed, and answered with a
+//! `rouille::Response`. Handlers are thin: parse, authenticate, call the job domain, wrap the
+//! answer.
 
 pub mod auth;
 mod entrance;
 mod filesystem;
 mod jobhistory;
 pub mod message;
+mod server;
 mod user;
 
 use std::io::{self, Read};
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rouille::{Request, Response};
 use serde_json::Value;
-use threadpool::ThreadPool;
 
 use self::auth::Caller;
 use self::message::{ApiError, Message};
@@ -55,37 +54,41 @@ pub struct Context {
 /// A running HTTP front end.
 pub struct HttpServer {
     addr: SocketAddr,
-    server: Arc<tiny_http::Server>,
     stopping: Arc<AtomicBool>,
     accept: Option<JoinHandle<io::Result<()>>>,
 }
 
 /// Binds the listening socket; separate from [`HttpServer::start`] so the bound port can go
 /// into execIDs before any request is served.
-pub fn bind(addr: &str) -> io::Result<tiny_http::Server> {
-    tiny_http::Server::http(addr)
-        .map_err(|e| io::Error::new(io::ErrorKind::AddrNotAvailable, format!("cannot listen on {addr}: {e}")))
+pub fn bind(addr: &str) -> io::Result<TcpListener> {
+    TcpListener::bind(addr).map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))
 }
 
 impl HttpServer {
-    /// Starts serving `server` with `context` on a pool of `config.http_threads` threads.
-    pub fn start(server: tiny_http::Server, context: Context) -> io::Result<HttpServer> {
-        let addr = server
-            .server_addr()
-            .to_ip()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::Unsupported, "only TCP listening is supported"))?;
-        let server = Arc::new(server);
+    /// Starts accepting on `listener`, answering with `context`.
+    pub fn start(listener: TcpListener, context: Context) -> io::Result<HttpServer> {
+        let addr = listener.local_addr()?;
+        let config = &context.config;
+        let limits = server::Limits {
+            max_head_bytes: 64 * 1024,
+            max_body_bytes: config.max_body_bytes,
+            idle_timeout: config.idle_timeout,
+            io_timeout: Duration::from_secs(30),
+            max_connections: config.max_connections,
+        };
         let stopping = Arc::new(AtomicBool::new(false));
-        let pool = ThreadPool::with_name("portico-http".into(), context.config.http_threads);
         let context = Arc::new(context);
+        let handler: Arc<server::Handler> =
+            Arc::new(move |head: &server::Head, from: SocketAddr, body: &mut server::Body<'_>| {
+                serve(&context, head, from, body)
+            });
         let accept = {
-            let server = Arc::clone(&server);
             let stopping = Arc::clone(&stopping);
             std::thread::Builder::new()
                 .name("portico-accept".into())
-                .spawn(move || accept_loop(&server, &stopping, &pool, &context))?
+                .spawn(move || server::accept_loop(&listener, limits, handler, stopping))?
         };
-        Ok(HttpServer { addr, server, stopping, accept: Some(accept) })
+        Ok(HttpServer { addr, stopping, accept: Some(accept) })
     }
 
     /// The address actually listened on (with the real port when 0 was asked for).
@@ -94,7 +97,7 @@ impl HttpServer {
     }
 
     /// Blocks until the accept loop ends: `Ok` after [`HttpServer::stop`], `Err` when accepting
-    /// failed and the server can no longer take connections.
+    /// failed in a way that cannot be waited out.
     pub fn wait(&mut self) -> io::Result<()> {
         match self.accept.take() {
             Some(handle) => handle.join().unwrap_or_else(|_| Err(io::Error::other("the accept thread panicked"))),
@@ -102,29 +105,22 @@ impl HttpServer {
         }
     }
 
-    /// A handle that makes the accept loop end with an error, for failures the loop cannot see
-    /// itself: tiny_http's accept thread *panics* (rather than reporting an error) when it runs
-    /// out of file descriptors, after which nothing is accepted any more.
-    pub fn fatal_trigger(&self) -> impl Fn() + Send + Sync + 'static {
-        let server = Arc::clone(&self.server);
-        move || server.unblock()
-    }
-
     /// A handle that ends the accept loop normally, as [`HttpServer::stop`] does.
     pub fn stop_trigger(&self) -> impl Fn() + Send + Sync + 'static {
-        let server = Arc::clone(&self.server);
         let stopping = Arc::clone(&self.stopping);
+        let addr = self.addr;
         move || {
             stopping.store(true, Ordering::SeqCst);
-            server.unblock();
+            server::wake(addr);
         }
     }
 
-    /// Stops accepting requests; requests in flight still get their answers.
+    /// Stops accepting connections; open connections finish the request they are on.
     pub fn stop(&mut self) {
-        self.stopping.store(true, Ordering::SeqCst);
-        self.server.unblock();
-        let _ = self.wait();
+        if self.accept.is_some() {
+            (self.stop_trigger())();
+            let _ = self.wait();
+        }
     }
 }
 
@@ -134,120 +130,43 @@ impl Drop for HttpServer {
     }
 }
 
-fn accept_loop(
-    server: &tiny_http::Server,
-    stopping: &AtomicBool,
-    pool: &ThreadPool,
-    context: &Arc<Context>,
-) -> io::Result<()> {
-    loop {
-        match server.recv() {
-            Ok(request) => {
-                let context = Arc::clone(context);
-                pool.execute(move || serve(&context, request));
-            }
-            Err(_) if stopping.load(Ordering::SeqCst) => {
-                pool.join();
-                return Ok(());
-            }
-            Err(e) => {
-                log::error!("accepting connections failed, the server cannot continue: {e}");
-                return Err(e);
-            }
-        }
-    }
-}
-
 /// Answers one request end to end: authentication, limits, routing, panics, logging.
 ///
-/// The caller is authenticated from the headers before the body is read, so an unauthenticated
-/// client cannot make the server read (or wait for) a body at all.
-fn serve(context: &Context, mut request: tiny_http::Request) {
+/// The caller is authenticated from the head *before* the body is read, so an unauthenticated
+/// client cannot make the server read (or wait for) a body at all; the transport then closes
+/// the connection instead of draining it.
+fn serve(context: &Context, head: &server::Head, from: SocketAddr, body: &mut server::Body<'_>) -> Response {
     let started = Instant::now();
-    let verb = request.method().as_str().to_string();
-    let url = request.url().to_string();
-    let headers: Vec<(String, String)> = request
-        .headers()
-        .iter()
-        .map(|h| (h.field.as_str().as_str().to_string(), h.value.as_str().to_string()))
-        .collect();
-    let from = request.remote_addr().copied().unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
-    if !path_of(&url).starts_with(PREFIX) {
-        let missing = ApiError::NoRoute(path_of(&url).to_string()).into_message(&method_echo(&url));
-        return respond(
-            request,
-            missing.into_response().with_additional_header("Connection", "close"),
-            &verb,
-            &url,
-            started,
-        );
-    }
-    let caller = if is_public(path_of(&url)) {
-        None
-    } else {
-        let head = Request::fake_http_from(from, verb.clone(), url.clone(), headers.clone(), Vec::new());
-        match auth::authenticate(context, &head) {
-            Ok(caller) => Some(caller),
-            Err(e) => {
-                let refused =
-                    e.into_message(&method_echo(&url)).into_response().with_additional_header("Connection", "close");
-                return respond(request, refused, &verb, &url, started);
-            }
+    let url = head.target.as_str();
+    let method = method_echo(url);
+    let answer = (|| -> Result<Response, ApiError> {
+        if !path_of(url).starts_with(PREFIX) {
+            return Err(ApiError::NoRoute(path_of(url).to_string()));
         }
-    };
-    let response = match read_body(&mut request, context.config.max_body_bytes) {
-        Ok(body) => {
-            let routed = Request::fake_http_from(from, verb.clone(), url.clone(), headers, body);
-            match panic::catch_unwind(AssertUnwindSafe(|| route(context, &routed, caller))) {
-                Ok(response) => response,
-                Err(_) => {
-                    ApiError::Internal("the handler panicked".into()).into_message(&method_echo(&url)).into_response()
-                }
-            }
-        }
-        Err(e) => e.into_message(&method_echo(&url)).into_response().with_additional_header("Connection", "close"),
-    };
-    respond(request, response, &verb, &url, started);
+        let caller = if is_public(path_of(url)) {
+            None
+        } else {
+            let bare = Request::fake_http_from(from, head.method.clone(), url, head.headers.clone(), Vec::new());
+            Some(auth::authenticate(context, &bare)?)
+        };
+        let bytes = body.read().map_err(|e| match e {
+            server::BodyError::TooLarge => ApiError::PayloadTooLarge { limit: context.config.max_body_bytes },
+            server::BodyError::Malformed(why) => ApiError::BadRequest(format!("Malformed request body: {why}")),
+            server::BodyError::Io(e) => ApiError::BadRequest(format!("cannot read the request body: {e}")),
+        })?;
+        let request = Request::fake_http_from(from, head.method.clone(), url, head.headers.clone(), bytes);
+        Ok(panic::catch_unwind(AssertUnwindSafe(|| route(context, &request, caller))).unwrap_or_else(|_| {
+            ApiError::Internal("the handler panicked".into()).into_message(&method).into_response()
+        }))
+    })();
+    let response = answer.unwrap_or_else(|e| e.into_message(&method).into_response());
+    log::info!("{} {} {} {}us", head.method, path_of(url), response.status_code, started.elapsed().as_micros());
+    response
 }
 
 /// API paths answered without authentication: login and logout.
 fn is_public(path: &str) -> bool {
     path.strip_prefix(PREFIX).is_some_and(|rest| matches!(rest.trim_end_matches('/'), "user/login" | "user/logout"))
-}
-
-/// Writes `response` and logs the request's one line.
-fn respond(request: tiny_http::Request, response: Response, verb: &str, url: &str, started: Instant) {
-    let code = response.status_code;
-    log::info!("{verb} {} {code} {}us", path_of(url), started.elapsed().as_micros());
-    let (data, length) = response.data.into_reader_and_size();
-    let mut reply = tiny_http::Response::empty(code).with_data(data, length);
-    for (name, value) in response.headers {
-        if name.eq_ignore_ascii_case("Content-Length") {
-            continue;
-        }
-        if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
-            reply.add_header(header);
-        }
-    }
-    // A client that hung up cannot be answered; there is nothing more to do for it.
-    let _ = request.respond(reply);
-}
-
-/// Reads the body, refusing (without reading it) one larger than `limit`.
-fn read_body(request: &mut tiny_http::Request, limit: usize) -> Result<Vec<u8>, ApiError> {
-    if request.body_length().is_some_and(|length| length > limit) {
-        return Err(ApiError::PayloadTooLarge { limit });
-    }
-    let mut body = Vec::new();
-    request
-        .as_reader()
-        .take(limit as u64 + 1)
-        .read_to_end(&mut body)
-        .map_err(|e| ApiError::BadRequest(format!("cannot read the request body: {e}")))?;
-    if body.len() > limit {
-        return Err(ApiError::PayloadTooLarge { limit });
-    }
-    Ok(body)
 }
 
 fn path_of(url: &str) -> &str {
