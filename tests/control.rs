@@ -54,12 +54,19 @@ wait"#;
 #[test]
 fn pause_stops_a_counting_job_and_resume_continues_it() {
     let server = Portico::start();
-    let (exec_id, _) = server.submit_shell("i=0; while true; do i=$((i+1)); echo \"tick $i\"; sleep 0.02; done");
+    let (exec_id, _) =
+        server.submit_shell("echo \"pid main $$\"; i=0; while true; do i=$((i+1)); echo \"tick $i\"; sleep 0.02; done");
+    let pid = printed_pids(&server, &exec_id, 1)[0];
     let ticks = || server.log_lines(&exec_id).iter().filter(|l| l.starts_with("tick ")).count();
     eventually("the job to count", || (ticks() >= 3).then_some(()));
 
     let paused = server.ok(&format!("entrance/{exec_id}/pause"));
     assert_eq!(paused["paused"], true);
+    // The job's shell really is stopped (state T in /proc), not just flagged.
+    eventually("the job's process to be stopped", || {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        (stat.rsplit(')').next()?.split_whitespace().next()? == "T").then_some(())
+    });
     let paused_for = |at_least: u64| {
         eventually(&format!("{at_least} ms of pause"), || {
             let status = server.ok(&format!("entrance/{exec_id}/status"));
@@ -67,10 +74,15 @@ fn pause_stops_a_counting_job_and_resume_continues_it() {
             (status["paused"] == true && status["pausedMillis"].as_u64().unwrap() >= at_least).then_some(())
         })
     };
-    // Let output already in the pipe drain, then show the count stands still for a second.
-    paused_for(200);
-    let before = ticks();
-    paused_for(1200);
+    // Output written just before the stop may still be on its way through the pipe: take the
+    // count once it holds still over 100 ms of pause, then check it a whole second later.
+    let before = eventually("the log to catch up with the stopped job", || {
+        let first = ticks();
+        paused_for(server.ok(&format!("entrance/{exec_id}/status"))["pausedMillis"].as_u64().unwrap() + 100);
+        (ticks() == first).then_some(first)
+    });
+    let now = server.ok(&format!("entrance/{exec_id}/status"))["pausedMillis"].as_u64().unwrap();
+    paused_for(now + 1000);
     assert_eq!(ticks(), before, "the job counted while paused");
     assert_eq!(server.ok(&format!("entrance/{exec_id}/progress"))["paused"], true);
 
@@ -79,7 +91,7 @@ fn pause_stops_a_counting_job_and_resume_continues_it() {
     eventually("the count to move again", || (ticks() > before + 2).then_some(()));
     let status = server.ok(&format!("entrance/{exec_id}/status"));
     assert_eq!(status["paused"], false);
-    assert!(status["pausedMillis"].as_u64().unwrap() >= 1200, "{status}");
+    assert!(status["pausedMillis"].as_u64().unwrap() >= 1000, "{status}");
 
     server.ok(&format!("entrance/{exec_id}/kill"));
     assert_eq!(server.wait_done(&exec_id), "Cancelled");

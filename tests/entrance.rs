@@ -28,7 +28,9 @@ fn a_shell_job_runs_to_success_with_linkis_shapes() {
         last_progress = progress;
         (state == "Succeed").then_some(())
     });
-    assert_eq!(seen.last().map(String::as_str), Some("Succeed"));
+    let order = ["Inited", "Scheduled", "Running", "Succeed"];
+    let positions: Vec<usize> = seen.iter().map(|s| order.iter().position(|o| o == s).unwrap()).collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "states went backwards: {seen:?}");
 
     let status = server.ok(&format!("entrance/{exec_id}/status"));
     assert_eq!(status["execID"], exec_id.as_str());

@@ -68,7 +68,7 @@ fn sigterm_lets_running_jobs_finish_within_the_grace_and_keeps_queued_ones() {
     let data = tempfile::tempdir().unwrap();
     let gate = tempfile::tempdir().unwrap();
     let go = gate.path().join("go");
-    let mut server = Portico::start_in(data.path(), &["--workers", "2", "--shutdown-grace", "2"]);
+    let mut server = Portico::start_in(data.path(), &["--workers", "2", "--shutdown-grace", "5"]);
     let (short, _) = server.submit_shell(&format!("while [ ! -f {} ]; do sleep 0.01; done; echo done", go.display()));
     let (long, _) = server.submit_shell("trap '' TERM; sleep 300");
     server.wait_state(&short, "Running");

@@ -1,7 +1,7 @@
 //! `/entrance/*`: submit and execute, status, progress, log, kill, killJobs, pause, resume.
 //!
 //! Each handler parses, authorizes, calls the scheduler and wraps the answer; the shapes are
-//! those of `docs/api.md` (and Linkis's §5). `{id}` is an execID or a numeric taskID.
+//! those the README lists (Linkis's §5 in `linkis-api.md`). `{id}` is an execID or a numeric taskID.
 
 use std::sync::Arc;
 
