@@ -201,3 +201,34 @@ fn a_job_that_waits_too_long_in_the_queue_ends_as_timeout_without_running() {
     assert!(log.join("\n").contains("over max queue time : 1 seconds"), "{log:?}");
     assert!(!log.iter().any(|l| l == "should not run" || l.contains("Running now")), "{log:?}");
 }
+
+#[test]
+fn processes_a_job_leaves_behind_are_killed_when_it_ends() {
+    let server = Portico::start();
+    // One leftover still holds the job's output open, the other has let go of it.
+    let (holding, _) = server.submit_shell("sleep 300 & echo \"pid holder $!\"");
+    let (detached, _) = server.submit_shell("sleep 300 >/dev/null 2>&1 & echo \"pid detached $!\"");
+    for exec_id in [&holding, &detached] {
+        assert_eq!(server.wait_done(exec_id), "Succeed");
+        let pid = printed_pids(&server, exec_id, 1)[0];
+        eventually(&format!("leftover {pid} of {exec_id} to be gone"), || (!alive(pid)).then_some(()));
+    }
+}
+
+#[test]
+fn paused_time_does_not_count_against_the_running_timeout() {
+    let server = Portico::start();
+    let (exec_id, _) = server.submit(&json!({
+        "executionContent": {"code": "sleep 300", "runType": "shell"},
+        "labels": {"engineType": "shell-1", "jobRunningTimeout": "2"}
+    }));
+    server.wait_state(&exec_id, "Running");
+    server.ok(&format!("entrance/{exec_id}/pause"));
+    eventually("3 s of pause", || {
+        let status = server.ok(&format!("entrance/{exec_id}/status"));
+        assert_eq!(status["status"], "Running", "a paused job must not time out: {status}");
+        (status["pausedMillis"].as_u64().unwrap() >= 3000).then_some(())
+    });
+    server.ok(&format!("entrance/{exec_id}/resume"));
+    assert_eq!(server.wait_done(&exec_id), "Timeout");
+}
