@@ -109,7 +109,7 @@ fn running_out_of_descriptors_is_survived_and_the_server_serves_again() {
     let mut held = Vec::new();
     let turned_away = eventually("a connection to be refused with 503", || {
         let mut stream = std::net::TcpStream::connect(&addr).ok()?;
-        stream.set_read_timeout(Some(std::time::Duration::from_millis(200))).ok()?;
+        stream.set_read_timeout(Some(std::time::Duration::from_millis(50))).ok()?;
         let mut answer = [0u8; 64];
         match std::io::Read::read(&mut stream, &mut answer) {
             Ok(n) if n > 0 => Some(String::from_utf8_lossy(&answer[..n]).into_owned()),
@@ -168,6 +168,23 @@ fn hostile_requests_are_answered_without_harming_the_server() {
         "POST /api/rest_j/v1/entrance/submit HTTP/1.1\r\nToken-Code: {token}\r\nToken-User: hadoop\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"
     );
     assert!(raw_exchange(&server, bad_chunks.as_bytes()).starts_with("HTTP/1.1 400"));
+    // Ambiguous framing (the stuff of request smuggling) is refused, never guessed at.
+    let auth = format!("Token-Code: {token}\r\nToken-User: hadoop\r\n");
+    for framing in [
+        "Content-Length: 0\r\nContent-Length: 44\r\n",
+        "Content-Length: +44\r\n",
+        "Transfer-Encoding: gzip\r\n",
+        "Transfer-Encoding: identity\r\nTransfer-Encoding: chunked\r\n",
+        "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+    ] {
+        let request = format!("POST /api/rest_j/v1/entrance/submit HTTP/1.1\r\n{auth}{framing}\r\n");
+        let answer = raw_exchange(&server, request.as_bytes());
+        assert!(answer.starts_with("HTTP/1.1 400"), "{framing:?}: {answer}");
+        let answers = answer.split("\r\n").filter(|line| line.starts_with("HTTP/1.1 ")).count();
+        assert_eq!(answers, 1, "exactly one answer for {framing:?}: {answer}");
+    }
+    // A flood of empty lines is not a request.
+    assert!(raw_exchange(&server, "\n".repeat(100_000).as_bytes()).starts_with("HTTP/1.1 400"));
     // A chunked body that is well formed is read like any other.
     let body =
         r#"{"executionContent": {"code": "echo chunked", "runType": "sh"}, "labels": {"engineType": "shell-1"}}"#;

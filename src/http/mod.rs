@@ -55,6 +55,7 @@ pub struct Context {
 pub struct HttpServer {
     addr: SocketAddr,
     stopping: Arc<AtomicBool>,
+    listener_fd: server::ListenerFd,
     accept: Option<JoinHandle<io::Result<()>>>,
 }
 
@@ -79,16 +80,17 @@ impl HttpServer {
         let stopping = Arc::new(AtomicBool::new(false));
         let context = Arc::new(context);
         let handler: Arc<server::Handler> =
-            Arc::new(move |head: &server::Head, from: SocketAddr, body: &mut server::Body<'_>| {
+            Arc::new(move |head: &server::Head, from: SocketAddr, body: &mut server::Body<'_, '_>| {
                 serve(&context, head, from, body)
             });
+        let listener_fd = server::listener_fd(&listener);
         let accept = {
-            let stopping = Arc::clone(&stopping);
+            let (stopping, fd) = (Arc::clone(&stopping), Arc::clone(&listener_fd));
             std::thread::Builder::new()
                 .name("portico-accept".into())
-                .spawn(move || server::accept_loop(&listener, limits, handler, stopping))?
+                .spawn(move || server::accept_loop(listener, limits, handler, stopping, fd))?
         };
-        Ok(HttpServer { addr, stopping, accept: Some(accept) })
+        Ok(HttpServer { addr, stopping, listener_fd, accept: Some(accept) })
     }
 
     /// The address actually listened on (with the real port when 0 was asked for).
@@ -108,10 +110,10 @@ impl HttpServer {
     /// A handle that ends the accept loop normally, as [`HttpServer::stop`] does.
     pub fn stop_trigger(&self) -> impl Fn() + Send + Sync + 'static {
         let stopping = Arc::clone(&self.stopping);
-        let addr = self.addr;
+        let fd = Arc::clone(&self.listener_fd);
         move || {
             stopping.store(true, Ordering::SeqCst);
-            server::wake(addr);
+            server::wake(&fd);
         }
     }
 
@@ -135,7 +137,7 @@ impl Drop for HttpServer {
 /// The caller is authenticated from the head *before* the body is read, so an unauthenticated
 /// client cannot make the server read (or wait for) a body at all; the transport then closes
 /// the connection instead of draining it.
-fn serve(context: &Context, head: &server::Head, from: SocketAddr, body: &mut server::Body<'_>) -> Response {
+fn serve(context: &Context, head: &server::Head, from: SocketAddr, body: &mut server::Body<'_, '_>) -> Response {
     let started = Instant::now();
     let url = head.target.as_str();
     let method = method_echo(url);
