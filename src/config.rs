@@ -435,6 +435,24 @@ mod tests {
     }
 
     #[test]
+    fn the_file_is_beaten_by_the_environment_which_is_beaten_by_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("portico.toml");
+        std::fs::write(&path, "[server]\nworkers = 3\nkill_grace_secs = 5\nbind = \"127.0.0.1:7000\"\n").unwrap();
+        let file = path.to_str().unwrap().to_string();
+        let env = |name: &str| match name {
+            "PORTICO_CONFIG" => Some(file.clone()),
+            "PORTICO_WORKERS" => Some("6".to_string()),
+            "PORTICO_KILL_GRACE" => Some("7".to_string()),
+            _ => None,
+        };
+        let config = Config::from_args_and_env(["--kill-grace", "9"], &env).unwrap();
+        assert_eq!(config.bind, "127.0.0.1:7000", "from the file");
+        assert_eq!(config.workers, 6, "the environment beats the file");
+        assert_eq!(config.kill_grace, Duration::from_secs(9), "a flag beats the environment");
+    }
+
+    #[test]
     fn bad_values_and_unknown_flags_are_errors() {
         assert!(matches!(
             Config::from_args_and_env(["--workers", "0"], &no_env),

@@ -210,3 +210,29 @@ fn a_jobs_working_directory_goes_away_unless_the_job_left_files_in_it() {
         "jobs run in their own directory: {printed:?}"
     );
 }
+
+#[test]
+fn an_output_line_longer_than_a_mebibyte_is_cut_into_pieces() {
+    let server = Portico::start();
+    let (exec_id, task_id) = server.submit(&json!({
+        "executeApplicationName": "python",
+        "executionCode": "import sys\nsys.stdout.write('x' * (1024 * 1024 + 10) + '\\nend\\n')"
+    }));
+    assert_eq!(server.wait_done(&exec_id), "Succeed");
+    let location =
+        server.ok(&format!("jobhistory/{task_id}/get"))["task"]["resultLocation"].as_str().unwrap().to_string();
+    let rows = server.ok(&format!("filesystem/openFile?path={location}/_0.dolphin"))["fileContent"].clone();
+    let lengths: Vec<usize> = rows.as_array().unwrap().iter().map(|r| r[0].as_str().unwrap().len()).collect();
+    assert_eq!(lengths, [1024 * 1024, 10, 3], "a line is cut at 1 MiB and nothing is lost");
+}
+
+#[test]
+fn a_new_data_directory_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tempfile::tempdir().unwrap();
+    let data = parent.path().join("fresh");
+    let server = Portico::start_in(&data, &[]);
+    assert_eq!(std::fs::metadata(&data).unwrap().permissions().mode() & 0o777, 0o700);
+    let (exec_id, _) = server.submit_shell("true");
+    assert_eq!(server.wait_done(&exec_id), "Succeed");
+}

@@ -684,7 +684,15 @@ mod tests {
         assert!(own.contains("USING INDEX jobs_by_user_time"), "{own}");
         let everyone = history.explain_list(&all(20)).unwrap();
         assert!(everyone.contains("USING INDEX jobs_by_time"), "{everyone}");
-        let unfinished = history.unfinished().unwrap();
-        assert!(unfinished.is_empty());
+        let failed = vec!["Failed".to_string()];
+        let own_failed = history
+            .explain_list(&ListFilter { user: Some("alice".into()), statuses: failed.clone(), ..all(20) })
+            .unwrap();
+        assert!(own_failed.contains("USING INDEX jobs_by_user_status_time"), "{own_failed}");
+        let all_failed = history.explain_list(&ListFilter { statuses: failed, ..all(20) }).unwrap();
+        assert!(all_failed.contains("USING INDEX jobs_by_status_time"), "{all_failed}");
+        for filter in [ListFilter { user: Some("alice".into()), ..all(20) }, all(20)] {
+            assert!(!history.explain_list(&filter).unwrap().contains("SCAN jobs\n"), "no full table scan");
+        }
     }
 }
