@@ -326,11 +326,6 @@ impl Accounts {
         })
     }
 
-    /// Whether a configured user is an admin (for `isAdmin` in answers).
-    pub fn is_admin(&self, user: &str) -> bool {
-        self.users.get(user).is_some_and(|a| a.admin)
-    }
-
     fn throttled(&self, from: IpAddr) -> Option<Duration> {
         let failures = lock(&self.failures);
         let entry = failures.get(&from)?;

@@ -125,11 +125,6 @@ impl Scheduler {
         Ok(Scheduler { shared })
     }
 
-    /// The settings the scheduler runs with.
-    pub fn config(&self) -> &Config {
-        &self.shared.config
-    }
-
     /// The job history, for the history endpoints.
     pub fn history(&self) -> &History {
         &self.shared.history

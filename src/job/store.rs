@@ -49,17 +49,6 @@ pub struct JobSpec {
     pub work_dir: PathBuf,
 }
 
-impl JobSpec {
-    /// Linkis labels as `key:value` strings, the way job history lists them.
-    pub fn labels(&self) -> Vec<String> {
-        vec![
-            format!("engineType:{}", self.engine_type),
-            format!("codeType:{}", self.run_type),
-            format!("userCreator:{}-{}", self.execute_user, self.creator),
-        ]
-    }
-}
-
 /// Per-stage progress in the Linkis `progressInfo` shape.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StageCounts {
@@ -274,15 +263,5 @@ impl JobStore {
     /// Jobs not yet ended, for shutdown.
     pub fn unfinished(&self) -> Vec<Arc<JobEntry>> {
         lock(&self.by_task).values().filter(|e| !e.live().state.is_terminal()).cloned().collect()
-    }
-
-    /// How many jobs are in memory (queued or running).
-    pub fn len(&self) -> usize {
-        lock(&self.by_task).len()
-    }
-
-    /// Whether no job is in memory.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }

@@ -17,7 +17,6 @@ pub const MAX_ROW_BYTES: usize = 2 * 1024 * 1024;
 /// Appends rows to a TEXT result set.
 pub struct TextResultWriter {
     file: BufWriter<File>,
-    rows: u64,
 }
 
 impl TextResultWriter {
@@ -28,26 +27,19 @@ impl TextResultWriter {
         }
         let mut file = BufWriter::new(File::create(path)?);
         file.write_all(TEXT_HEADER)?;
-        Ok(TextResultWriter { file, rows: 0 })
+        Ok(TextResultWriter { file })
     }
 
     /// Appends one row.
     pub fn row(&mut self, text: &[u8]) -> io::Result<()> {
         let text = &text[..text.len().min(MAX_ROW_BYTES)];
         write!(self.file, "{:010}", text.len())?;
-        self.file.write_all(text)?;
-        self.rows += 1;
-        Ok(())
+        self.file.write_all(text)
     }
 
     /// Makes the rows written so far visible to readers.
     pub fn flush(&mut self) -> io::Result<()> {
         self.file.flush()
-    }
-
-    /// Rows written so far.
-    pub fn rows(&self) -> u64 {
-        self.rows
     }
 }
 
