@@ -28,6 +28,8 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// Connections served at once; more are answered 503.
     pub max_connections: usize,
+    /// Connections served at once from one client address.
+    pub max_connections_per_address: usize,
     /// Server log verbosity.
     pub log_level: log::LevelFilter,
     /// The interpreter that runs `python` jobs.
@@ -56,6 +58,7 @@ impl Default for Config {
             max_body_bytes: 10 * 1024 * 1024,
             idle_timeout: Duration::from_secs(60),
             max_connections: 1024,
+            max_connections_per_address: 256,
             log_level: log::LevelFilter::Info,
             python: "python3".into(),
             shell: "sh".into(),
@@ -123,6 +126,7 @@ struct ServerSection {
     max_body_bytes: Option<usize>,
     idle_timeout_secs: Option<u64>,
     max_connections: Option<usize>,
+    max_connections_per_address: Option<usize>,
     log_level: Option<String>,
     session_timeout_secs: Option<u64>,
 }
@@ -274,6 +278,16 @@ impl Config {
                 });
             }
             self.max_connections = n;
+        }
+        if let Some(n) = server.max_connections_per_address {
+            if n == 0 {
+                return Err(ConfigError::Invalid {
+                    setting: "max_connections_per_address",
+                    source,
+                    reason: "must be at least 1".into(),
+                });
+            }
+            self.max_connections_per_address = n;
         }
         if let Some(level) = server.log_level {
             self.apply("log-level", &level, &source)?;

@@ -199,3 +199,36 @@ fn hostile_requests_are_answered_without_harming_the_server() {
     let (exec_id, _) = server.submit_shell("echo still here");
     assert_eq!(server.wait_done(&exec_id), "Succeed");
 }
+
+#[test]
+fn one_client_address_cannot_take_every_connection() {
+    let config = crate::helper::MULTI_USER_CONFIG
+        .replace("session_timeout_secs = 3600", "session_timeout_secs = 3600\nmax_connections_per_address = 3");
+    let server = Portico::start_with_config(&config, &[]);
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let open_idle = || {
+        let stream = std::net::TcpStream::connect(&addr).unwrap();
+        stream.set_read_timeout(Some(std::time::Duration::from_millis(100))).unwrap();
+        stream
+    };
+    let answer_of = |mut stream: &std::net::TcpStream| {
+        let mut buf = [0u8; 32];
+        match std::io::Read::read(&mut stream, &mut buf) {
+            Ok(n) => String::from_utf8_lossy(&buf[..n]).into_owned(),
+            Err(_) => String::new(),
+        }
+    };
+    let held: Vec<_> = (0..3).map(|_| open_idle()).collect();
+    // The server counts a connection once it has accepted it: wait for the fourth to be refused.
+    let refused = eventually("a fourth connection from the same address to be refused", || {
+        let extra = open_idle();
+        let answer = answer_of(&extra);
+        answer.starts_with("HTTP/1.1 503").then_some(answer)
+    });
+    assert!(refused.starts_with("HTTP/1.1 503"));
+    drop(held);
+    let (exec_id, _) = eventually("a place to free up", || {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| server.submit_shell("echo room again"))).ok()
+    });
+    assert_eq!(server.wait_done(&exec_id), "Succeed");
+}

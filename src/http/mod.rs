@@ -76,6 +76,7 @@ impl HttpServer {
             idle_timeout: config.idle_timeout,
             io_timeout: Duration::from_secs(30),
             max_connections: config.max_connections,
+            max_connections_per_address: config.max_connections_per_address,
         };
         let stopping = Arc::new(AtomicBool::new(false));
         let context = Arc::new(context);

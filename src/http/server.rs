@@ -23,9 +23,10 @@
 //!
 //! It knows nothing of routes or the Linkis envelope; [`Handler`] is the application.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -48,6 +49,8 @@ pub struct Limits {
     pub io_timeout: Duration,
     /// Connections served at once; more are answered 503 and closed.
     pub max_connections: usize,
+    /// Connections served at once from one client address, so one client cannot take them all.
+    pub max_connections_per_address: usize,
 }
 
 /// The slowest a body may arrive, beyond the base allowance: 16 KiB a second.
@@ -517,7 +520,7 @@ fn accept_connections(
     handler: Arc<Handler>,
     stopping: &Arc<AtomicBool>,
 ) -> io::Result<()> {
-    let active = Arc::new(AtomicUsize::new(0));
+    let active = Arc::new(Connections::default());
     // A descriptor kept in reserve: when the process runs out, it is given back to accept (and
     // refuse) the connection waiting in the backlog, instead of leaving that client hanging.
     let mut reserve = File::open("/dev/null").ok();
@@ -549,11 +552,10 @@ fn accept_connections(
             }
             Err(e) => return Err(e),
         };
-        if active.load(Ordering::SeqCst) >= limits.max_connections {
+        let Some(slot) = Slot::take(&active, peer.ip(), limits) else {
             refuse(&stream, "Too many open connections; retry shortly");
             continue;
-        }
-        let slot = Slot::take(&active);
+        };
         let (handler, stopping) = (Arc::clone(&handler), Arc::clone(stopping));
         let spawned = std::thread::Builder::new().name("portico-conn".into()).spawn(move || {
             let _slot = slot;
@@ -572,19 +574,45 @@ fn refuse(stream: &TcpStream, message: &str) {
     let _ = stream.shutdown(Shutdown::Write);
 }
 
+/// Open connections, in all and per client address.
+#[derive(Default)]
+struct Connections {
+    total: AtomicUsize,
+    by_address: Mutex<HashMap<IpAddr, usize>>,
+}
+
 /// One counted connection; gives its place back when dropped, however the thread ends.
-struct Slot(Arc<AtomicUsize>);
+struct Slot {
+    connections: Arc<Connections>,
+    address: IpAddr,
+}
 
 impl Slot {
-    fn take(active: &Arc<AtomicUsize>) -> Slot {
-        active.fetch_add(1, Ordering::SeqCst);
-        Slot(Arc::clone(active))
+    /// Takes a place for a connection from `address`, if the limits leave one.
+    fn take(connections: &Arc<Connections>, address: IpAddr, limits: Limits) -> Option<Slot> {
+        let mut by_address = lock(&connections.by_address);
+        let from_address = by_address.get(&address).copied().unwrap_or(0);
+        if connections.total.load(Ordering::SeqCst) >= limits.max_connections
+            || from_address >= limits.max_connections_per_address
+        {
+            return None;
+        }
+        by_address.insert(address, from_address + 1);
+        connections.total.fetch_add(1, Ordering::SeqCst);
+        Some(Slot { connections: Arc::clone(connections), address })
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        let mut by_address = lock(&self.connections.by_address);
+        if let Some(count) = by_address.get_mut(&self.address) {
+            *count -= 1;
+            if *count == 0 {
+                by_address.remove(&self.address);
+            }
+        }
+        self.connections.total.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
