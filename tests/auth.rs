@@ -260,15 +260,32 @@ fn first_start_credentials_are_private_reused_and_never_logged() {
     let before = std::fs::read(data.path().join("credentials.toml")).unwrap();
 
     // A second start reuses them; capture its log to check no secret appears in it.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_portico"))
-        .args(["--bind", "127.0.0.1:0", "--log-level", "debug", "--data-dir"])
-        .arg(data.path())
-        .env("PORTICO_SECRET_CHECK", &token)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    /// Kills the server however the test ends, so a failing assertion leaves no process behind.
+    struct Reaped(std::process::Child);
+    impl Drop for Reaped {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Reaped(
+        Command::new(env!("CARGO_BIN_EXE_portico"))
+            .args(["--bind", "127.0.0.1:0", "--log-level", "debug", "--data-dir"])
+            .arg(data.path())
+            .env("PORTICO_SECRET_CHECK", &token)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    // The log is read as it comes, so a chatty server can never block on a full pipe.
+    let stderr = child.0.stderr.take().unwrap();
+    let log_reader = std::thread::spawn(move || {
+        let mut log = String::new();
+        let _ = std::io::BufReader::new(stderr).read_to_string(&mut log);
+        log
+    });
+    let mut stdout = std::io::BufReader::new(child.0.stdout.take().unwrap());
     let mut line = String::new();
     std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
     let base = line.trim().strip_prefix("portico listening on ").unwrap().to_string();
@@ -304,10 +321,8 @@ fn first_start_credentials_are_private_reused_and_never_logged() {
         !log.contains(&token) && !log.contains("PORTICO_SECRET_CHECK"),
         "the server's secrets leaked into the job: {log}"
     );
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let mut server_log = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut server_log).unwrap();
+    drop(child);
+    let server_log = log_reader.join().unwrap();
     assert!(server_log.contains("credentials.toml"), "the log says where the credentials are: {server_log}");
     for secret in [&password, &token, &"wrong-secret-attempt".to_string()] {
         assert!(!server_log.contains(secret.as_str()), "a secret reached the server log");
