@@ -5,12 +5,11 @@
 
 use std::sync::Arc;
 
-use rouille::Request;
 use serde_json::{json, Value};
 
 use super::auth::Caller;
 use super::message::{ApiError, Message};
-use super::{json_body, Call, Context};
+use super::{integer_param, json_body, Call, Context};
 use crate::job::control::{self, Resources};
 use crate::job::request::{self, check_name};
 use crate::job::scheduler::{KillOutcome, PauseOutcome, Submitter};
@@ -168,18 +167,6 @@ pub fn log(call: Call<'_>, id: &str) -> Result<Message, ApiError> {
     let log =
         if distinct { json!(LevelSplit::of(&page.lines, false).into_array()) } else { json!(page.lines.join("\n")) };
     Ok(Message::ok(method, json!({"log": log, "fromLine": page.next_from, "execID": entry.spec.exec_id})))
-}
-
-fn integer_param(request: &Request, name: &str) -> Result<Option<i64>, ApiError> {
-    match request.get_param(name) {
-        None => Ok(None),
-        Some(text) if text.trim().is_empty() => Ok(None),
-        Some(text) => text
-            .trim()
-            .parse::<i64>()
-            .map(Some)
-            .map_err(|_| ApiError::BadRequest(format!("The parameter {name} must be an integer, not {text:?}"))),
-    }
 }
 
 /// `GET|POST {id}/kill[?taskID=]`

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::auth::Caller;
 use super::message::{ApiError, Message};
-use super::{Call, Context};
+use super::{integer_param, Call, Context};
 use crate::storage::log_file::LevelSplit;
 use crate::storage::result_set::{self, ResultKind};
 
@@ -157,16 +157,9 @@ fn result_order(path: &Path) -> (u64, String) {
     (number, name)
 }
 
-fn number_param(request: &Request, name: &str, default: u64) -> Result<u64, ApiError> {
-    match request.get_param(name) {
-        None => Ok(default),
-        Some(text) if text.trim().is_empty() => Ok(default),
-        Some(text) => text
-            .trim()
-            .parse::<i64>()
-            .map(|n| if n < 1 { default } else { n as u64 })
-            .map_err(|_| ApiError::BadRequest(format!("The parameter {name} must be an integer, not {text:?}"))),
-    }
+/// A positive count parameter; absent, blank or below 1 means `default`.
+fn count_param(request: &Request, name: &str, default: u64) -> Result<u64, ApiError> {
+    Ok(integer_param(request, name)?.filter(|n| *n >= 1).map_or(default, |n| n as u64))
 }
 
 /// `GET filesystem/openFile?path=&page=&pageSize=&nullValue=`: one page of a result set.
@@ -177,8 +170,8 @@ pub fn open_file(call: Call<'_>) -> Result<Message, ApiError> {
     if !path.is_file() || path.extension().is_none_or(|e| e != "dolphin") {
         return Err(linkis_error(80003, format!("{} is not a result set file", uri_of(&path))));
     }
-    let page = number_param(request, "page", 1)?;
-    let page_size = number_param(request, "pageSize", DEFAULT_PAGE_SIZE)?;
+    let page = count_param(request, "page", 1)?;
+    let page_size = count_param(request, "pageSize", DEFAULT_PAGE_SIZE)?;
     if page_size > MAX_PAGE_SIZE {
         return Err(linkis_error(80034, format!("pageSize may be at most {MAX_PAGE_SIZE} rows")));
     }

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::auth::Caller;
 use super::message::{ApiError, Message};
-use super::{Call, Context};
+use super::{integer_param, Call, Context};
 use crate::clock;
 use crate::job::request::check_name;
 use crate::job::JobState;
@@ -42,12 +42,11 @@ pub fn get(call: Call<'_>, id: &str) -> Result<Message, ApiError> {
 pub fn list(call: Call<'_>) -> Result<Message, ApiError> {
     let Call { context, request, caller, method } = call;
     let number = |name: &str| -> Result<Option<u64>, ApiError> {
-        match request.get_param(name).filter(|v| !v.trim().is_empty()) {
-            None => Ok(None),
-            Some(text) => text.trim().parse::<u64>().map(Some).map_err(|_| {
-                ApiError::BadRequest(format!("The parameter {name} must be a non-negative integer, not {text:?}"))
-            }),
-        }
+        integer_param(request, name)?
+            .map(|n| {
+                u64::try_from(n).map_err(|_| ApiError::BadRequest(format!("The parameter {name} must not be negative")))
+            })
+            .transpose()
     };
     let name = |param: &str| -> Result<Option<String>, ApiError> {
         match request.get_param(param).filter(|v| !v.trim().is_empty()) {

@@ -264,14 +264,36 @@ fn route(context: &Context, request: &Request, caller: Option<Caller>) -> Respon
     answer.unwrap_or_else(|e| e.into_message(&method)).into_response()
 }
 
-/// Parses a JSON body whatever its Content-Type (curl users often leave it out).
+/// Parses a JSON body whatever its Content-Type (curl users often leave it out); an empty body
+/// is an error.
 fn json_body(request: &Request) -> Result<Value, ApiError> {
+    optional_json_body(request)?
+        .ok_or_else(|| ApiError::BadRequest("The request body is empty; send a JSON object".into()))
+}
+
+/// Parses a JSON body whatever its Content-Type; `None` when the body is empty.
+fn optional_json_body(request: &Request) -> Result<Option<Value>, ApiError> {
     let mut body = Vec::new();
     if let Some(mut data) = request.data() {
         data.read_to_end(&mut body).map_err(|e| ApiError::BadRequest(format!("cannot read the request body: {e}")))?;
     }
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::BadRequest("The request body is empty; send a JSON object".into()));
+        return Ok(None);
     }
-    serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("The request body is not valid JSON: {e}")))
+    serde_json::from_slice(&body)
+        .map(Some)
+        .map_err(|e| ApiError::BadRequest(format!("The request body is not valid JSON: {e}")))
+}
+
+/// An integer query parameter: `None` when absent or blank, refused when not an integer.
+fn integer_param(request: &Request, name: &str) -> Result<Option<i64>, ApiError> {
+    match request.get_param(name) {
+        None => Ok(None),
+        Some(text) if text.trim().is_empty() => Ok(None),
+        Some(text) => text
+            .trim()
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| ApiError::BadRequest(format!("The parameter {name} must be an integer, not {text:?}"))),
+    }
 }

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use super::auth::{self, Caller, SESSION_COOKIE};
 use super::message::{ApiError, Message};
-use super::Context;
+use super::{optional_json_body, Context};
 use crate::accounts::LoginError;
 
 /// `POST user/login` with `{userName, password}` (query parameters work too, as in Linkis).
@@ -55,18 +55,10 @@ pub fn login(context: &Context, request: &Request, method: &str) -> Result<Messa
 
 /// A login body may be empty (query parameters) but, if present, must be a JSON object.
 fn read_json_object(request: &Request) -> Result<serde_json::Map<String, Value>, ApiError> {
-    let mut body = Vec::new();
-    if let Some(mut data) = request.data() {
-        std::io::Read::read_to_end(&mut data, &mut body)
-            .map_err(|e| ApiError::BadRequest(format!("cannot read the request body: {e}")))?;
-    }
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(serde_json::Map::new());
-    }
-    match serde_json::from_slice(&body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(ApiError::BadRequest("The request body must be a JSON object".into())),
-        Err(e) => Err(ApiError::BadRequest(format!("The request body is not valid JSON: {e}"))),
+    match optional_json_body(request)? {
+        None => Ok(serde_json::Map::new()),
+        Some(Value::Object(map)) => Ok(map),
+        Some(_) => Err(ApiError::BadRequest("The request body must be a JSON object".into())),
     }
 }
 
