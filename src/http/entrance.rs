@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use super::auth::Caller;
 use super::message::{ApiError, Message};
 use super::{integer_param, json_body, Call, Context};
-use crate::job::control::{self, Resources};
+use crate::job::control::Resources;
 use crate::job::request::{self, check_name};
 use crate::job::scheduler::{KillOutcome, PauseOutcome, Submitter};
 use crate::job::store::JobEntry;
@@ -95,18 +95,8 @@ pub fn progress(call: Call<'_>, id: &str, with_resource: bool) -> Result<Message
     let Call { method, .. } = call;
     let entry = find_job(call, id, "The job corresponding to the ID is empty, and the corresponding task progress cannot be obtained.(ID 对应的job为空，不能获取相应的任务进度)",
     )?;
-    // Sample the live process group without holding the job's lock while reading /proc.
-    let running_group = {
-        let live = entry.live();
-        (with_resource && !live.state.is_terminal()).then_some(live.pgid).flatten()
-    };
-    let fresh = running_group.map(control::sample_group);
-    let mut live = entry.live();
-    if let Some(sample) = fresh {
-        if !live.state.is_terminal() {
-            live.resources.update(sample);
-        }
-    }
+    // Resource figures are the worker's, sampled once a second: a poll never reads /proc.
+    let live = entry.live();
     let progress_info: Vec<Value> = live
         .stages()
         .map(|s| {
