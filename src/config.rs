@@ -246,60 +246,36 @@ impl Config {
         if let Some(secs) = server.shutdown_grace_secs {
             self.apply("shutdown-grace", &secs.to_string(), &source)?;
         }
-        if let Some(n) = server.max_log_bytes {
-            if n < 4096 {
-                return Err(ConfigError::Invalid {
-                    setting: "max_log_bytes",
-                    source,
-                    reason: format!("{n}: at least 4096"),
-                });
+        let at_least = |setting: &'static str, value: Option<u64>, min: u64| -> Result<Option<u64>, ConfigError> {
+            match value {
+                Some(n) if n < min => Err(ConfigError::Invalid {
+                    setting,
+                    source: source.clone(),
+                    reason: format!("{n}: must be at least {min}"),
+                }),
+                other => Ok(other),
             }
+        };
+        if let Some(n) = at_least("max_log_bytes", server.max_log_bytes, 4096)? {
             self.max_log_bytes = n;
         }
         if let Some(n) = server.max_body_bytes {
             self.max_body_bytes = n;
         }
-        if let Some(secs) = server.idle_timeout_secs {
-            if secs == 0 {
-                return Err(ConfigError::Invalid {
-                    setting: "idle_timeout_secs",
-                    source,
-                    reason: "must be at least 1".into(),
-                });
-            }
+        if let Some(secs) = at_least("idle_timeout_secs", server.idle_timeout_secs, 1)? {
             self.idle_timeout = Duration::from_secs(secs);
         }
-        if let Some(n) = server.max_connections {
-            if n == 0 {
-                return Err(ConfigError::Invalid {
-                    setting: "max_connections",
-                    source,
-                    reason: "must be at least 1".into(),
-                });
-            }
-            self.max_connections = n;
+        if let Some(n) = at_least("max_connections", server.max_connections.map(|n| n as u64), 1)? {
+            self.max_connections = n as usize;
         }
-        if let Some(n) = server.max_connections_per_address {
-            if n == 0 {
-                return Err(ConfigError::Invalid {
-                    setting: "max_connections_per_address",
-                    source,
-                    reason: "must be at least 1".into(),
-                });
-            }
-            self.max_connections_per_address = n;
+        let per_address = server.max_connections_per_address.map(|n| n as u64);
+        if let Some(n) = at_least("max_connections_per_address", per_address, 1)? {
+            self.max_connections_per_address = n as usize;
         }
         if let Some(level) = server.log_level {
             self.apply("log-level", &level, &source)?;
         }
-        if let Some(secs) = server.session_timeout_secs {
-            if secs == 0 {
-                return Err(ConfigError::Invalid {
-                    setting: "session_timeout_secs",
-                    source,
-                    reason: "must be at least 1 second".into(),
-                });
-            }
+        if let Some(secs) = at_least("session_timeout_secs", server.session_timeout_secs, 1)? {
             self.session_timeout = Duration::from_secs(secs);
         }
         if let Some(python) = file.engines.python {
@@ -330,20 +306,12 @@ impl Config {
                 self.workers = positive(value).ok_or_else(|| invalid("workers", "expected a whole number from 1"))?
             }
             "kill-grace" => {
-                let secs: f64 = value
-                    .parse()
-                    .ok()
-                    .filter(|s: &f64| s.is_finite() && *s >= 0.0 && *s <= 3600.0)
-                    .ok_or_else(|| invalid("kill-grace", "expected seconds from 0 to 3600"))?;
-                self.kill_grace = Duration::from_secs_f64(secs);
+                self.kill_grace =
+                    seconds(value, 3600.0).ok_or_else(|| invalid("kill-grace", "expected seconds from 0 to 3600"))?
             }
             "shutdown-grace" => {
-                let secs: f64 = value
-                    .parse()
-                    .ok()
-                    .filter(|s: &f64| s.is_finite() && *s >= 0.0 && *s <= 86_400.0)
-                    .ok_or_else(|| invalid("shutdown-grace", "expected seconds from 0 to 86400"))?;
-                self.shutdown_grace = Duration::from_secs_f64(secs);
+                self.shutdown_grace = seconds(value, 86_400.0)
+                    .ok_or_else(|| invalid("shutdown-grace", "expected seconds from 0 to 86400"))?
             }
             "log-level" => {
                 self.log_level = value
@@ -365,6 +333,11 @@ const SETTINGS: [(&str, &str); 6] = [
     ("shutdown-grace", "PORTICO_SHUTDOWN_GRACE"),
     ("log-level", "PORTICO_LOG_LEVEL"),
 ];
+
+/// A number of seconds from 0 to `max` (fractions allowed).
+fn seconds(value: &str, max: f64) -> Option<Duration> {
+    value.parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0 && *s <= max).map(Duration::from_secs_f64)
+}
 
 fn positive(value: &str) -> Option<usize> {
     value.parse::<usize>().ok().filter(|n| *n >= 1 && *n <= 4096)
@@ -482,6 +455,20 @@ mod tests {
         config.apply_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join("portico.example.toml")).unwrap();
         assert_eq!(config.bind, "127.0.0.1:9001");
         assert_eq!(config.kill_grace, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn config_file_minimums_are_enforced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("portico.toml");
+        for bad in ["max_log_bytes = 10", "idle_timeout_secs = 0", "max_connections = 0", "session_timeout_secs = 0"] {
+            std::fs::write(&path, format!("[server]\n{bad}\n")).unwrap();
+            assert!(matches!(Config::default().apply_file(&path), Err(ConfigError::Invalid { .. })), "{bad}");
+        }
+        std::fs::write(&path, "[server]\nmax_connections_per_address = 2\nkill_grace_secs = 0.5\n").unwrap();
+        let mut config = Config::default();
+        config.apply_file(&path).unwrap();
+        assert_eq!((config.max_connections_per_address, config.kill_grace), (2, Duration::from_millis(500)));
     }
 
     #[test]
