@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{select, Receiver};
 
 use super::child::{self, Event, ExitInfo, Stream, EVENT_BUFFER};
-use super::control::{self, Control, Resources};
+use super::control::{self, Control};
 use super::finish::{completion_line, end_unstarted, error_code, now, publish_end, record};
 use super::store::{JobEntry, StageCounts};
 use super::JobState;
@@ -156,7 +156,6 @@ struct Run<'a> {
     /// Once the leftovers have been killed: when to stop waiting for output at all.
     abandon_at: Option<Instant>,
     next_sample: Instant,
-    resources: Resources,
 }
 
 impl<'a> Run<'a> {
@@ -179,7 +178,6 @@ impl<'a> Run<'a> {
             drain_until: None,
             abandon_at: None,
             next_sample: Instant::now() + SAMPLE_EVERY,
-            resources: Resources::default(),
         }
     }
 
@@ -439,7 +437,6 @@ impl<'a> Run<'a> {
 
     fn sample(&mut self) {
         let sample = control::sample_group(self.pgid);
-        self.resources.update(sample);
         self.entry.live().resources.update(sample);
     }
 
@@ -459,12 +456,14 @@ impl<'a> Run<'a> {
         let leftovers = self.reap_group();
         self.entry.spec.engine.clean_up(&self.entry.spec.work_dir);
         let exit = self.exited;
+        // The final figures: the samples taken while it ran, and what wait4 reported at exit.
+        let mut resources = self.entry.live().resources;
         if let Some(exit) = exit {
-            self.resources.cpu_seconds = self.resources.cpu_seconds.max(exit.cpu_seconds);
-            self.resources.peak_memory_bytes = self.resources.peak_memory_bytes.max(exit.max_rss_bytes);
+            resources.cpu_seconds = resources.cpu_seconds.max(exit.cpu_seconds);
+            resources.peak_memory_bytes = resources.peak_memory_bytes.max(exit.max_rss_bytes);
         }
-        self.resources.memory_bytes = 0;
-        self.resources.processes = 0;
+        resources.memory_bytes = 0;
+        resources.processes = 0;
         let (state, reason) = self.outcome(exit);
         let spec = &self.entry.spec;
         if let Some(killing) = &self.killing {
@@ -487,8 +486,8 @@ impl<'a> Run<'a> {
             exit.map_or("none".to_string(), |e| e.code.to_string()),
             self.started.elapsed().as_secs_f64(),
             paused.as_secs_f64(),
-            self.resources.cpu_seconds,
-            self.resources.peak_memory_bytes / 1024,
+            resources.cpu_seconds,
+            resources.peak_memory_bytes / 1024,
         );
         self.entry.log_event(Level::Info, &summary);
         if let Some(reason) = &reason {
@@ -499,7 +498,6 @@ impl<'a> Run<'a> {
         self.entry.close_log();
         drop(self.result.take());
 
-        let resources = self.resources;
         let committed = publish_end(self.history, self.entry, |live| {
             live.state = state;
             live.exit_code = exit.map(|e| e.code);

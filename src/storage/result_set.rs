@@ -108,7 +108,7 @@ pub fn read_page(path: &Path, page: u64, page_size: u64) -> io::Result<ResultPag
     };
     let skip = page.saturating_sub(1).saturating_mul(page_size);
     for _ in 0..skip {
-        if !skip_row(&mut reader, kind)? {
+        if !skip_row(&mut reader)? {
             return Ok(ResultPage { kind, columns, rows: Vec::new() });
         }
     }
@@ -183,7 +183,7 @@ fn read_row(reader: &mut impl BufRead, kind: ResultKind) -> io::Result<Option<Ve
 }
 
 /// Skips one row; `false` at the end of the file.
-fn skip_row(reader: &mut BufReader<File>, _kind: ResultKind) -> io::Result<bool> {
+fn skip_row(reader: &mut BufReader<File>) -> io::Result<bool> {
     let Some(len) = read_number(reader)? else {
         return Ok(false);
     };
