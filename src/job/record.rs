@@ -44,6 +44,16 @@ pub fn new_record(spec: &JobSpec, instance: &str) -> JobRecord {
     }
 }
 
+/// The update recording a job's pause flag and its time paused so far.
+pub fn pause_update(paused: bool, paused_for: Duration) -> JobUpdate {
+    JobUpdate {
+        paused: Some(paused),
+        paused_ms: Some(paused_for.as_millis() as u64),
+        updated_ms: clock::now_millis(),
+        ..JobUpdate::default()
+    }
+}
+
 /// The update recording everything about a job that has just ended.
 pub fn final_update(live: &JobLive) -> JobUpdate {
     let stages = live.reported_stages;

@@ -16,6 +16,7 @@ use crossbeam_channel::{select, Receiver};
 use super::child::{self, Event, ExitInfo, Stream, EVENT_BUFFER};
 use super::control::{self, Control};
 use super::finish::{completion_line, end_unstarted, error_code, now, publish_end, record};
+use super::record::pause_update;
 use super::store::{JobEntry, StageCounts};
 use super::JobState;
 use crate::clock;
@@ -420,13 +421,8 @@ impl<'a> Run<'a> {
     }
 
     fn record_pause(&self, paused: bool) {
-        let paused_ms = self.entry.live().paused_for().as_millis() as u64;
-        record(
-            self.history,
-            self.entry.spec.task_id,
-            JobUpdate { paused: Some(paused), paused_ms: Some(paused_ms), ..now() },
-            false,
-        );
+        let paused_for = self.entry.live().paused_for();
+        record(self.history, self.entry.spec.task_id, pause_update(paused, paused_for), false);
     }
 
     fn signal(&self, signal: i32) {

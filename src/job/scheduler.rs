@@ -16,13 +16,13 @@ use std::time::{Duration, Instant};
 use threadpool::ThreadPool;
 
 use super::control::{self, Control};
-use super::record::{entry_from_record, new_record};
+use super::record::{entry_from_record, new_record, pause_update};
 use super::request::JobRequest;
 use super::store::{JobEntry, JobSpec, JobStore};
 use super::{exec_id, finish, recovery, runner, JobError, JobState, TaskId};
 use crate::clock;
 use crate::config::Config;
-use crate::storage::history::{History, JobUpdate};
+use crate::storage::history::History;
 use crate::storage::log_file::{Level, LogWriter};
 use crate::sync::lock;
 
@@ -344,15 +344,7 @@ impl Shared {
 
     /// Tells the history a queued job's pause flag (a write nobody waits for: it never blocks).
     fn record_pause(&self, task_id: TaskId, paused: bool, paused_for: Duration) {
-        let update = JobUpdate {
-            paused: Some(paused),
-            paused_ms: Some(paused_for.as_millis() as u64),
-            updated_ms: clock::now_millis(),
-            ..JobUpdate::default()
-        };
-        if let Err(e) = self.history.update(task_id, update, false) {
-            log::error!("job {task_id}: cannot record the pause: {e}");
-        }
+        finish::record(&self.history, task_id, pause_update(paused, paused_for), false);
     }
 
     /// Blocks until a job may start; `None` once the server is stopping.
