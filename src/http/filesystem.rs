@@ -31,6 +31,14 @@ enum Tree {
 }
 
 impl Tree {
+    /// The extension of the files this tree serves, and what they are called in errors.
+    fn file_kind(self) -> (&'static str, &'static str) {
+        match self {
+            Tree::Result => ("dolphin", "a result set file"),
+            Tree::Log => ("log", "a job log"),
+        }
+    }
+
     fn dir_name(self) -> &'static str {
         match self {
             Tree::Result => "result",
@@ -88,6 +96,17 @@ fn within_tree(path: &Path, users: &Path, caller: &Caller, tree: Tree) -> bool {
         return false;
     };
     kind.as_os_str() == tree.dir_name() && (caller.admin || owner.as_os_str() == caller.user.as_str())
+}
+
+/// The `path` parameter as an existing file of `tree`'s kind inside the caller's tree.
+fn resolve_file(call: Call<'_>, tree: Tree) -> Result<PathBuf, ApiError> {
+    let path = resolve(call.context, call.request, call.caller, tree)?
+        .ok_or_else(|| linkis_error(80003, "The file does not exist(文件不存在)".into()))?;
+    let (extension, kind) = tree.file_kind();
+    if !path.is_file() || path.extension().is_none_or(|e| e != extension) {
+        return Err(linkis_error(80003, format!("{} is not {kind}", uri_of(&path))));
+    }
+    Ok(path)
 }
 
 fn no_permission(caller: &Caller, uri: &str) -> ApiError {
@@ -164,12 +183,8 @@ fn count_param(request: &Request, name: &str, default: u64) -> Result<u64, ApiEr
 
 /// `GET filesystem/openFile?path=&page=&pageSize=&nullValue=`: one page of a result set.
 pub fn open_file(call: Call<'_>) -> Result<Message, ApiError> {
-    let Call { context, request, caller, method } = call;
-    let path = resolve(context, request, caller, Tree::Result)?
-        .ok_or_else(|| linkis_error(80003, "The file does not exist(文件不存在)".into()))?;
-    if !path.is_file() || path.extension().is_none_or(|e| e != "dolphin") {
-        return Err(linkis_error(80003, format!("{} is not a result set file", uri_of(&path))));
-    }
+    let Call { request, method, .. } = call;
+    let path = resolve_file(call, Tree::Result)?;
     let page = count_param(request, "page", 1)?;
     let page_size = count_param(request, "pageSize", DEFAULT_PAGE_SIZE)?;
     if page_size > MAX_PAGE_SIZE {
@@ -217,12 +232,8 @@ pub fn open_file(call: Call<'_>) -> Result<Message, ApiError> {
 
 /// `GET filesystem/openLog?path=&logLevel=`: a whole job log in the four-slot form.
 pub fn open_log(call: Call<'_>) -> Result<Message, ApiError> {
-    let Call { context, request, caller, method } = call;
-    let path = resolve(context, request, caller, Tree::Log)?
-        .ok_or_else(|| linkis_error(80003, "The file does not exist(文件不存在)".into()))?;
-    if !path.is_file() || path.extension().is_none_or(|e| e != "log") {
-        return Err(linkis_error(80003, format!("{} is not a job log", uri_of(&path))));
-    }
+    let Call { request, method, .. } = call;
+    let path = resolve_file(call, Tree::Log)?;
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     if size > MAX_OPEN_LOG_BYTES {
         return Err(linkis_error(
