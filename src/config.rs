@@ -5,7 +5,7 @@
 //! never silently ignored. Nothing here knows about HTTP or jobs; it only produces a `Config`.
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -30,6 +30,14 @@ pub struct Config {
     pub max_connections: usize,
     /// Connections served at once from one client address.
     pub max_connections_per_address: usize,
+    /// Threads that answer requests; connections wait in the poller without one.
+    pub http_threads: usize,
+    /// Large answers (log pages, result pages, whole logs) built at once.
+    pub max_large_answers: usize,
+    /// Peers whose `X-Forwarded-For` / `Forwarded` header names the real client.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// One log line per request.
+    pub access_log: bool,
     /// Server log verbosity.
     pub log_level: log::LevelFilter,
     /// The interpreter that runs `python` jobs.
@@ -57,8 +65,12 @@ impl Default for Config {
             kill_grace: Duration::from_secs(3),
             max_body_bytes: 10 * 1024 * 1024,
             idle_timeout: Duration::from_secs(60),
-            max_connections: 1024,
+            max_connections: 16_384,
             max_connections_per_address: 256,
+            http_threads: default_http_threads(),
+            max_large_answers: 4,
+            trusted_proxies: Vec::new(),
+            access_log: true,
             log_level: log::LevelFilter::Info,
             python: "python3".into(),
             shell: "sh".into(),
@@ -97,6 +109,12 @@ pub struct TokenEntry {
     pub expires: Option<String>,
 }
 
+/// Handler threads by default: enough that a few slow handlers (a submit waiting for its commit,
+/// a large page) do not stall the rest, few enough to stay small: 4 per core, 4 to 32.
+fn default_http_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get()).saturating_mul(4).clamp(4, 32)
+}
+
 fn everyone() -> Vec<String> {
     vec!["*".into()]
 }
@@ -127,6 +145,10 @@ struct ServerSection {
     idle_timeout_secs: Option<u64>,
     max_connections: Option<usize>,
     max_connections_per_address: Option<usize>,
+    http_threads: Option<usize>,
+    max_large_answers: Option<usize>,
+    trusted_proxies: Option<Vec<String>>,
+    access_log: Option<bool>,
     log_level: Option<String>,
     session_timeout_secs: Option<u64>,
 }
@@ -271,6 +293,27 @@ impl Config {
         let per_address = server.max_connections_per_address.map(|n| n as u64);
         if let Some(n) = at_least("max_connections_per_address", per_address, 1)? {
             self.max_connections_per_address = n as usize;
+        }
+        if let Some(n) = at_least("http_threads", server.http_threads.map(|n| n as u64), 1)? {
+            self.http_threads = (n as usize).min(1024);
+        }
+        if let Some(n) = at_least("max_large_answers", server.max_large_answers.map(|n| n as u64), 1)? {
+            self.max_large_answers = n as usize;
+        }
+        if let Some(proxies) = server.trusted_proxies {
+            self.trusted_proxies = proxies
+                .iter()
+                .map(|text| {
+                    text.trim().parse::<IpAddr>().map(|ip| ip.to_canonical()).map_err(|_| ConfigError::Invalid {
+                        setting: "trusted_proxies",
+                        source: source.clone(),
+                        reason: format!("{text:?} is not an IP address"),
+                    })
+                })
+                .collect::<Result<_, _>>()?;
+        }
+        if let Some(on) = server.access_log {
+            self.access_log = on;
         }
         if let Some(level) = server.log_level {
             self.apply("log-level", &level, &source)?;

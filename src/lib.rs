@@ -11,6 +11,7 @@ pub mod config;
 pub mod engine;
 pub mod http;
 pub mod job;
+pub mod logging;
 pub mod signals;
 pub mod storage;
 mod sync;
@@ -42,12 +43,13 @@ impl Server {
         }
         // Absolute from here on: log paths and result locations are handed out as file:// URIs.
         config.data_dir = std::fs::canonicalize(&config.data_dir)?;
+        cap_connections_by_descriptors(&mut config);
         let listener = http::bind(&config.bind)?;
         let addr = listener.local_addr()?;
         let accounts = Accounts::load(&config).map_err(|e| io::Error::other(e.to_string()))?;
         let scheduler =
             Scheduler::start(config.clone(), addr.to_string()).map_err(|e| io::Error::other(e.to_string()))?;
-        let http = HttpServer::start(listener, Context { config, scheduler: scheduler.clone(), accounts })?;
+        let http = HttpServer::start(listener, Context::new(config, scheduler.clone(), accounts))?;
         Ok(Server { http, scheduler })
     }
 
@@ -73,6 +75,28 @@ impl Server {
         self.http.stop();
         drop(self.http);
         self.scheduler.shutdown(grace);
+    }
+}
+
+/// Keeps `max_connections` within the open-file limit, leaving descriptors for the jobs' pipes
+/// and files, the history and the logs: past it, accepting would fail instead of evicting.
+fn cap_connections_by_descriptors(config: &mut Config) {
+    // SAFETY: getrlimit only writes the struct we pass.
+    let soft = unsafe {
+        let mut limit: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return;
+        }
+        limit.rlim_cur as u64
+    };
+    let reserved = 64 + 16 * config.workers as u64;
+    let room = soft.saturating_sub(reserved).max(16) as usize;
+    if config.max_connections > room {
+        log::warn!(
+            "max_connections {} is more than the open-file limit {soft} leaves room for; using {room}",
+            config.max_connections
+        );
+        config.max_connections = room;
     }
 }
 

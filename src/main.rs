@@ -23,8 +23,7 @@ fn main() -> ExitCode {
         }
     };
     limit_heap_growth();
-    let log_config = simplelog::ConfigBuilder::new().set_time_format_rfc3339().build();
-    let _ = simplelog::WriteLogger::init(config.log_level, log_config, std::io::stderr());
+    portico::logging::init(config.log_level);
     match portico::raise_fd_limit() {
         Ok(limit) => log::debug!("open file limit: {limit}"),
         Err(e) => log::warn!("cannot raise the open file limit: {e}"),

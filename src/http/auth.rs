@@ -4,11 +4,11 @@
 //! never reaches a handler, so nothing is created or changed for it. The messages are
 //! Linkis's, and none of them repeats a secret.
 
-use rouille::Request;
-
+use super::call::Context;
 use super::message::ApiError;
-use super::Context;
+use super::request::Request;
 use crate::accounts::{Identity, SessionError};
+use crate::logging::{shown, suppressed_note};
 
 /// The authenticated user of a request.
 pub type Caller = Identity;
@@ -20,19 +20,13 @@ pub const OLD_SESSION_COOKIE: &str = "bdp-user-ticket-id";
 const NOT_LOGGED_IN: &str = "You are not logged in, please login first(您尚未登录，请先登录)!";
 
 /// A header, or else a cookie of the same name.
-fn header_or_cookie(request: &Request, name: &str) -> Option<String> {
-    request
-        .header(name)
-        .map(str::to_string)
-        .or_else(|| rouille::input::cookies(request).find(|(n, _)| *n == name).map(|(_, v)| v.to_string()))
-        .filter(|v| !v.trim().is_empty())
+fn header_or_cookie<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
+    request.header(name).or_else(|| request.cookie(name)).filter(|v| !v.trim().is_empty())
 }
 
 /// The session ticket the request carries, if any.
 pub fn session_ticket(request: &Request) -> Option<String> {
-    rouille::input::cookies(request)
-        .find(|(name, _)| *name == SESSION_COOKIE || *name == OLD_SESSION_COOKIE)
-        .map(|(_, value)| value.to_string())
+    request.cookie(SESSION_COOKIE).or_else(|| request.cookie(OLD_SESSION_COOKIE)).map(str::to_string)
 }
 
 /// Identifies the caller of `request`, or refuses it with HTTP 401 / status -1.
@@ -41,10 +35,20 @@ pub fn authenticate(context: &Context, request: &Request) -> Result<Caller, ApiE
     let user = header_or_cookie(request, "Token-User");
     match (code, user) {
         (Some(code), Some(user)) => {
-            let from = request.remote_addr().ip();
-            return context.accounts.token(&code, user.trim(), from).map_err(|e| {
-                log::warn!("token authentication failed for user {:?} from {from}: {}", user.trim(), e.reason());
-                ApiError::NotLoggedIn(format!("Token Authentication Failed, tokenUser: {}, reason: {}", user.trim(), e.reason()))
+            let from = request.client();
+            let user = user.trim();
+            return context.accounts.token(code, user, from).map_err(|e| {
+                if let Some(held_back) = context.auth_failures_logged.admit() {
+                    let note = suppressed_note(held_back);
+                    log::warn!("token authentication failed for user {} from {from}: {}{note}", shown(user), e.reason());
+                }
+                // Linkis's words, with a name that is not a plain short name shown escaped.
+                let named = if user.len() <= 64 && user.bytes().all(|b| b.is_ascii_graphic()) {
+                    user.to_string()
+                } else {
+                    shown(user)
+                };
+                ApiError::NotLoggedIn(format!("Token Authentication Failed, tokenUser: {named}, reason: {}", e.reason()))
             });
         }
         (Some(_), None) | (None, Some(_)) => {

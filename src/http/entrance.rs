@@ -5,11 +5,12 @@
 
 use std::sync::Arc;
 
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::Caller;
+use super::call::{integer_param, json_body, Call, Context};
 use super::message::{ApiError, Message};
-use super::{integer_param, json_body, Call, Context};
 use crate::job::control::Resources;
 use crate::job::request::{self, check_name};
 use crate::job::scheduler::{KillOutcome, PauseOutcome, Submitter};
@@ -68,7 +69,7 @@ fn lookup(call: Call<'_>, id: &str, missing: &str) -> Result<Arc<JobEntry>, ApiE
     context
         .scheduler
         .find(id)
-        .or_else(|| request.get_param("taskID").and_then(|task| context.scheduler.find(task.trim())))
+        .or_else(|| request.param("taskID").and_then(|task| context.scheduler.find(task.trim())))
         .ok_or_else(|| ApiError::JobNotFound(format!("{missing} (no job has the id {id:?})")))
 }
 
@@ -142,7 +143,7 @@ fn resource_json(resources: &Resources) -> Value {
 
 /// `GET {id}/log?fromLine=&size=&distinctLevel=`
 pub fn log(call: Call<'_>, id: &str) -> Result<Message, ApiError> {
-    let Call { request, method, .. } = call;
+    let Call { context, request, method, .. } = call;
     let entry = find_job(call, id, "Can't find execID(不能找到execID) Corresponding job, can not get the corresponding log(对应的job，不能获得对应的日志)",
     )?;
     let from = match integer_param(request, "fromLine")? {
@@ -154,14 +155,16 @@ pub fn log(call: Call<'_>, id: &str) -> Result<Message, ApiError> {
         Some(n) if n < 0 => NEGATIVE_SIZE_PAGE,
         Some(n) => n as u64,
     };
-    let distinct = !request.get_param("distinctLevel").is_some_and(|v| v.trim().eq_ignore_ascii_case("false"));
+    let distinct = !request.param("distinctLevel").is_some_and(|v| v.trim().eq_ignore_ascii_case("false"));
+    let permit = context.large_answer()?;
     let page = log_file::read_page(&entry.spec.log_path, from, size).map_err(|e| {
         log::warn!("job {}: cannot read its log: {e}", entry.spec.task_id);
         ApiError::BadRequest("Failed to get log information(获取日志信息失败)".into())
     })?;
     let log =
         if distinct { json!(LevelSplit::of(&page.lines, false).into_array()) } else { json!(page.lines.join("\n")) };
-    Ok(Message::ok(method, json!({"log": log, "fromLine": page.next_from, "execID": entry.spec.exec_id})))
+    Ok(Message::ok(method, json!({"log": log, "fromLine": page.next_from, "execID": entry.spec.exec_id}))
+        .holding(Box::new(permit)))
 }
 
 /// `GET|POST {id}/kill[?taskID=]`
@@ -198,21 +201,26 @@ fn kill_one(context: &Context, caller: &Caller, entry: &Arc<JobEntry>, method: &
     .with_message(message))
 }
 
+/// A killJobs body: lists of execIDs and taskIDs (strings or numbers, checked one by one).
+#[derive(Deserialize)]
+struct KillJobsBody {
+    #[serde(rename = "idList", default)]
+    id_list: Option<Vec<Value>>,
+    #[serde(rename = "taskIDList", default)]
+    task_id_list: Option<Vec<Value>>,
+}
+
 /// `POST killJobs` with `{idList, taskIDList}`: one message per job.
 pub fn kill_jobs(call: Call<'_>) -> Result<Message, ApiError> {
     let Call { context, request, caller, method } = call;
-    let body = json_body(request)?;
-    let list = |key: &str| -> Result<Vec<Value>, ApiError> {
-        match body.get(key) {
-            None | Some(Value::Null) => Ok(Vec::new()),
-            Some(Value::Array(items)) => Ok(items.clone()),
-            Some(_) => {
-                Err(ApiError::BadRequest("Request parameter error, please use array(请求参数错误，请使用数组)".into()))
-            }
+    let body: KillJobsBody = json_body(request).map_err(|e| match e {
+        ApiError::BadRequest(why) if why.contains("invalid type") => {
+            ApiError::BadRequest("Request parameter error, please use array(请求参数错误，请使用数组)".into())
         }
-    };
-    let ids = list("idList")?;
-    let task_ids = list("taskIDList")?;
+        other => other,
+    })?;
+    let ids = body.id_list.unwrap_or_default();
+    let task_ids = body.task_id_list.unwrap_or_default();
     if !ids.is_empty() && !task_ids.is_empty() && ids.len() != task_ids.len() {
         return Err(ApiError::BadRequest(
             "The length of the ID list does not match the length of the TASKID list(id列表的长度与taskId列表的长度不一致)".into(),

@@ -7,12 +7,12 @@
 
 use std::path::{Path, PathBuf};
 
-use rouille::Request;
 use serde_json::{json, Value};
 
 use super::auth::Caller;
+use super::call::{integer_param, Call, Context};
 use super::message::{ApiError, Message};
-use super::{integer_param, Call, Context};
+use super::request::Request;
 use crate::storage::log_file::LevelSplit;
 use crate::storage::result_set::{self, ResultKind};
 
@@ -54,7 +54,7 @@ fn linkis_error(code: u32, desc: String) -> ApiError {
 /// The `path` parameter as a real path inside the caller's `tree`; `Ok(None)` if it does not
 /// exist (Linkis answers that with an empty listing, not an error).
 fn resolve(context: &Context, request: &Request, caller: &Caller, tree: Tree) -> Result<Option<PathBuf>, ApiError> {
-    let uri = request.get_param("path").unwrap_or_default();
+    let uri = request.param("path").unwrap_or_default();
     if uri.trim().is_empty() {
         return Err(linkis_error(80004, "The path: is empty(路径: 为空)!".into()));
     }
@@ -183,18 +183,19 @@ fn count_param(request: &Request, name: &str, default: u64) -> Result<u64, ApiEr
 
 /// `GET filesystem/openFile?path=&page=&pageSize=&nullValue=`: one page of a result set.
 pub fn open_file(call: Call<'_>) -> Result<Message, ApiError> {
-    let Call { request, method, .. } = call;
+    let Call { context, request, method, .. } = call;
     let path = resolve_file(call, Tree::Result)?;
     let page = count_param(request, "page", 1)?;
     let page_size = count_param(request, "pageSize", DEFAULT_PAGE_SIZE)?;
     if page_size > MAX_PAGE_SIZE {
         return Err(linkis_error(80034, format!("pageSize may be at most {MAX_PAGE_SIZE} rows")));
     }
+    let permit = context.large_answer()?;
     let result = result_set::read_page(&path, page, page_size).map_err(|e| match e.kind() {
         std::io::ErrorKind::InvalidInput => linkis_error(80034, e.to_string()),
         _ => linkis_error(80032, format!("cannot read {}: {e}", uri_of(&path))),
     })?;
-    let null_value = request.get_param("nullValue").unwrap_or_default();
+    let null_value = request.param("nullValue").unwrap_or_default();
     let show = |value: &Option<String>| -> Value {
         match (value, null_value.as_str()) {
             (None, "LINKIS_NULL") => Value::Null,
@@ -227,12 +228,12 @@ pub fn open_file(call: Call<'_>) -> Result<Message, ApiError> {
             data["totalColumn"] = json!(result.columns.len());
         }
     }
-    Ok(Message::ok(method, data))
+    Ok(Message::ok(method, data).holding(Box::new(permit)))
 }
 
 /// `GET filesystem/openLog?path=&logLevel=`: a whole job log in the four-slot form.
 pub fn open_log(call: Call<'_>) -> Result<Message, ApiError> {
-    let Call { request, method, .. } = call;
+    let Call { context, request, method, .. } = call;
     let path = resolve_file(call, Tree::Log)?;
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     if size > MAX_OPEN_LOG_BYTES {
@@ -241,13 +242,15 @@ pub fn open_log(call: Call<'_>) -> Result<Message, ApiError> {
             format!("The log is {size} bytes, more than openLog serves; page through it with /entrance/{{taskID}}/log"),
         ));
     }
+    let permit = context.large_answer()?;
     let text = std::fs::read(&path).map_err(|_| linkis_error(80018, "The log cannot be read(没有读取权限)".into()))?;
     let text = String::from_utf8_lossy(&text);
     let lines: Vec<&str> = text.lines().collect();
     let split = LevelSplit::of(&lines, true);
-    let levels = request.get_param("logLevel").unwrap_or_else(|| "all".into()).to_ascii_lowercase();
+    let levels = request.param("logLevel").unwrap_or_else(|| "all".into()).to_ascii_lowercase();
     let wanted = |level: &str| levels.split(',').any(|l| l.trim() == level || l.trim() == "all");
     let [error, warn, info, all] = split.into_array();
     let keep = |slot: String, level: &str| if wanted(level) { slot } else { String::new() };
-    Ok(Message::ok(method, json!({"log": [keep(error, "error"), keep(warn, "warn"), keep(info, "info"), all]})))
+    Ok(Message::ok(method, json!({"log": [keep(error, "error"), keep(warn, "warn"), keep(info, "info"), all]}))
+        .holding(Box::new(permit)))
 }

@@ -6,8 +6,8 @@
 use serde_json::{json, Value};
 
 use super::auth::Caller;
+use super::call::{integer_param, Call, Context};
 use super::message::{ApiError, Message};
-use super::{integer_param, Call, Context};
 use crate::clock;
 use crate::job::request::check_name;
 use crate::job::JobState;
@@ -35,7 +35,7 @@ pub fn get(call: Call<'_>, id: &str) -> Result<Message, ApiError> {
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .filter(|record| may_see(caller, record))
         .ok_or_else(|| ApiError::BadRequest(NOT_FOUND.into()))?;
-    Ok(Message::ok(method, json!({"task": task_vo(context, &record)})))
+    Ok(Message::ok(method, json!({"task": task_vo(context, &record, Text::Whole)})))
 }
 
 /// `GET jobhistory/list?startDate=&endDate=&status=&pageNow=&pageSize=&taskID=&executeApplicationName=&creator=&runType=&proxyUser=&isAdminView=`
@@ -49,7 +49,7 @@ pub fn list(call: Call<'_>) -> Result<Message, ApiError> {
             .transpose()
     };
     let name = |param: &str| -> Result<Option<String>, ApiError> {
-        match request.get_param(param).filter(|v| !v.trim().is_empty()) {
+        match request.param(param).filter(|v| !v.trim().is_empty()) {
             None => Ok(None),
             Some(value) => {
                 check_name(param, value.trim())?;
@@ -63,7 +63,7 @@ pub fn list(call: Call<'_>) -> Result<Message, ApiError> {
         end_ms = end_ms.saturating_add(86_400_000).min(i64::MAX as u64);
     }
     let statuses: Vec<String> = request
-        .get_param("status")
+        .param("status")
         .unwrap_or_default()
         .split(',')
         .map(str::trim)
@@ -74,7 +74,7 @@ pub fn list(call: Call<'_>) -> Result<Message, ApiError> {
                 .ok_or_else(|| ApiError::BadRequest(format!("Unknown status {s:?}")))
         })
         .collect::<Result<_, _>>()?;
-    let admin_view = caller.admin && request.get_param("isAdminView").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let admin_view = caller.admin && request.param("isAdminView").is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let proxy_user = name("proxyUser")?;
     let user = match (caller.admin, proxy_user) {
         (true, Some(proxy)) => Some(proxy),
@@ -98,12 +98,34 @@ pub fn list(call: Call<'_>) -> Result<Message, ApiError> {
         page_size,
     };
     let (records, total) = context.scheduler.history().list(&filter).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let tasks: Vec<Value> = records.iter().map(|record| task_vo(context, record)).collect();
+    let tasks: Vec<Value> = records.iter().map(|record| task_vo(context, record, Text::Preview)).collect();
     Ok(Message::ok(method, json!({"tasks": tasks, "totalPage": total})))
 }
 
+/// Characters of a job's code and error text a list page carries; `{taskID}/get` has them whole.
+pub const PREVIEW_CHARS: usize = 2000;
+
+/// Whether long texts (code, error) are given whole or as a bounded preview.
+#[derive(Clone, Copy)]
+enum Text {
+    Whole,
+    Preview,
+}
+
+impl Text {
+    fn of(self, text: &str) -> String {
+        match self {
+            Text::Whole => text.to_string(),
+            Text::Preview => match text.char_indices().nth(PREVIEW_CHARS) {
+                Some((cut, _)) => format!("{}…", &text[..cut]),
+                None => text.to_string(),
+            },
+        }
+    }
+}
+
 /// The Linkis `QueryTaskVO` of a row, with the live status and progress of a job in memory.
-fn task_vo(context: &Context, record: &JobRecord) -> Value {
+fn task_vo(context: &Context, record: &JobRecord, text: Text) -> Value {
     let (mut status, mut progress) = (record.status.clone(), record.progress);
     if let Some(entry) = context.scheduler.live(record.task_id) {
         let live = entry.live();
@@ -133,7 +155,7 @@ fn task_vo(context: &Context, record: &JobRecord) -> Value {
         "submitUser": record.submit_user,
         "executeUser": record.execute_user,
         "engineInstance": null,
-        "executionCode": record.code,
+        "executionCode": text.of(&record.code),
         "progress": format!("{progress:?}"),
         "logPath": format!("file://{}", record.log_path),
         "resultLocation": format!("file://{}", record.result_dir),
@@ -142,7 +164,7 @@ fn task_vo(context: &Context, record: &JobRecord) -> Value {
         "updatedTime": record.updated_ms,
         "engineType": record.engine,
         "errCode": if running { None } else { record.err_code },
-        "errDesc": if running { None } else { record.err_desc.clone() },
+        "errDesc": if running { None } else { record.err_desc.as_deref().map(|e| text.of(e)) },
         "executeApplicationName": record.engine,
         "requestApplicationName": record.creator,
         "runType": record.run_type,

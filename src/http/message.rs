@@ -4,10 +4,10 @@
 //! body status (0→200, 1→400, 2→412, -1→401, 3→403, 4→206). Errors a client causes are
 //! [`ApiError`]s; [`ApiError::into_message`] is the only code that turns them into envelopes.
 
-use rouille::Response;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use super::response::Response;
 use crate::job::JobError;
 
 /// Body status codes Linkis clients check.
@@ -25,12 +25,24 @@ pub struct Message {
     pub status: i32,
     pub message: String,
     pub data: Value,
-    /// An HTTP code other than the one the body status maps to (404, 405, 413, 429, 500, 503).
+    /// An HTTP code other than the one the body status maps to (404, 405, 411, 413, 429, 500, 503).
     #[serde(skip)]
     pub http_override: Option<u16>,
     /// Extra response headers (Set-Cookie, Retry-After).
     #[serde(skip)]
     pub headers: Vec<(String, String)>,
+    /// Held until the answer has been written (a permit for a large answer).
+    #[serde(skip)]
+    pub hold: Option<Hold>,
+}
+
+/// Something an answer keeps alive until it has left (see [`Response::hold`]).
+pub struct Hold(pub Box<dyn std::any::Any + Send>);
+
+impl std::fmt::Debug for Hold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Hold")
+    }
 }
 
 impl Message {
@@ -43,7 +55,14 @@ impl Message {
             data,
             http_override: None,
             headers: Vec::new(),
+            hold: None,
         }
+    }
+
+    /// Keeps `hold` alive until the answer has been written.
+    pub fn holding(mut self, hold: Box<dyn std::any::Any + Send>) -> Message {
+        self.hold = Some(Hold(hold));
+        self
     }
 
     /// Adds a response header.
@@ -75,10 +94,9 @@ impl Message {
         let body = serde_json::to_vec(&self).unwrap_or_else(|_| {
             br#"{"method":null,"status":1,"message":"cannot serialize the answer","data":{}}"#.to_vec()
         });
-        let mut response = Response::from_data("application/json;charset=UTF-8", body).with_status_code(code);
-        for (name, value) in self.headers {
-            response = response.with_additional_header(name, value);
-        }
+        let mut response = Response::json(code, body);
+        response.headers.extend(self.headers);
+        response.hold = self.hold.map(|hold| hold.0);
         response
     }
 }
@@ -106,6 +124,10 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     /// Too many failed logins from this address: try again after this many seconds.
     Throttled { retry_after_secs: u64 },
+    /// A public route's body was sent without a declared length.
+    LengthRequired,
+    /// A bounded resource is in use by other requests: retry after this many seconds.
+    Busy { what: &'static str, retry_after_secs: u64 },
     /// A bug or an environment failure on our side.
     Internal(String),
 }
@@ -126,6 +148,7 @@ impl ApiError {
             data,
             http_override: http,
             headers: Vec::new(),
+            hold: None,
         };
         match self {
             ApiError::Job(JobError::InvalidRequest { code, desc }) => error(
@@ -174,6 +197,16 @@ impl ApiError {
                 json!({}),
             )
             .with_header("Retry-After", retry_after_secs.to_string()),
+            ApiError::LengthRequired => error(
+                status::ERROR,
+                Some(411),
+                "Send this request's body with a Content-Length (not chunked)".into(),
+                json!({}),
+            ),
+            ApiError::Busy { what, retry_after_secs } => {
+                error(status::ERROR, Some(503), format!("{what}; retry in {retry_after_secs} seconds."), json!({}))
+                    .with_header("Retry-After", retry_after_secs.to_string())
+            }
             ApiError::Internal(reason) => {
                 log::error!("{method}: internal error: {reason}");
                 error(

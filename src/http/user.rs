@@ -1,12 +1,26 @@
 //! `/user/*`: login, logout, userInfo and heartbeat, with Linkis's messages.
+//!
+//! Login and logout are public: their bodies are capped at a few KiB by the route and parsed
+//! straight into [`LoginBody`], so an unauthenticated request costs a small constant.
 
-use rouille::Request;
-use serde_json::{json, Value};
+use serde::Deserialize;
+use serde_json::json;
 
-use super::auth::{self, Caller, SESSION_COOKIE};
+use super::auth::{self, SESSION_COOKIE};
+use super::call::{optional_json_body, Call, Context};
 use super::message::{ApiError, Message};
-use super::{optional_json_body, Context};
+use super::request::Request;
 use crate::accounts::LoginError;
+use crate::logging::{shown, suppressed_note};
+
+/// A login body; unknown fields are ignored, as Linkis does.
+#[derive(Deserialize, Default)]
+struct LoginBody {
+    #[serde(rename = "userName", default)]
+    user_name: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+}
 
 /// `POST user/login` with `{userName, password}` (query parameters work too, as in Linkis).
 pub fn login(context: &Context, request: &Request, method: &str) -> Result<Message, ApiError> {
@@ -18,17 +32,14 @@ pub fn login(context: &Context, request: &Request, method: &str) -> Result<Messa
             )));
         }
     }
-    let body = read_json_object(request)?;
-    let field = |name: &str| -> Result<String, ApiError> {
-        match body.get(name) {
-            Some(Value::String(s)) => Ok(s.clone()),
-            Some(Value::Null) | None => Ok(request.get_param(name).unwrap_or_default()),
-            Some(_) => Err(ApiError::BadRequest(format!("{name} must be a string"))),
-        }
-    };
-    let user = field("userName")?;
-    let password = field("password")?;
-    let from = request.remote_addr().ip();
+    let body: LoginBody = optional_json_body(request)
+        .map_err(|_| {
+            ApiError::BadRequest("The login body must be a JSON object with string userName and password".into())
+        })?
+        .unwrap_or_default();
+    let user = body.user_name.or_else(|| request.param("userName")).unwrap_or_default();
+    let password = body.password.or_else(|| request.param("password")).unwrap_or_default();
+    let from = request.client();
     let timeout_ms = context.accounts.session_timeout().as_millis() as u64;
     match context.accounts.login(user.trim(), &password, from) {
         Ok((identity, ticket)) => {
@@ -43,22 +54,21 @@ pub fn login(context: &Context, request: &Request, method: &str) -> Result<Messa
         Err(LoginError::EmptyUser) => Err(ApiError::BadRequest("Username can not be empty(用户名不能为空)！".into())),
         Err(LoginError::EmptyPassword) => Err(ApiError::BadRequest("Password can not be blank(密码不能为空)！".into())),
         Err(LoginError::WrongCredentials) => {
-            log::warn!("failed login for user {:?} from {from}", user.trim());
+            if let Some(held_back) = context.auth_failures_logged.admit() {
+                log::warn!("failed login for user {} from {from}{}", shown(user.trim()), suppressed_note(held_back));
+            }
             Err(ApiError::BadRequest("wrong user name or password(用户名或密码错误)！".into()))
         }
         Err(LoginError::Throttled(wait)) => {
-            log::warn!("login from {from} refused: too many failures");
+            if let Some(held_back) = context.auth_failures_logged.admit() {
+                log::warn!(
+                    "login for user {} from {from} refused: too many failures{}",
+                    shown(user.trim()),
+                    suppressed_note(held_back)
+                );
+            }
             Err(ApiError::Throttled { retry_after_secs: wait.as_secs().max(1) })
         }
-    }
-}
-
-/// A login body may be empty (query parameters) but, if present, must be a JSON object.
-fn read_json_object(request: &Request) -> Result<serde_json::Map<String, Value>, ApiError> {
-    match optional_json_body(request)? {
-        None => Ok(serde_json::Map::new()),
-        Some(Value::Object(map)) => Ok(map),
-        Some(_) => Err(ApiError::BadRequest("The request body must be a JSON object".into())),
     }
 }
 
@@ -73,11 +83,11 @@ pub fn logout(context: &Context, request: &Request, method: &str) -> Result<Mess
 }
 
 /// `GET user/userInfo`: who the caller is.
-pub fn user_info(caller: &Caller, method: &str) -> Result<Message, ApiError> {
-    Ok(Message::ok(method, json!({"userName": caller.user, "isAdmin": caller.admin})))
+pub fn user_info(call: Call<'_>) -> Result<Message, ApiError> {
+    Ok(Message::ok(call.method, json!({"userName": call.caller.user, "isAdmin": call.caller.admin})))
 }
 
 /// `GET user/heartbeat`: keeps a session alive.
-pub fn heartbeat(method: &str) -> Result<Message, ApiError> {
-    Ok(Message::ok(method, json!({})).with_message("Maintain heartbeat success(维系心跳成功)"))
+pub fn heartbeat(call: Call<'_>) -> Result<Message, ApiError> {
+    Ok(Message::ok(call.method, json!({})).with_message("Maintain heartbeat success(维系心跳成功)"))
 }

@@ -1,0 +1,96 @@
+//! What every handler gets and the helpers they share: the [`Context`], the [`Call`], typed
+//! JSON bodies and query parameters.
+//!
+//! Handlers import from here, never from `http/mod.rs`, so the pipeline can change without
+//! them. Bodies are parsed straight into the handler's own types (serde derive); serde_json
+//! refuses nesting deeper than 128 levels, so no body can make the parser recurse without end.
+
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+
+use super::auth::Caller;
+use super::message::ApiError;
+use super::request::Request;
+use crate::accounts::Accounts;
+use crate::config::Config;
+use crate::job::scheduler::Scheduler;
+use crate::logging::Limiter;
+use crate::sync::{Permit, Semaphore};
+
+/// How long a request waits for a turn to build a large answer before it is told to retry.
+const LARGE_ANSWER_PATIENCE: Duration = Duration::from_secs(2);
+
+/// What handlers need: the settings, the job service, the credential store, and the shared
+/// limits on what requests may cost together.
+pub struct Context {
+    pub config: Config,
+    pub scheduler: Scheduler,
+    pub accounts: Accounts,
+    /// Large answers (log pages, openFile pages, openLog) being built or written at once.
+    pub large_answers: Semaphore,
+    /// Lines about failed authentication: a flood of bad tokens writes a few, and a count.
+    pub auth_failures_logged: Limiter,
+}
+
+impl Context {
+    pub fn new(config: Config, scheduler: Scheduler, accounts: Accounts) -> Context {
+        let large = config.max_large_answers;
+        Context {
+            config,
+            scheduler,
+            accounts,
+            large_answers: Semaphore::new(large),
+            auth_failures_logged: Limiter::new(Duration::from_secs(10), 20),
+        }
+    }
+
+    /// A turn to build a large answer, or a 503 telling the client to retry.
+    pub fn large_answer(&self) -> Result<Permit, ApiError> {
+        self.large_answers
+            .acquire_within(LARGE_ANSWER_PATIENCE)
+            .ok_or(ApiError::Busy { what: "Too many large answers are being built at once", retry_after_secs: 1 })
+    }
+}
+
+/// One authenticated request on its way through a handler: everything a handler needs.
+#[derive(Clone, Copy)]
+pub struct Call<'a> {
+    pub context: &'a Context,
+    pub request: &'a Request,
+    pub caller: &'a Caller,
+    /// The Linkis `method` echo for this request.
+    pub method: &'a str,
+}
+
+/// Parses a JSON body into `T` whatever its Content-Type (curl users often leave it out); an
+/// empty body is an error.
+pub fn json_body<T: DeserializeOwned>(request: &Request) -> Result<T, ApiError> {
+    optional_json_body(request)?
+        .ok_or_else(|| ApiError::BadRequest("The request body is empty; send a JSON object".into()))
+}
+
+/// Parses a JSON body into `T`; `None` when the body is empty.
+pub fn optional_json_body<T: DeserializeOwned>(request: &Request) -> Result<Option<T>, ApiError> {
+    let body = request.body();
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice(body)
+        .map(Some)
+        .map_err(|e| ApiError::BadRequest(format!("The request body is not valid JSON: {e}")))
+}
+
+/// An integer query parameter: `None` when absent or blank, refused when not an integer.
+pub fn integer_param(request: &Request, name: &str) -> Result<Option<i64>, ApiError> {
+    match request.param(name) {
+        None => Ok(None),
+        Some(text) if text.trim().is_empty() => Ok(None),
+        Some(text) => text.trim().parse::<i64>().map(Some).map_err(|_| {
+            ApiError::BadRequest(format!(
+                "The parameter {name} must be an integer, not {}",
+                crate::logging::shown(&text)
+            ))
+        }),
+    }
+}

@@ -1,0 +1,237 @@
+//! One connection while a handler thread has it: reading its body on a deadline, writing the
+//! answer without waiting on the client, and what the poller must do with it next.
+//!
+//! Sockets stay non-blocking for their whole life. A handler thread that must wait for body
+//! bytes waits in `poll(2)` on that one socket with the time left before the body's deadline;
+//! it never waits on a client to read an answer: whatever does not fit in the socket buffer
+//! at once goes back to the poller to be written as the client makes room.
+
+use std::io::{self, BufRead, IoSlice, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use super::response::Response;
+use super::wire::{self, After, BodyError, Framing, Head};
+
+/// The slowest a body may arrive, beyond the base allowance: 16 KiB a second.
+pub const MIN_BYTES_PER_SEC: u64 = 16 * 1024;
+
+/// A client connection: its socket and what has been read from it but not yet used.
+pub struct Conn {
+    pub stream: TcpStream,
+    pub peer: SocketAddr,
+    pub token: usize,
+    /// Bytes read from the socket and not consumed yet (the next head, or pipelined requests).
+    pub buf: Vec<u8>,
+}
+
+/// Time allowed for `bytes` to cross the network: a base plus a minimum rate.
+pub fn allowance(base: Duration, bytes: u64) -> Duration {
+    base + Duration::from_secs(bytes / MIN_BYTES_PER_SEC)
+}
+
+/// Waits until `stream` is readable (or writable), at most until `deadline`.
+fn wait_for(stream: &TcpStream, writable: bool, deadline: Instant) -> io::Result<()> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(io::Error::new(io::ErrorKind::TimedOut, "the client took too long"));
+    }
+    let events = if writable { libc::POLLOUT } else { libc::POLLIN };
+    let mut fd = libc::pollfd { fd: stream.as_raw_fd(), events, revents: 0 };
+    let millis = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+    // SAFETY: one valid pollfd, for a descriptor this stream owns.
+    let ready = unsafe { libc::poll(&mut fd, 1, millis) };
+    match ready {
+        n if n < 0 => {
+            let error = io::Error::last_os_error();
+            if error.kind() == io::ErrorKind::Interrupted {
+                Ok(())
+            } else {
+                Err(error)
+            }
+        }
+        0 => Err(io::Error::new(io::ErrorKind::TimedOut, "the client took too long")),
+        _ => Ok(()),
+    }
+}
+
+/// Reads a connection's input (first what is buffered, then the socket) before a deadline,
+/// keeping whatever it does not consume in the connection's buffer for the next request.
+struct ConnReader<'a> {
+    conn: &'a mut Conn,
+    pos: usize,
+    deadline: Instant,
+}
+
+impl BufRead for ConnReader<'_> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.pos >= self.conn.buf.len() {
+            self.conn.buf.clear();
+            self.pos = 0;
+            let mut chunk = [0u8; 16 * 1024];
+            loop {
+                match (&self.conn.stream).read(&mut chunk) {
+                    Ok(n) => {
+                        self.conn.buf.extend_from_slice(&chunk[..n]);
+                        break;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        wait_for(&self.conn.stream, false, self.deadline)?
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(&self.conn.buf[self.pos..])
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.pos = (self.pos + amount).min(self.conn.buf.len());
+    }
+}
+
+impl Read for ConnReader<'_> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = available.len().min(out.len());
+        out[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl Drop for ConnReader<'_> {
+    fn drop(&mut self) {
+        self.conn.buf.drain(..self.pos);
+    }
+}
+
+/// The body of the request being handled, read only if the application asks for it.
+pub struct Body<'a> {
+    conn: &'a mut Conn,
+    framing: Result<Framing, &'static str>,
+    expects_continue: bool,
+    io_timeout: Duration,
+    /// Set once the body has been read completely; otherwise the connection must close.
+    consumed: bool,
+}
+
+impl<'a> Body<'a> {
+    pub fn new(conn: &'a mut Conn, head: &Head, io_timeout: Duration) -> Body<'a> {
+        let framing = wire::framing(head).map_err(|e| match e {
+            BodyError::Malformed(why) => why,
+            _ => "bad framing",
+        });
+        Body { conn, framing, expects_continue: head.expects_continue(), io_timeout, consumed: false }
+    }
+
+    /// How the body is framed, as the head declares it.
+    pub fn framing(&self) -> Result<Framing, BodyError> {
+        self.framing.map_err(BodyError::Malformed)
+    }
+
+    /// Reads the whole body, at most `limit` bytes, answering `Expect: 100-continue` first.
+    pub fn read(&mut self, limit: usize) -> Result<Vec<u8>, BodyError> {
+        let framing = self.framing()?;
+        let expected = match framing {
+            Framing::None => {
+                self.consumed = true;
+                return Ok(Vec::new());
+            }
+            Framing::Length(n) if n > limit as u64 => return Err(BodyError::TooLarge),
+            Framing::Length(n) => n,
+            Framing::Chunked => limit as u64,
+        };
+        let deadline = Instant::now() + allowance(self.io_timeout, expected);
+        if self.expects_continue && (self.conn.buf.len() as u64) < expected {
+            write_all_before(&self.conn.stream, b"HTTP/1.1 100 Continue\r\n\r\n", deadline).map_err(BodyError::Io)?;
+        }
+        let mut reader = ConnReader { conn: self.conn, pos: 0, deadline };
+        let body = wire::read_body(&mut reader, framing, limit)?;
+        self.consumed = true;
+        Ok(body)
+    }
+
+    pub fn consumed(&self) -> bool {
+        self.consumed
+    }
+}
+
+/// Writes a small piece (a `100 Continue`) on a handler thread, before `deadline`.
+fn write_all_before(mut stream: &TcpStream, mut bytes: &[u8], deadline: Instant) -> io::Result<()> {
+    while !bytes.is_empty() {
+        match stream.write(bytes) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait_for(stream, true, deadline)?,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// An answer on its way out: its head, its body, how far it got, and what holds until it is out.
+pub struct Outgoing {
+    pub head: Vec<u8>,
+    pub body: Vec<u8>,
+    pub written: usize,
+    pub deadline: Instant,
+    /// Never read: dropping it, when the answer is out or given up, releases what it holds.
+    #[allow(dead_code)]
+    pub hold: Option<Box<dyn std::any::Any + Send>>,
+}
+
+impl Outgoing {
+    /// The answer as it will be written; `head_only` for HEAD requests.
+    pub fn new(response: Response, after: After, head_only: bool, io_timeout: Duration) -> Outgoing {
+        let Response { status, headers, body, hold } = response;
+        let head = wire::response_head(status, &headers, body.len(), after);
+        let body = if head_only { Vec::new() } else { body };
+        let deadline = Instant::now() + allowance(io_timeout, (head.len() + body.len()) as u64);
+        Outgoing { head, body, written: 0, deadline, hold }
+    }
+
+    /// Writes as much as the socket takes now: `Ok(true)` once everything is out.
+    pub fn write_some(&mut self, mut stream: &TcpStream) -> io::Result<bool> {
+        loop {
+            let total = self.head.len() + self.body.len();
+            if self.written >= total {
+                return Ok(true);
+            }
+            let slices = if self.written < self.head.len() {
+                [IoSlice::new(&self.head[self.written..]), IoSlice::new(&self.body)]
+            } else {
+                [IoSlice::new(&self.body[self.written - self.head.len()..]), IoSlice::new(&[])]
+            };
+            match stream.write_vectored(&slices) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.written += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// What the poller does with a connection a handler gives back.
+pub enum Next {
+    /// Wait for the next request.
+    KeepAlive,
+    /// Close now: nothing unread, or the client is gone.
+    Close,
+    /// Close after reading and discarding what the client is still sending, so that it reads
+    /// the answer rather than a reset.
+    Linger,
+}
+
+/// A connection coming back from a handler thread.
+pub struct Returned {
+    pub conn: Conn,
+    /// The part of the answer the socket did not take at once.
+    pub pending: Option<Outgoing>,
+    pub next: Next,
+}

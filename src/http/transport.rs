@@ -1,0 +1,573 @@
+//! The HTTP/1.1 transport: one poller thread holds every connection that is waiting, a fixed
+//! pool of handler threads serves complete requests.
+//!
+//! A connection costs a descriptor and, while a head is arriving, a buffer of what has come so
+//! far; it costs no thread. The poller (`mio`, edge-triggered epoll) accepts, reads heads,
+//! writes what a slow reader has not taken yet, lingers on closing connections, and closes
+//! whatever passes its deadline. Only a connection whose head is complete (and whose body, when
+//! it is small, has arrived as well) is handed to a handler thread, which authenticates, reads
+//! a larger body if the application wants it, and answers. The thread count never grows with
+//! connections; streaming answers (log follow) are meant to get a bounded set of their own.
+//!
+//! When the connection limits are reached, the connection that has been waiting longest (idle,
+//! or sending a head) is closed to admit the new one, so nobody who merely holds sockets open
+//! keeps anyone else out. Only when every connection is busy is a client refused with 503.
+//! Running out of descriptors is survived with one held in reserve to answer 503.
+//!
+//! It knows nothing of routes or the Linkis envelope: [`Handler`] is the application.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd};
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use mio::net::TcpListener;
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use super::conn::{self, Conn, Next, Outgoing, Returned};
+use super::response::Response;
+use super::wire::{self, After, Framing, Head, HeadError};
+
+/// The limits connections are held to.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_head_bytes: usize,
+    /// A body up to this size is read by the poller before the request is handed over, so that
+    /// small bodies never hold a handler thread while they arrive.
+    pub prefetch_body_bytes: usize,
+    pub idle_timeout: Duration,
+    /// How long a head may take, and the base allowance for a body or an answer.
+    pub io_timeout: Duration,
+    pub max_connections: usize,
+    pub max_connections_per_address: usize,
+    /// Bytes all partial heads may hold together; past it the longest-waiting are closed.
+    pub max_buffered_bytes: usize,
+    pub handler_threads: usize,
+    /// How long, and how much, a closing connection's unread input is read and thrown away.
+    pub linger_time: Duration,
+    pub linger_bytes: u64,
+}
+
+/// The application: answers one request whose head is complete. It may read the body through
+/// [`conn::Body`]; if it does not, the connection closes after the answer.
+pub type Handler = dyn Fn(Head, SocketAddr, &mut conn::Body<'_>) -> Response + Send + Sync;
+
+const LISTENER: Token = Token(0);
+const WAKER: Token = Token(1);
+const FIRST_CONNECTION: usize = 2;
+/// How often deadlines are checked.
+const SWEEP_EVERY: Duration = Duration::from_millis(200);
+
+/// Where a held connection is in its life.
+enum State {
+    /// Waiting for the first byte of a request.
+    Idle,
+    /// A head (or a small body after it) is arriving.
+    Head,
+    /// With a handler thread.
+    Busy,
+    /// Writing what the socket did not take at once, then `next`.
+    Writing(Outgoing, Next),
+    /// Reading and discarding before closing.
+    Lingering(u64),
+}
+
+struct Entry {
+    /// `None` while a handler thread has the connection.
+    conn: Option<Conn>,
+    address: IpAddr,
+    state: State,
+    /// When the current wait began; the eviction order.
+    since: Instant,
+    deadline: Instant,
+    scan: Scan,
+}
+
+/// What one accept-and-poll loop owns.
+struct Poller {
+    poll: Poll,
+    listener: TcpListener,
+    limits: Limits,
+    entries: HashMap<usize, Entry>,
+    per_address: HashMap<IpAddr, usize>,
+    /// Connections that may be closed to admit others: idle or sending a head, oldest first.
+    evictable: BTreeSet<(Instant, usize)>,
+    evictable_by_address: HashMap<IpAddr, BTreeSet<(Instant, usize)>>,
+    buffered: usize,
+    next_token: usize,
+    work: Sender<(Conn, Head)>,
+    returns: Receiver<Returned>,
+    reserve: Option<File>,
+    scratch: Vec<u8>,
+}
+
+/// Runs the transport on `listener` until `stopping` is set and `waker` woken. Returns `Err`
+/// on an accept failure that cannot be waited out.
+pub fn run(
+    listener: std::net::TcpListener,
+    poll: Poll,
+    limits: Limits,
+    handler: Arc<Handler>,
+    stopping: Arc<AtomicBool>,
+    waker: Arc<Waker>,
+) -> io::Result<()> {
+    listener.set_nonblocking(true)?;
+    let mut listener = TcpListener::from_std(listener);
+    poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+    let (work, jobs) = crossbeam_channel::unbounded::<(Conn, Head)>();
+    let (returner, returns) = crossbeam_channel::unbounded::<Returned>();
+    for _ in 0..limits.handler_threads.max(1) {
+        let (jobs, returner, handler, waker, stopping) =
+            (jobs.clone(), returner.clone(), Arc::clone(&handler), Arc::clone(&waker), Arc::clone(&stopping));
+        std::thread::Builder::new()
+            .name("portico-http".into())
+            .spawn(move || handle_requests(&jobs, &returner, &*handler, &waker, &stopping, limits))?;
+    }
+    let mut poller = Poller {
+        poll,
+        listener,
+        limits,
+        entries: HashMap::new(),
+        per_address: HashMap::new(),
+        evictable: BTreeSet::new(),
+        evictable_by_address: HashMap::new(),
+        buffered: 0,
+        next_token: FIRST_CONNECTION,
+        work,
+        returns,
+        reserve: File::open("/dev/null").ok(),
+        scratch: vec![0; 16 * 1024],
+    };
+    poller.run(&stopping)
+}
+
+/// A handler thread: serves handed-over requests one at a time, and gives each connection back.
+fn handle_requests(
+    jobs: &Receiver<(Conn, Head)>,
+    returner: &Sender<Returned>,
+    handler: &Handler,
+    waker: &Waker,
+    stopping: &AtomicBool,
+    limits: Limits,
+) {
+    while let Ok((mut conn, head)) = jobs.recv() {
+        let peer = conn.peer;
+        let (wants_keep_alive, head_only) = (head.keep_alive(), head.method == "HEAD");
+        let mut body = conn::Body::new(&mut conn, &head, limits.io_timeout);
+        // A panic is a bug; it costs its request a 500, never the thread or the connection.
+        let response = panic::catch_unwind(AssertUnwindSafe(|| handler(head, peer, &mut body)))
+            .unwrap_or_else(|_| transport_error(500, "The server failed to answer this request (a bug); it is logged"));
+        let consumed = body.consumed();
+        let keep_alive = wants_keep_alive && consumed && !stopping.load(Ordering::Relaxed);
+        let idle = limits.idle_timeout.as_secs().max(1);
+        let after = if keep_alive { After::KeepAlive(idle) } else { After::Close };
+        let mut out = Outgoing::new(response, after, head_only, limits.io_timeout);
+        let next = match (keep_alive, consumed) {
+            (true, _) => Next::KeepAlive,
+            (false, true) => Next::Close,
+            (false, false) => Next::Linger,
+        };
+        let returned = match out.write_some(&conn.stream) {
+            Ok(true) => Returned { conn, pending: None, next },
+            Ok(false) => Returned { conn, pending: Some(out), next },
+            Err(_) => Returned { conn, pending: None, next: Next::Close },
+        };
+        if returner.send(returned).is_err() {
+            return;
+        }
+        let _ = waker.wake();
+    }
+}
+
+impl Poller {
+    fn run(&mut self, stopping: &AtomicBool) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        let mut last_sweep = Instant::now();
+        loop {
+            if stopping.load(Ordering::SeqCst) {
+                return Ok(());
+            }
+            match self.poll.poll(&mut events, Some(SWEEP_EVERY)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept()?,
+                    WAKER => {}
+                    Token(token) => self.on_ready(token),
+                }
+            }
+            while let Ok(returned) = self.returns.try_recv() {
+                self.take_back(returned);
+            }
+            if last_sweep.elapsed() >= SWEEP_EVERY {
+                self.sweep();
+                last_sweep = Instant::now();
+            }
+        }
+    }
+
+    fn accept(&mut self) -> io::Result<()> {
+        loop {
+            let (stream, peer) = match self.listener.accept() {
+                Ok(accepted) => accepted,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
+                    log::warn!("out of file descriptors: refusing new connections until some close ({e})");
+                    drop(self.reserve.take());
+                    if let Ok((stream, _)) = self.listener.accept() {
+                        refuse(&into_std(stream), "The server is out of file descriptors; retry shortly");
+                    }
+                    self.reserve = File::open("/dev/null").ok();
+                    return Ok(());
+                }
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::ECONNABORTED | libc::EINTR | libc::EPROTO | libc::ENOBUFS | libc::ENOMEM)
+                    ) =>
+                {
+                    continue
+                }
+                Err(e) => return Err(e),
+            };
+            let stream = into_std(stream);
+            let address = peer.ip().to_canonical();
+            if !self.make_room(address) {
+                refuse(&stream, "Too many open connections; retry shortly");
+                continue;
+            }
+            let _ = stream.set_nodelay(true);
+            let token = self.next_token;
+            self.next_token += 1;
+            let fd = stream.as_raw_fd();
+            if self
+                .poll
+                .registry()
+                .register(&mut SourceFd(&fd), Token(token), Interest::READABLE | Interest::WRITABLE)
+                .is_err()
+            {
+                continue;
+            }
+            *self.per_address.entry(address).or_default() += 1;
+            let now = Instant::now();
+            let conn = Conn { stream, peer, token, buf: Vec::new() };
+            let entry = Entry {
+                conn: Some(conn),
+                address,
+                state: State::Idle,
+                since: now,
+                deadline: now + self.limits.idle_timeout,
+                scan: Scan::default(),
+            };
+            self.entries.insert(token, entry);
+            self.mark_evictable(token);
+        }
+    }
+
+    /// Makes room for one more connection from `address`, closing the longest-waiting
+    /// connection of that address, or of anyone, when a limit is reached.
+    fn make_room(&mut self, address: IpAddr) -> bool {
+        if self.per_address.get(&address).copied().unwrap_or(0) >= self.limits.max_connections_per_address {
+            let oldest = self.evictable_by_address.get(&address).and_then(|set| set.first().copied());
+            match oldest {
+                Some((_, token)) => self.close(token),
+                None => return false,
+            }
+        }
+        if self.entries.len() >= self.limits.max_connections {
+            match self.evictable.first().copied() {
+                Some((_, token)) => self.close(token),
+                None => return false,
+            }
+        }
+        true
+    }
+
+    fn mark_evictable(&mut self, token: usize) {
+        if let Some(entry) = self.entries.get(&token) {
+            self.evictable.insert((entry.since, token));
+            self.evictable_by_address.entry(entry.address).or_default().insert((entry.since, token));
+        }
+    }
+
+    fn unmark_evictable(&mut self, token: usize) {
+        if let Some(entry) = self.entries.get(&token) {
+            self.evictable.remove(&(entry.since, token));
+            if let Some(set) = self.evictable_by_address.get_mut(&entry.address) {
+                set.remove(&(entry.since, token));
+                if set.is_empty() {
+                    self.evictable_by_address.remove(&entry.address);
+                }
+            }
+        }
+    }
+
+    fn close(&mut self, token: usize) {
+        self.unmark_evictable(token);
+        let Some(entry) = self.entries.remove(&token) else { return };
+        if let Some(conn) = &entry.conn {
+            self.buffered = self.buffered.saturating_sub(conn.buf.capacity());
+            let fd = conn.stream.as_raw_fd();
+            let _ = self.poll.registry().deregister(&mut SourceFd(&fd));
+        }
+        if let Some(count) = self.per_address.get_mut(&entry.address) {
+            *count -= 1;
+            if *count == 0 {
+                self.per_address.remove(&entry.address);
+            }
+        }
+    }
+
+    fn on_ready(&mut self, token: usize) {
+        let Some(entry) = self.entries.get_mut(&token) else { return };
+        match entry.state {
+            State::Idle | State::Head => self.read_head(token),
+            State::Writing(..) => self.write_pending(token),
+            State::Lingering(_) => self.linger(token),
+            State::Busy => {}
+        }
+    }
+
+    /// Reads what has arrived of a head; hands the connection over once it is complete.
+    fn read_head(&mut self, token: usize) {
+        loop {
+            let Some(entry) = self.entries.get_mut(&token) else { return };
+            let Some(conn) = entry.conn.as_mut() else { return };
+            match parse_ready(conn, &mut entry.scan, &self.limits) {
+                Ok(Some(head)) => return self.hand_over(token, head),
+                Ok(None) => {}
+                Err(refusal) => return self.refuse_head(token, refusal),
+            }
+            let before = conn.buf.capacity();
+            match (&conn.stream).read(&mut self.scratch) {
+                Ok(0) => return self.close(token),
+                Ok(n) => {
+                    conn.buf.extend_from_slice(&self.scratch[..n]);
+                    self.buffered = self.buffered + conn.buf.capacity() - before;
+                    if matches!(entry.state, State::Idle) {
+                        self.start_head(token);
+                    }
+                    self.enforce_buffer_budget(token);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return self.close(token),
+            }
+        }
+    }
+
+    /// The first byte of a request has come: the head's deadline starts.
+    fn start_head(&mut self, token: usize) {
+        self.unmark_evictable(token);
+        if let Some(entry) = self.entries.get_mut(&token) {
+            entry.state = State::Head;
+            entry.since = Instant::now();
+            entry.deadline = entry.since + self.limits.io_timeout;
+        }
+        self.mark_evictable(token);
+    }
+
+    /// Partial heads share a budget; past it the longest-waiting are closed (never `keep`).
+    fn enforce_buffer_budget(&mut self, keep: usize) {
+        while self.buffered > self.limits.max_buffered_bytes {
+            let victim = self.evictable.iter().map(|(_, t)| *t).find(|t| *t != keep);
+            match victim {
+                Some(victim) => self.close(victim),
+                None => return,
+            }
+        }
+    }
+
+    fn hand_over(&mut self, token: usize, head: Head) {
+        self.unmark_evictable(token);
+        let Some(entry) = self.entries.get_mut(&token) else { return };
+        let Some(conn) = entry.conn.take() else { return };
+        self.buffered = self.buffered.saturating_sub(conn.buf.capacity());
+        entry.state = State::Busy;
+        if self.work.send((conn, head)).is_err() {
+            self.close(token);
+        }
+    }
+
+    fn refuse_head(&mut self, token: usize, refusal: Response) {
+        self.unmark_evictable(token);
+        let Some(entry) = self.entries.get_mut(&token) else { return };
+        let out = Outgoing::new(refusal, After::Close, false, self.limits.io_timeout);
+        entry.deadline = out.deadline;
+        entry.state = State::Writing(out, Next::Linger);
+        self.write_pending(token);
+    }
+
+    fn take_back(&mut self, returned: Returned) {
+        let Returned { conn, pending, next } = returned;
+        let token = conn.token;
+        let Some(entry) = self.entries.get_mut(&token) else { return };
+        self.buffered += conn.buf.capacity();
+        entry.conn = Some(conn);
+        match pending {
+            Some(out) => {
+                entry.deadline = out.deadline;
+                entry.state = State::Writing(out, next);
+                self.write_pending(token);
+            }
+            None => self.after_answer(token, next),
+        }
+    }
+
+    fn after_answer(&mut self, token: usize, next: Next) {
+        let Some(entry) = self.entries.get_mut(&token) else { return };
+        match next {
+            Next::Close => self.close(token),
+            Next::Linger => {
+                if let Some(conn) = &entry.conn {
+                    let _ = conn.stream.shutdown(Shutdown::Write);
+                }
+                entry.state = State::Lingering(self.limits.linger_bytes);
+                entry.deadline = Instant::now() + self.limits.linger_time;
+                self.linger(token);
+            }
+            Next::KeepAlive => {
+                let now = Instant::now();
+                entry.state = State::Idle;
+                entry.since = now;
+                entry.deadline = now + self.limits.idle_timeout;
+                self.mark_evictable(token);
+                // Edges that came while a handler had the connection were not seen: look now.
+                self.read_head(token);
+            }
+        }
+    }
+
+    fn write_pending(&mut self, token: usize) {
+        let Some(entry) = self.entries.get_mut(&token) else { return };
+        let (Some(conn), State::Writing(out, _)) = (&entry.conn, &mut entry.state) else { return };
+        match out.write_some(&conn.stream) {
+            Ok(false) => {}
+            Ok(true) => {
+                if let State::Writing(_, next) = std::mem::replace(&mut entry.state, State::Busy) {
+                    self.after_answer(token, next);
+                }
+            }
+            Err(_) => self.close(token),
+        }
+    }
+
+    fn linger(&mut self, token: usize) {
+        let Some(entry) = self.entries.get_mut(&token) else { return };
+        let (Some(conn), State::Lingering(budget)) = (&mut entry.conn, &mut entry.state) else { return };
+        conn.buf = Vec::new();
+        loop {
+            match (&conn.stream).read(&mut self.scratch) {
+                Ok(n) if n > 0 && (n as u64) < *budget => *budget -= n as u64,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                _ => return self.close(token),
+            }
+        }
+    }
+
+    /// Closes what has passed its deadline.
+    fn sweep(&mut self) {
+        let now = Instant::now();
+        let expired: Vec<usize> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| !matches!(e.state, State::Busy) && e.deadline <= now)
+            .map(|(token, _)| *token)
+            .collect();
+        for token in expired {
+            self.close(token);
+        }
+    }
+}
+
+/// Empty lines tolerated before a request line (RFC 9112 §2.2 allows "at least one").
+const MAX_LEADING_EMPTY_LINES: usize = 4;
+
+/// How far a head has been looked at, so that each byte is scanned once however slowly the
+/// head arrives (re-parsing everything on every byte would let a slow client burn the poller).
+#[derive(Default)]
+struct Scan {
+    /// Bytes already searched for the end of the head.
+    searched: usize,
+    /// The parsed head, its length, and the bytes (head plus small body) to wait for.
+    parsed: Option<(Head, usize, usize)>,
+    continue_sent: bool,
+}
+
+/// What the buffered input of `conn` amounts to: a request ready to hand over (`Some`), more
+/// to wait for (`None`), or an answer refusing it.
+fn parse_ready(conn: &mut Conn, scan: &mut Scan, limits: &Limits) -> Result<Option<Head>, Response> {
+    if scan.parsed.is_none() {
+        let leading = conn.buf.iter().take_while(|b| matches!(b, b'\r' | b'\n')).count();
+        if leading > 2 * MAX_LEADING_EMPTY_LINES {
+            return Err(transport_error(400, "Malformed HTTP request: empty lines instead of a request"));
+        }
+        let from = scan.searched.saturating_sub(3).max(leading);
+        let window = &conn.buf[from.min(conn.buf.len())..];
+        let ended = window.windows(2).any(|w| w == b"\n\n") || window.windows(4).any(|w| w == b"\r\n\r\n");
+        scan.searched = conn.buf.len();
+        if !ended {
+            if conn.buf.len() >= limits.max_head_bytes {
+                return Err(transport_error(431, "The request head is too large"));
+            }
+            return Ok(None);
+        }
+        let (head, length) = match wire::parse_head(&conn.buf, limits.max_head_bytes) {
+            Ok(Some(parsed)) => parsed,
+            Ok(None) => return Ok(None),
+            Err(HeadError::TooLarge) => return Err(transport_error(431, "The request head is too large")),
+            Err(HeadError::Malformed(why)) => {
+                return Err(transport_error(400, &format!("Malformed HTTP request: {why}")))
+            }
+        };
+        // A small body is waited for here, so that it never holds a handler thread while it comes.
+        let wanted = match wire::framing(&head) {
+            Ok(Framing::Length(n)) if n <= limits.prefetch_body_bytes as u64 => length + n as usize,
+            _ => length,
+        };
+        scan.parsed = Some((head, length, wanted));
+    }
+    let Some((head, _, wanted)) = &scan.parsed else { return Ok(None) };
+    if conn.buf.len() < *wanted {
+        if head.expects_continue() && !scan.continue_sent {
+            scan.continue_sent = true;
+            // Small enough to go out at once; if it does not, the client sends anyway after
+            // its own wait (curl: 1 s) or meets the head's deadline.
+            let _ = (&conn.stream).write(b"HTTP/1.1 100 Continue\r\n\r\n");
+        }
+        return Ok(None);
+    }
+    let Some((head, length, _)) = scan.parsed.take() else { return Ok(None) };
+    *scan = Scan::default();
+    conn.buf.drain(..length);
+    Ok(Some(head))
+}
+
+fn into_std(stream: mio::net::TcpStream) -> TcpStream {
+    // SAFETY: the descriptor is moved out of the mio stream and owned by the std one alone.
+    unsafe { TcpStream::from_raw_fd(stream.into_raw_fd()) }
+}
+
+/// Answers 503 and closes, without waiting for the client.
+fn refuse(stream: &TcpStream, message: &str) {
+    let mut out = Outgoing::new(transport_error(503, message), After::Close, false, Duration::from_millis(200));
+    let _ = out.write_some(stream);
+    let _ = stream.shutdown(Shutdown::Write);
+}
+
+/// A short error answer written by the transport itself (before the application is reached).
+pub fn transport_error(code: u16, message: &str) -> Response {
+    let body = serde_json::json!({"method": null, "status": 1, "message": message, "data": {}});
+    Response::json(code, body.to_string().into_bytes())
+}
