@@ -83,7 +83,21 @@ impl Portico {
 
     /// A server on an existing data directory (for restarts); the caller keeps the directory.
     pub fn start_in(data_dir: &Path, extra: &[&str]) -> Portico {
-        Portico::launch(Command::new(env!("CARGO_BIN_EXE_portico")), data_dir, extra)
+        Portico::launch(Command::new(env!("CARGO_BIN_EXE_portico")), data_dir, extra, Stdio::inherit())
+    }
+
+    /// A server reading `config`, its log (stderr) going to the file `log`.
+    pub fn start_logging_to(config: &str, extra: &[&str], log: &Path) -> Portico {
+        let data = tempfile::tempdir().expect("temp dir");
+        let path = data.path().join("portico-test.toml");
+        std::fs::write(&path, config).expect("write config");
+        let mut args = vec!["--config", path.to_str().expect("utf-8 path")];
+        args.extend_from_slice(extra);
+        let stderr = std::fs::File::create(log).expect("log file");
+        let mut server =
+            Portico::launch(Command::new(env!("CARGO_BIN_EXE_portico")), data.path(), &args, stderr.into());
+        server._data = Some(data);
+        server
     }
 
     /// A server started through `sh -c 'ulimit -n LIMIT; exec portico …'`.
@@ -91,12 +105,12 @@ impl Portico {
         let data = tempfile::tempdir().expect("temp dir");
         let mut command = Command::new("sh");
         command.arg("-c").arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\"")).arg(env!("CARGO_BIN_EXE_portico"));
-        let mut server = Portico::launch(command, data.path(), &[]);
+        let mut server = Portico::launch(command, data.path(), &[], Stdio::inherit());
         server._data = Some(data);
         server
     }
 
-    fn launch(mut command: Command, data_dir: &Path, extra: &[&str]) -> Portico {
+    fn launch(mut command: Command, data_dir: &Path, extra: &[&str], stderr: Stdio) -> Portico {
         command
             .args(["--bind", "127.0.0.1:0", "--workers", "2", "--kill-grace", "1", "--log-level", "warn"])
             .arg("--data-dir")
@@ -104,7 +118,7 @@ impl Portico {
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(stderr);
         let mut child = command.spawn().expect("start portico");
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = mpsc::channel();
@@ -344,4 +358,47 @@ pub fn alive(pid: i32) -> bool {
         }
         Err(_) => false,
     }
+}
+
+/// A TCP connection to `addr` from the local address `source` (another loopback address, for
+/// tests of per-address limits): std cannot bind before connecting, so this goes through libc.
+pub fn connect_from(source: std::net::Ipv4Addr, addr: std::net::SocketAddr) -> std::io::Result<std::net::TcpStream> {
+    use std::os::fd::FromRawFd;
+    let std::net::SocketAddr::V4(target) = addr else { panic!("IPv4 only") };
+    let sockaddr = |ip: std::net::Ipv4Addr, port: u16| libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr { s_addr: u32::from(ip).to_be() },
+        sin_zero: [0; 8],
+    };
+    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: plain socket calls on a descriptor this function owns until it hands it over.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let stream = std::net::TcpStream::from_raw_fd(fd);
+        let local = sockaddr(source, 0);
+        if libc::bind(fd, (&local as *const libc::sockaddr_in).cast(), len) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let remote = sockaddr(*target.ip(), target.port());
+        if libc::connect(fd, (&remote as *const libc::sockaddr_in).cast(), len) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(stream)
+    }
+}
+
+/// A value from `/proc/<pid>/status` (`VmRSS`, `VmHWM` in KiB, `Threads`).
+pub fn proc_status(pid: i32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(&format!("{field}:")))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
+        })
+        .unwrap_or(0)
 }

@@ -8,6 +8,7 @@ mod bad_input;
 mod control;
 mod entrance;
 mod filesystem;
+mod front_door;
 mod history;
 mod logs;
 mod restart;
