@@ -5,12 +5,13 @@
 //! The server is the real binary on 127.0.0.1 with a temporary data directory; the load comes
 //! from this process over loopback and every loop is bounded in count and time.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{start, Server};
 use portico::storage::history::{History, ListFilter};
 use serde_json::{json, Value};
 
@@ -19,62 +20,6 @@ const SUBMITTERS: usize = 4;
 const STATUS_CONNECTIONS: usize = 16;
 const STATUS_SECONDS: u64 = 3;
 const HISTORY_ROWS: u64 = 1_000_000;
-
-struct Server {
-    child: Child,
-    base: String,
-    token: String,
-    data: Option<tempfile::TempDir>,
-}
-
-impl Server {
-    /// Stops this server and starts a new one on the same data directory.
-    fn restart(mut self, workers: usize) -> (Server, Duration) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        start_in(self.data.take().expect("data dir"), workers)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(workers: usize) -> (Server, Duration) {
-    start_in(tempfile::tempdir().expect("temp dir"), workers)
-}
-
-fn start_in(data: tempfile::TempDir, workers: usize) -> (Server, Duration) {
-    let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_portico"))
-        .args(["--bind", "127.0.0.1:0", "--workers", &workers.to_string()])
-        .arg("--data-dir")
-        .arg(data.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start portico");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("listening line");
-    let startup = started.elapsed();
-    let base = line.trim().strip_prefix("portico listening on ").expect("listening line").to_string();
-    let credentials: toml::Value =
-        toml::from_str(&std::fs::read_to_string(data.path().join("credentials.toml")).expect("credentials"))
-            .expect("TOML");
-    let token = credentials["tokens"][0]["token"].as_str().expect("token").to_string();
-    (Server { child, base, token, data: Some(data) }, startup)
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(str::to_string))
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
-        .unwrap_or(0)
-}
 
 /// One keep-alive connection acting as the admin.
 struct Api {
@@ -148,7 +93,7 @@ fn trivial_jobs_per_second() -> (f64, u64) {
         handle.join().expect("submitter");
     }
     let rate = (per_thread * SUBMITTERS) as f64 / started.elapsed().as_secs_f64();
-    (rate, rss_kib(server.child.id()))
+    (rate, server.rss_kib())
 }
 
 fn status_requests_per_second() -> (f64, Duration, Duration, u64) {
@@ -193,7 +138,7 @@ fn status_requests_per_second() -> (f64, Duration, Duration, u64) {
             .unwrap_or_default()
     };
     let rate = count.load(Ordering::Relaxed) as f64 / elapsed.as_secs_f64();
-    (rate, pct(0.5), pct(0.99), rss_kib(server.child.id()))
+    (rate, pct(0.5), pct(0.99), server.rss_kib())
 }
 
 /// Fills a history of a million jobs (10 users) and times the list queries clients make.
@@ -266,10 +211,10 @@ fn history_queries() -> Vec<(String, Duration)> {
 fn main() {
     let (server, startup) = start(4);
     let deadline = Instant::now() + Duration::from_secs(5);
-    while rss_kib(server.child.id()) == 0 && Instant::now() < deadline {
+    while server.rss_kib() == 0 && Instant::now() < deadline {
         std::thread::yield_now();
     }
-    let idle = rss_kib(server.child.id());
+    let idle = server.rss_kib();
     // Again on the same data directory: the everyday case, with no credentials to create.
     let (again, restart) = server.restart(4);
     drop(again);

@@ -1,0 +1,132 @@
+//! What the benchmarks share: starting the real binary on 127.0.0.1, reading its memory, and a
+//! minimal raw HTTP/1.1 client (so the load generator costs as little as it can on 2 cores).
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A `portico` process on a free loopback port with a temporary data directory.
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    pub addr: SocketAddr,
+    pub token: String,
+    pub data: Option<tempfile::TempDir>,
+}
+
+impl Server {
+    /// Stops this server and starts a new one on the same data directory.
+    pub fn restart(mut self, workers: usize) -> (Server, Duration) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        start_in(self.data.take().expect("data dir"), workers, &[])
+    }
+
+    pub fn rss_kib(&self) -> u64 {
+        proc_status(self.child.id(), "VmRSS")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn start(workers: usize) -> (Server, Duration) {
+    start_in(tempfile::tempdir().expect("temp dir"), workers, &[])
+}
+
+pub fn start_with(workers: usize, extra: &[&str]) -> Server {
+    start_in(tempfile::tempdir().expect("temp dir"), workers, extra).0
+}
+
+fn start_in(data: tempfile::TempDir, workers: usize, extra: &[&str]) -> (Server, Duration) {
+    let started = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_portico"))
+        .args(["--bind", "127.0.0.1:0", "--workers", &workers.to_string()])
+        .arg("--data-dir")
+        .arg(data.path())
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start portico");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("listening line");
+    let startup = started.elapsed();
+    let base = line.trim().strip_prefix("portico listening on ").expect("listening line").to_string();
+    let addr = base.trim_start_matches("http://").parse().expect("address");
+    let credentials: toml::Value =
+        toml::from_str(&std::fs::read_to_string(data.path().join("credentials.toml")).expect("credentials"))
+            .expect("TOML");
+    let token = credentials["tokens"][0]["token"].as_str().expect("token").to_string();
+    (Server { child, base, addr, token, data: Some(data) }, startup)
+}
+
+/// A value from `/proc/<pid>/status` (`VmRSS`, `VmHWM` in KiB, `Threads`).
+pub fn proc_status(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(&format!("{field}:")))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+/// Raises this process's open-file limit to the hard limit (the load holds many sockets).
+pub fn raise_fd_limit() -> u64 {
+    portico::raise_fd_limit().unwrap_or(1024)
+}
+
+/// Sends one request on `stream` and reads its answer; returns the status code.
+pub fn exchange(stream: &mut TcpStream, request: &[u8]) -> std::io::Result<u16> {
+    stream.write_all(request)?;
+    read_response(stream)
+}
+
+/// Reads one response (head plus a `Content-Length` body); returns the status code.
+pub fn read_response(stream: &mut TcpStream) -> std::io::Result<u16> {
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            while buf.len() < end + 4 + length {
+                let n = stream.read(&mut chunk)?;
+                if n == 0 {
+                    return Err(std::io::ErrorKind::UnexpectedEof.into());
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            let status = head.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+            return Ok(status);
+        }
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// The `q`-quantile of `samples` (sorted here).
+pub fn quantile(samples: &mut [Duration], q: f64) -> Duration {
+    samples.sort();
+    samples.get(((samples.len() as f64 * q) as usize).min(samples.len().saturating_sub(1))).copied().unwrap_or_default()
+}
+
+pub fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
