@@ -47,8 +47,8 @@ pub struct Identity {
     pub user: String,
     /// Admins see and control every user's jobs.
     pub admin: bool,
-    /// Whom the caller may submit jobs for (`executeUser`): the users of a token whose code
-    /// contains `ADMIN-` (`*` for anyone); empty for everyone else.
+    /// Whom the caller may submit jobs for (`executeUser`): the users of a token the config
+    /// lets submit for others (`*` for anyone); empty for everyone else.
     pub submit_for: Vec<String>,
 }
 
@@ -126,6 +126,8 @@ struct Token {
     users: Vec<String>,
     hosts: Vec<String>,
     expires_ms: Option<u64>,
+    /// Decided once at start-up, so that no request's handling depends on a secret's text.
+    submit_for: Vec<String>,
 }
 
 struct Session {
@@ -167,13 +169,16 @@ impl Accounts {
             }
             (config.users.clone(), config.tokens.clone())
         };
-        Accounts::from_entries(&users, &tokens, config.session_timeout)
+        Accounts::from_entries(&users, &tokens, config.session_timeout, config.linkis_admin_tokens)
     }
 
+    /// `linkis_admin_tokens`: whether a token whose code contains `ADMIN-` may submit for others
+    /// without saying so in `may_submit_for_others` (Linkis's convention, off unless configured).
     fn from_entries(
         users: &[UserEntry],
         tokens: &[TokenEntry],
         session_timeout: Duration,
+        linkis_admin_tokens: bool,
     ) -> Result<Accounts, SetupError> {
         let mut accounts = HashMap::new();
         for user in users {
@@ -203,6 +208,7 @@ impl Accounts {
             }
         }
         let mut parsed = Vec::new();
+        let mut unprivileged_admin_codes = 0;
         for token in tokens {
             if token.token.len() < 8 {
                 return Err(SetupError("a token must be at least 8 characters long".into()));
@@ -213,12 +219,26 @@ impl Accounts {
                     SetupError(format!("token expiry {text:?} is not a date like 2027-01-01T00:00:00Z"))
                 })?),
             };
+            let admin_code = token.token.to_ascii_uppercase().contains("ADMIN-");
+            let may_submit_for_others = token.may_submit_for_others || (linkis_admin_tokens && admin_code);
+            if admin_code && !may_submit_for_others {
+                unprivileged_admin_codes += 1;
+            }
             parsed.push(Token {
                 secret: token.token.clone(),
                 users: token.users.clone(),
                 hosts: token.hosts.clone(),
                 expires_ms,
+                submit_for: if may_submit_for_others { token.users.clone() } else { Vec::new() },
             });
+        }
+        if unprivileged_admin_codes > 0 {
+            // Linkis grants this by the code's spelling, so a migrated setup may rely on it;
+            // say so once at start-up (by count: the codes are secrets) rather than fail later.
+            log::warn!(
+                "{unprivileged_admin_codes} token(s) have \"ADMIN-\" in their code but may not submit jobs for other \
+                 users; set may_submit_for_others = true on them, or linkis_admin_tokens = true in [server]"
+            );
         }
         Ok(Accounts {
             users: accounts,
@@ -322,7 +342,7 @@ impl Accounts {
         Ok(Identity {
             user: user.to_string(),
             admin: self.users.get(user).is_some_and(|a| a.admin),
-            submit_for: if code.to_ascii_uppercase().contains("ADMIN-") { token.users.clone() } else { Vec::new() },
+            submit_for: token.submit_for.clone(),
         })
     }
 
@@ -512,6 +532,10 @@ mod tests {
     }
 
     fn store(timeout: Duration) -> Accounts {
+        store_with(timeout, false)
+    }
+
+    fn store_with(timeout: Duration, linkis_admin_tokens: bool) -> Accounts {
         let users = vec![
             UserEntry { name: "alice".into(), password: Some("wonderland".into()), password_hash: None, admin: false },
             UserEntry {
@@ -527,21 +551,24 @@ mod tests {
                 users: vec!["*".into()],
                 hosts: vec!["*".into()],
                 expires: None,
+                may_submit_for_others: false,
             },
             TokenEntry {
                 token: "OLD-TOKEN-5678".into(),
                 users: vec!["alice".into()],
                 hosts: vec!["10.0.0.1".into()],
                 expires: Some("2001-01-01".into()),
+                may_submit_for_others: false,
             },
             TokenEntry {
                 token: "ADMIN-TOKEN-9".into(),
                 users: vec!["alice".into()],
                 hosts: vec!["127.0.0.1".into()],
                 expires: None,
+                may_submit_for_others: false,
             },
         ];
-        Accounts::from_entries(&users, &tokens, timeout).unwrap()
+        Accounts::from_entries(&users, &tokens, timeout, linkis_admin_tokens).unwrap()
     }
 
     #[test]
@@ -593,6 +620,30 @@ mod tests {
         let admin_token = accounts.token("ADMIN-TOKEN-9", "alice", localhost()).unwrap();
         assert!(admin_token.may_submit_for("alice") && !admin_token.may_submit_for("bob"), "only the token's users");
         assert_eq!(accounts.token("LINKIS-AUTH-1234", "../x", localhost()), Err(TokenError::BadUserName));
+    }
+
+    #[test]
+    fn only_the_config_lets_a_token_submit_for_others() {
+        let token = |code: &str, may_submit_for_others: bool| TokenEntry {
+            token: code.into(),
+            users: vec!["alice".into(), "bob".into()],
+            hosts: vec!["*".into()],
+            expires: None,
+            may_submit_for_others,
+        };
+        let tokens = [token("TEST-ADMIN-0001", false), token("SCHEDULER-0002", true), token("PLAIN-0003", false)];
+        let submit_for = |linkis_admin_tokens: bool, code: &str| {
+            let accounts = Accounts::from_entries(&[], &tokens, Duration::from_secs(60), linkis_admin_tokens).unwrap();
+            accounts.token(code, "alice", localhost()).unwrap().submit_for
+        };
+        let both = vec!["alice".to_string(), "bob".to_string()];
+        assert_eq!(submit_for(false, "TEST-ADMIN-0001"), Vec::<String>::new(), "the code's spelling grants nothing");
+        assert_eq!(submit_for(true, "TEST-ADMIN-0001"), both, "unless the server follows Linkis");
+        assert_eq!(submit_for(false, "SCHEDULER-0002"), both, "the explicit field grants it");
+        assert_eq!(submit_for(true, "PLAIN-0003"), Vec::<String>::new());
+        let accounts = store_with(Duration::from_secs(60), true);
+        assert!(accounts.token("ADMIN-TOKEN-9", "alice", localhost()).unwrap().may_submit_for("alice"));
+        assert!(accounts.token("LINKIS-AUTH-1234", "alice", localhost()).unwrap().submit_for.is_empty());
     }
 
     #[test]
