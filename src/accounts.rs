@@ -7,7 +7,10 @@
 //! Costs per request stay in microseconds: a session ticket is `selector` + `verifier`; the
 //! selector finds the session in a map and the verifier is compared in constant time. Tokens
 //! are few and compared in constant time one by one. Passwords are hashed with Argon2id and only
-//! ever verified at login. Secrets are never logged, and error messages never repeat them.
+//! ever verified at login, once `throttle` lets an attempt through. Secrets are never logged,
+//! and error messages never repeat them.
+
+mod throttle;
 
 use std::collections::HashMap;
 use std::fs::OpenOptions;
@@ -25,6 +28,7 @@ use serde::Deserialize;
 use crate::clock;
 use crate::config::{Config, TokenEntry, UserEntry};
 use crate::sync::lock;
+use throttle::Throttle;
 
 /// The admin a fresh Linkis has, and the one Portico creates on its first start.
 pub const BOOTSTRAP_ADMIN: &str = "hadoop";
@@ -37,9 +41,6 @@ pub const CREDENTIALS_FILE: &str = "credentials.toml";
 /// phrase; a constant so that starting the server costs no hashing.)
 const DECOY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$P7NnBcZYb9cEuLNLez9QIg$moo5diPLvtWMyY/UWxDxEstuOJGVVPYOD58mkhi+dWI";
-
-/// Failed logins from one address before further attempts are refused for a while.
-const FREE_FAILURES: u32 = 3;
 
 /// Who an authenticated request acts as.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,7 +71,8 @@ pub enum LoginError {
     EmptyUser,
     EmptyPassword,
     WrongCredentials,
-    /// Too many recent failures from this address; try again after this long.
+    /// Too many recent failures for this user name from this address, or for any name from
+    /// this address; try again after this long.
     Throttled(Duration),
 }
 
@@ -136,18 +138,12 @@ struct Session {
     last_access: Instant,
 }
 
-#[derive(Default)]
-struct Failures {
-    count: u32,
-    last: Option<Instant>,
-}
-
 /// The credential store and the live sessions.
 pub struct Accounts {
     users: HashMap<String, Account>,
     tokens: Vec<Token>,
     sessions: Mutex<HashMap<String, Session>>,
-    failures: Mutex<HashMap<IpAddr, Failures>>,
+    throttle: Throttle,
     session_timeout: Duration,
 }
 
@@ -244,7 +240,7 @@ impl Accounts {
             users: accounts,
             tokens: parsed,
             sessions: Mutex::new(HashMap::new()),
-            failures: Mutex::new(HashMap::new()),
+            throttle: Throttle::new(),
             session_timeout,
         })
     }
@@ -262,19 +258,18 @@ impl Accounts {
         if password.trim().is_empty() {
             return Err(LoginError::EmptyPassword);
         }
-        if let Some(wait) = self.throttled(from) {
-            return Err(LoginError::Throttled(wait));
-        }
+        // Charged before the check, under the throttle's lock: concurrent guesses see each other.
+        let charge = self.throttle.begin(user, from).map_err(LoginError::Throttled)?;
         let account = self.users.get(user);
         let hash = account.map_or(DECOY_HASH, |a| a.password_hash.as_str());
         let verified = PasswordHash::new(hash)
             .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
             .unwrap_or(false);
         let Some(account) = account.filter(|_| verified) else {
-            self.record_failure(from);
+            charge.failed();
             return Err(LoginError::WrongCredentials);
         };
-        lock(&self.failures).remove(&from);
+        charge.succeeded();
         let identity = Identity { user: user.to_string(), admin: account.admin, submit_for: Vec::new() };
         Ok((identity.clone(), self.open_session(identity)))
     }
@@ -345,31 +340,6 @@ impl Accounts {
             submit_for: token.submit_for.clone(),
         })
     }
-
-    fn throttled(&self, from: IpAddr) -> Option<Duration> {
-        let failures = lock(&self.failures);
-        let entry = failures.get(&from)?;
-        let last = entry.last?;
-        let wait = backoff(entry.count)?;
-        wait.checked_sub(last.elapsed())
-    }
-
-    fn record_failure(&self, from: IpAddr) {
-        let mut failures = lock(&self.failures);
-        if failures.len() > 10_000 {
-            failures.retain(|_, f| f.last.is_some_and(|l| l.elapsed() < Duration::from_secs(3600)));
-        }
-        let entry = failures.entry(from).or_default();
-        entry.count += 1;
-        entry.last = Some(Instant::now());
-    }
-}
-
-/// How long an address must wait after `count` consecutive failures: nothing for the first
-/// few, then 1 s doubling up to 5 minutes.
-fn backoff(count: u32) -> Option<Duration> {
-    let over = count.checked_sub(FREE_FAILURES)?;
-    Some(Duration::from_secs(1u64 << over.min(9)).min(Duration::from_secs(300)))
 }
 
 fn split_ticket(ticket: &str) -> Option<(&str, &str)> {

@@ -1,5 +1,8 @@
 //! Unit tests of the credential store, sessions, tokens and the login throttle.
 
+use std::sync::Barrier;
+
+use super::throttle::{FREE_ADDRESS_FAILURES, FREE_FAILURES};
 use super::*;
 
 fn localhost() -> IpAddr {
@@ -80,6 +83,62 @@ fn repeated_failures_are_throttled() {
     assert_eq!(accounts.login("alice", "", localhost()), Err(LoginError::EmptyPassword));
 }
 
+/// Runs `login(i)` on `n` threads released at the same moment; returns the answers in order.
+fn at_once<T: Send>(n: usize, login: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let start = Barrier::new(n);
+    std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..n)
+            .map(|i| {
+                let (start, login) = (&start, &login);
+                scope.spawn(move || {
+                    start.wait();
+                    login(i)
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    })
+}
+
+#[test]
+fn simultaneous_guesses_get_only_the_free_password_checks() {
+    let accounts = store(Duration::from_secs(60));
+    let from = IpAddr::from([10, 1, 1, 1]);
+    let answers = at_once(64, |_| accounts.login("alice", "guess", from));
+    let checked = answers.iter().filter(|a| **a == Err(LoginError::WrongCredentials)).count();
+    let throttled = answers.iter().filter(|a| matches!(a, Err(LoginError::Throttled(_)))).count();
+    assert_eq!((checked, throttled), (FREE_FAILURES as usize, 64 - FREE_FAILURES as usize), "{answers:?}");
+    assert!(matches!(accounts.login("alice", "wonderland", from), Err(LoginError::Throttled(_))));
+}
+
+#[test]
+fn one_users_failures_lock_out_neither_other_users_nor_other_addresses() {
+    let accounts = store(Duration::from_secs(60));
+    let (a, b) = (IpAddr::from([10, 2, 2, 1]), IpAddr::from([10, 2, 2, 2]));
+    for _ in 0..FREE_FAILURES {
+        assert_eq!(accounts.login("alice", "guess", a), Err(LoginError::WrongCredentials));
+    }
+    assert!(matches!(accounts.login("alice", "wonderland", a), Err(LoginError::Throttled(_))));
+    assert!(accounts.login("root", "toor", a).is_ok(), "another user from the same address gets in");
+    assert!(accounts.login("alice", "wonderland", b).is_ok(), "the same user from another address gets in");
+}
+
+#[test]
+fn spraying_names_from_one_address_throttles_it_for_everyone_there_only() {
+    let accounts = store(Duration::from_secs(60));
+    let sprayer = IpAddr::from([10, 3, 3, 3]);
+    // Known and unknown names alike, checked two at a time to keep the test quick.
+    let names: Vec<String> = (0..FREE_ADDRESS_FAILURES).map(|n| format!("user{n}")).collect();
+    for pair in names.chunks(2) {
+        let answers = at_once(pair.len(), |i| accounts.login(&pair[i], "Spring2025!", sprayer));
+        assert!(answers.iter().all(|a| *a == Err(LoginError::WrongCredentials)), "{answers:?}");
+    }
+    for (user, password) in [("someone-else", "x"), ("root", "toor")] {
+        assert!(matches!(accounts.login(user, password, sprayer), Err(LoginError::Throttled(_))), "{user}");
+    }
+    assert!(accounts.login("root", "toor", localhost()).is_ok(), "other addresses are unaffected");
+}
+
 #[test]
 fn tokens_check_user_host_and_expiry() {
     let accounts = store(Duration::from_secs(60));
@@ -129,8 +188,6 @@ fn helpers_behave() {
     assert_eq!(parse_utc_millis("2027-13-01"), None);
     assert_eq!(parse_utc_millis("soon"), None);
     assert_eq!(random_hex(8).len(), 16);
-    assert_eq!(backoff(FREE_FAILURES), Some(Duration::from_secs(1)));
-    assert_eq!(backoff(100), Some(Duration::from_secs(300)));
 }
 
 #[test]
