@@ -7,8 +7,8 @@
 //! Costs per request stay in microseconds: a session ticket is `selector` + `verifier`; the
 //! selector finds the session in a map and the verifier is compared in constant time. Tokens
 //! are few and compared in constant time one by one. Passwords are hashed with Argon2id and only
-//! ever verified at login, once `throttle` lets an attempt through. Secrets are never logged,
-//! and error messages never repeat them.
+//! ever verified at login, and only as many at once as `throttle` allows. Secrets are never
+//! logged, and error messages never repeat them.
 
 mod throttle;
 
@@ -28,7 +28,7 @@ use serde::Deserialize;
 use crate::clock;
 use crate::config::{Config, TokenEntry, UserEntry};
 use crate::sync::lock;
-use throttle::Throttle;
+use throttle::{Slots, Throttle};
 
 /// The admin a fresh Linkis has, and the one Portico creates on its first start.
 pub const BOOTSTRAP_ADMIN: &str = "hadoop";
@@ -41,6 +41,10 @@ pub const CREDENTIALS_FILE: &str = "credentials.toml";
 /// phrase; a constant so that starting the server costs no hashing.)
 const DECOY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$P7NnBcZYb9cEuLNLez9QIg$moo5diPLvtWMyY/UWxDxEstuOJGVVPYOD58mkhi+dWI";
+
+/// How long a login may wait for a free password check before it is refused as busy: long
+/// enough to ride out a burst, short enough that a client is not left hanging.
+const LOGIN_PATIENCE: Duration = Duration::from_secs(5);
 
 /// Who an authenticated request acts as.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,6 +78,8 @@ pub enum LoginError {
     /// Too many recent failures for this user name from this address, or for any name from
     /// this address; try again after this long.
     Throttled(Duration),
+    /// Too many password checks are running or waiting; try again shortly.
+    Busy,
 }
 
 /// Why a session ticket was not accepted.
@@ -144,7 +150,12 @@ pub struct Accounts {
     tokens: Vec<Token>,
     sessions: Mutex<HashMap<String, Session>>,
     throttle: Throttle,
+    /// Bounds the Argon2 checks running at once: each takes 19 MiB and a core for tens of
+    /// milliseconds, so unbounded concurrent logins could exhaust memory.
+    verifications: Slots,
     session_timeout: Duration,
+    #[cfg(test)]
+    verifying: throttle::Gauge,
 }
 
 impl Accounts {
@@ -241,7 +252,10 @@ impl Accounts {
             tokens: parsed,
             sessions: Mutex::new(HashMap::new()),
             throttle: Throttle::new(),
+            verifications: Slots::for_this_machine(),
             session_timeout,
+            #[cfg(test)]
+            verifying: throttle::Gauge::default(),
         })
     }
 
@@ -262,9 +276,15 @@ impl Accounts {
         let charge = self.throttle.begin(user, from).map_err(LoginError::Throttled)?;
         let account = self.users.get(user);
         let hash = account.map_or(DECOY_HASH, |a| a.password_hash.as_str());
-        let verified = PasswordHash::new(hash)
-            .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
-            .unwrap_or(false);
+        let verified = {
+            // Without a slot the charge is dropped, and so given back: nothing was checked.
+            let _slot = self.verifications.acquire_within(LOGIN_PATIENCE).ok_or(LoginError::Busy)?;
+            #[cfg(test)]
+            let _inside = self.verifying.enter();
+            PasswordHash::new(hash)
+                .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+                .unwrap_or(false)
+        };
         let Some(account) = account.filter(|_| verified) else {
             charge.failed();
             return Err(LoginError::WrongCredentials);

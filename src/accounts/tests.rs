@@ -140,6 +140,31 @@ fn spraying_names_from_one_address_throttles_it_for_everyone_there_only() {
 }
 
 #[test]
+fn password_checks_run_only_within_the_bound() {
+    let mut accounts = store(Duration::from_secs(60));
+    accounts.verifications = throttle::Slots::new(2, 64);
+    // Distinct names and addresses, so that the throttle lets every one through.
+    let answers = at_once(16, |i| accounts.login(&format!("user{i}"), "guess", IpAddr::from([10, 4, 0, i as u8])));
+    assert!(answers.iter().all(|a| *a == Err(LoginError::WrongCredentials)), "{answers:?}");
+    assert!((1..=2).contains(&accounts.verifying.most()), "{} checks ran at once", accounts.verifying.most());
+}
+
+#[test]
+fn a_login_without_a_free_check_is_busy_and_not_charged() {
+    let mut accounts = store(Duration::from_secs(60));
+    accounts.verifications = throttle::Slots::new(1, 0);
+    let from = IpAddr::from([10, 5, 5, 5]);
+    {
+        let _held = accounts.verifications.acquire_within(Duration::ZERO).unwrap();
+        for _ in 0..2 * FREE_FAILURES {
+            assert_eq!(accounts.login("alice", "guess", from), Err(LoginError::Busy), "the queue is full");
+        }
+    }
+    assert_eq!(accounts.verifying.most(), 0, "nothing was checked");
+    assert!(accounts.login("alice", "wonderland", from).is_ok(), "refused logins cost no failures");
+}
+
+#[test]
 fn tokens_check_user_host_and_expiry() {
     let accounts = store(Duration::from_secs(60));
     let who = accounts.token("LINKIS-AUTH-1234", "root", localhost()).unwrap();

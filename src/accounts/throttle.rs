@@ -1,8 +1,8 @@
-//! Who may try a password now.
+//! Who may try a password now, and how many password checks may run at once.
 //!
 //! Every guess costs the server an Argon2 verification (tens of milliseconds of CPU and 19 MiB of
-//! memory), so this is settled before any hashing starts: a guess that was not let through
-//! costs a map look-up.
+//! memory), so both questions are settled before any hashing starts: a guess that was not let
+//! through costs a map look-up, and the guesses that were cost at most a few hashes at a time.
 //!
 //! Failures are counted per (user name, address) pair, so that one user's mistakes, or an
 //! attack on one account, do not lock other users of the same address (a NAT, a proxy) out; and
@@ -13,7 +13,9 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
-use std::sync::Mutex;
+#[cfg(test)]
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::sync::lock;
@@ -87,7 +89,7 @@ impl Record {
 pub(super) enum Outcome {
     Failed,
     Succeeded,
-    /// The password was never checked (the login ended early).
+    /// The password was never checked (no verification slot was free).
     NotTried,
 }
 
@@ -238,6 +240,104 @@ impl Drop for Charge<'_> {
     }
 }
 
+/// A counting semaphore with a bounded queue: at most `size` holders, at most `max_waiting`
+/// waiters, each for a bounded time. Password checks are refused rather than queued without
+/// limit, because every queued one holds a connection and will take memory when it runs.
+pub(super) struct Slots {
+    state: Mutex<SlotState>,
+    freed: Condvar,
+    max_waiting: usize,
+}
+
+struct SlotState {
+    free: usize,
+    waiting: usize,
+}
+
+/// A slot of [`Slots`], given back on drop however the work it pays for ends.
+pub(super) struct Slot<'a> {
+    slots: &'a Slots,
+}
+
+impl Slots {
+    pub(super) fn new(size: usize, max_waiting: usize) -> Slots {
+        Slots { state: Mutex::new(SlotState { free: size, waiting: 0 }), freed: Condvar::new(), max_waiting }
+    }
+
+    /// Sized to the cores (2 to 4): more hashes at once than cores only adds memory and makes
+    /// each one slower; fewer than 2 would let one slow check stall every login.
+    pub(super) fn for_this_machine() -> Slots {
+        let size = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 4);
+        Slots::new(size, size * 16)
+    }
+
+    /// A slot, waiting at most `patience` for one; `None` at once if the queue is full.
+    pub(super) fn acquire_within(&self, patience: Duration) -> Option<Slot<'_>> {
+        let deadline = Instant::now().checked_add(patience);
+        let mut state = lock(&self.state);
+        if state.free == 0 && state.waiting >= self.max_waiting {
+            return None;
+        }
+        state.waiting += 1;
+        while state.free == 0 {
+            let left = deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(Instant::now()));
+            if left.is_zero() {
+                state.waiting -= 1;
+                return None;
+            }
+            state = self.freed.wait_timeout(state, left).unwrap_or_else(PoisonError::into_inner).0;
+        }
+        state.waiting -= 1;
+        state.free -= 1;
+        Some(Slot { slots: self })
+    }
+
+    #[cfg(test)]
+    fn waiting(&self) -> usize {
+        lock(&self.state).waiting
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        lock(&self.slots.state).free += 1;
+        self.slots.freed.notify_one();
+    }
+}
+
+/// Counts how many threads are inside a section at once and the most there ever were: lets the
+/// tests see that logins check passwords only within the bound.
+#[cfg(test)]
+#[derive(Default)]
+pub(super) struct Gauge {
+    inside: AtomicUsize,
+    most: AtomicUsize,
+}
+
+/// One thread inside a [`Gauge`]'s section, until dropped.
+#[cfg(test)]
+pub(super) struct Inside<'a>(&'a Gauge);
+
+#[cfg(test)]
+impl Gauge {
+    pub(super) fn enter(&self) -> Inside<'_> {
+        let now = self.inside.fetch_add(1, SeqCst) + 1;
+        self.most.fetch_max(now, SeqCst);
+        Inside(self)
+    }
+
+    pub(super) fn most(&self) -> usize {
+        self.most.load(SeqCst)
+    }
+}
+
+#[cfg(test)]
+impl Drop for Inside<'_> {
+    fn drop(&mut self) {
+        self.0.inside.fetch_sub(1, SeqCst);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -343,5 +443,27 @@ mod tests {
         assert_eq!(backoff(FREE_FAILURES, FREE_FAILURES), Some(Duration::from_secs(1)));
         assert_eq!(backoff(FREE_FAILURES + 3, FREE_FAILURES), Some(Duration::from_secs(8)));
         assert_eq!(backoff(u32::MAX, FREE_FAILURES), Some(MAX_WAIT));
+    }
+
+    #[test]
+    fn slots_bound_holders_and_waiters() {
+        let slots = Slots::new(2, 1);
+        let first = slots.acquire_within(Duration::ZERO).unwrap();
+        let _second = slots.acquire_within(Duration::ZERO).unwrap();
+        assert!(slots.acquire_within(Duration::from_millis(20)).is_none(), "a third holder must wait");
+        std::thread::scope(|scope| {
+            let waiter = scope.spawn(|| slots.acquire_within(Duration::from_secs(60)).is_some());
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while slots.waiting() == 0 {
+                assert!(Instant::now() < deadline, "the waiter never started waiting");
+                std::thread::yield_now();
+            }
+            let started = Instant::now();
+            assert!(slots.acquire_within(Duration::from_secs(60)).is_none(), "the queue is full");
+            assert!(started.elapsed() < Duration::from_secs(30), "a full queue refuses at once");
+            drop(first);
+            assert!(waiter.join().unwrap(), "a waiter gets the slot given back");
+        });
+        assert_eq!(slots.waiting(), 0);
     }
 }
