@@ -7,7 +7,10 @@
 //! Costs per request stay in microseconds: a session ticket is `selector` + `verifier`; the
 //! selector finds the session in a map and the verifier is compared in constant time. Tokens
 //! are few and compared in constant time one by one. Passwords are hashed with Argon2id and only
-//! ever verified at login. Secrets are never logged, and error messages never repeat them.
+//! ever verified at login, and only as many at once as `throttle` allows. Secrets are never
+//! logged, and error messages never repeat them.
+
+mod throttle;
 
 use std::collections::HashMap;
 use std::fs::OpenOptions;
@@ -25,6 +28,7 @@ use serde::Deserialize;
 use crate::clock;
 use crate::config::{Config, TokenEntry, UserEntry};
 use crate::sync::lock;
+use throttle::{Slots, Throttle};
 
 /// The admin a fresh Linkis has, and the one Portico creates on its first start.
 pub const BOOTSTRAP_ADMIN: &str = "hadoop";
@@ -38,8 +42,9 @@ pub const CREDENTIALS_FILE: &str = "credentials.toml";
 const DECOY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$P7NnBcZYb9cEuLNLez9QIg$moo5diPLvtWMyY/UWxDxEstuOJGVVPYOD58mkhi+dWI";
 
-/// Failed logins from one address before further attempts are refused for a while.
-const FREE_FAILURES: u32 = 3;
+/// How long a login may wait for a free password check before it is refused as busy: long
+/// enough to ride out a burst, short enough that a client is not left hanging.
+const LOGIN_PATIENCE: Duration = Duration::from_secs(5);
 
 /// Who an authenticated request acts as.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,8 +52,8 @@ pub struct Identity {
     pub user: String,
     /// Admins see and control every user's jobs.
     pub admin: bool,
-    /// Whom the caller may submit jobs for (`executeUser`): the users of a token whose code
-    /// contains `ADMIN-` (`*` for anyone); empty for everyone else.
+    /// Whom the caller may submit jobs for (`executeUser`): the users of a token the config
+    /// lets submit for others (`*` for anyone); empty for everyone else.
     pub submit_for: Vec<String>,
 }
 
@@ -70,8 +75,11 @@ pub enum LoginError {
     EmptyUser,
     EmptyPassword,
     WrongCredentials,
-    /// Too many recent failures from this address; try again after this long.
+    /// Too many recent failures for this user name from this address, or for any name from
+    /// this address; try again after this long.
     Throttled(Duration),
+    /// Too many password checks are running or waiting; try again shortly.
+    Busy,
 }
 
 /// Why a session ticket was not accepted.
@@ -126,6 +134,8 @@ struct Token {
     users: Vec<String>,
     hosts: Vec<String>,
     expires_ms: Option<u64>,
+    /// Decided once at start-up, so that no request's handling depends on a secret's text.
+    submit_for: Vec<String>,
 }
 
 struct Session {
@@ -134,19 +144,18 @@ struct Session {
     last_access: Instant,
 }
 
-#[derive(Default)]
-struct Failures {
-    count: u32,
-    last: Option<Instant>,
-}
-
 /// The credential store and the live sessions.
 pub struct Accounts {
     users: HashMap<String, Account>,
     tokens: Vec<Token>,
     sessions: Mutex<HashMap<String, Session>>,
-    failures: Mutex<HashMap<IpAddr, Failures>>,
+    throttle: Throttle,
+    /// Bounds the Argon2 checks running at once: each takes 19 MiB and a core for tens of
+    /// milliseconds, so unbounded concurrent logins could exhaust memory.
+    verifications: Slots,
     session_timeout: Duration,
+    #[cfg(test)]
+    verifying: throttle::Gauge,
 }
 
 impl Accounts {
@@ -167,13 +176,16 @@ impl Accounts {
             }
             (config.users.clone(), config.tokens.clone())
         };
-        Accounts::from_entries(&users, &tokens, config.session_timeout)
+        Accounts::from_entries(&users, &tokens, config.session_timeout, config.linkis_admin_tokens)
     }
 
+    /// `linkis_admin_tokens`: whether a token whose code contains `ADMIN-` may submit for others
+    /// without saying so in `may_submit_for_others` (Linkis's convention, off unless configured).
     fn from_entries(
         users: &[UserEntry],
         tokens: &[TokenEntry],
         session_timeout: Duration,
+        linkis_admin_tokens: bool,
     ) -> Result<Accounts, SetupError> {
         let mut accounts = HashMap::new();
         for user in users {
@@ -203,6 +215,7 @@ impl Accounts {
             }
         }
         let mut parsed = Vec::new();
+        let mut unprivileged_admin_codes = 0;
         for token in tokens {
             if token.token.len() < 8 {
                 return Err(SetupError("a token must be at least 8 characters long".into()));
@@ -213,19 +226,36 @@ impl Accounts {
                     SetupError(format!("token expiry {text:?} is not a date like 2027-01-01T00:00:00Z"))
                 })?),
             };
+            let admin_code = token.token.to_ascii_uppercase().contains("ADMIN-");
+            let may_submit_for_others = token.may_submit_for_others || (linkis_admin_tokens && admin_code);
+            if admin_code && !may_submit_for_others {
+                unprivileged_admin_codes += 1;
+            }
             parsed.push(Token {
                 secret: token.token.clone(),
                 users: token.users.clone(),
                 hosts: token.hosts.clone(),
                 expires_ms,
+                submit_for: if may_submit_for_others { token.users.clone() } else { Vec::new() },
             });
+        }
+        if unprivileged_admin_codes > 0 {
+            // Linkis grants this by the code's spelling, so a migrated setup may rely on it;
+            // say so once at start-up (by count: the codes are secrets) rather than fail later.
+            log::warn!(
+                "{unprivileged_admin_codes} token(s) have \"ADMIN-\" in their code but may not submit jobs for other \
+                 users; set may_submit_for_others = true on them, or linkis_admin_tokens = true in [server]"
+            );
         }
         Ok(Accounts {
             users: accounts,
             tokens: parsed,
             sessions: Mutex::new(HashMap::new()),
-            failures: Mutex::new(HashMap::new()),
+            throttle: Throttle::new(),
+            verifications: Slots::for_this_machine(),
             session_timeout,
+            #[cfg(test)]
+            verifying: throttle::Gauge::default(),
         })
     }
 
@@ -242,19 +272,24 @@ impl Accounts {
         if password.trim().is_empty() {
             return Err(LoginError::EmptyPassword);
         }
-        if let Some(wait) = self.throttled(from) {
-            return Err(LoginError::Throttled(wait));
-        }
+        // Charged before the check, under the throttle's lock: concurrent guesses see each other.
+        let charge = self.throttle.begin(user, from).map_err(LoginError::Throttled)?;
         let account = self.users.get(user);
         let hash = account.map_or(DECOY_HASH, |a| a.password_hash.as_str());
-        let verified = PasswordHash::new(hash)
-            .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
-            .unwrap_or(false);
+        let verified = {
+            // Without a slot the charge is dropped, and so given back: nothing was checked.
+            let _slot = self.verifications.acquire_within(LOGIN_PATIENCE).ok_or(LoginError::Busy)?;
+            #[cfg(test)]
+            let _inside = self.verifying.enter();
+            PasswordHash::new(hash)
+                .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+                .unwrap_or(false)
+        };
         let Some(account) = account.filter(|_| verified) else {
-            self.record_failure(from);
+            charge.failed();
             return Err(LoginError::WrongCredentials);
         };
-        lock(&self.failures).remove(&from);
+        charge.succeeded();
         let identity = Identity { user: user.to_string(), admin: account.admin, submit_for: Vec::new() };
         Ok((identity.clone(), self.open_session(identity)))
     }
@@ -322,34 +357,9 @@ impl Accounts {
         Ok(Identity {
             user: user.to_string(),
             admin: self.users.get(user).is_some_and(|a| a.admin),
-            submit_for: if code.to_ascii_uppercase().contains("ADMIN-") { token.users.clone() } else { Vec::new() },
+            submit_for: token.submit_for.clone(),
         })
     }
-
-    fn throttled(&self, from: IpAddr) -> Option<Duration> {
-        let failures = lock(&self.failures);
-        let entry = failures.get(&from)?;
-        let last = entry.last?;
-        let wait = backoff(entry.count)?;
-        wait.checked_sub(last.elapsed())
-    }
-
-    fn record_failure(&self, from: IpAddr) {
-        let mut failures = lock(&self.failures);
-        if failures.len() > 10_000 {
-            failures.retain(|_, f| f.last.is_some_and(|l| l.elapsed() < Duration::from_secs(3600)));
-        }
-        let entry = failures.entry(from).or_default();
-        entry.count += 1;
-        entry.last = Some(Instant::now());
-    }
-}
-
-/// How long an address must wait after `count` consecutive failures: nothing for the first
-/// few, then 1 s doubling up to 5 minutes.
-fn backoff(count: u32) -> Option<Duration> {
-    let over = count.checked_sub(FREE_FAILURES)?;
-    Some(Duration::from_secs(1u64 << over.min(9)).min(Duration::from_secs(300)))
 }
 
 fn split_ticket(ticket: &str) -> Option<(&str, &str)> {
@@ -504,124 +514,4 @@ fn create_credentials(path: &PathBuf) -> Result<(), SetupError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn localhost() -> IpAddr {
-        IpAddr::from([127, 0, 0, 1])
-    }
-
-    fn store(timeout: Duration) -> Accounts {
-        let users = vec![
-            UserEntry { name: "alice".into(), password: Some("wonderland".into()), password_hash: None, admin: false },
-            UserEntry {
-                name: "root".into(),
-                password: None,
-                password_hash: Some(hash_password("toor").unwrap()),
-                admin: true,
-            },
-        ];
-        let tokens = vec![
-            TokenEntry {
-                token: "LINKIS-AUTH-1234".into(),
-                users: vec!["*".into()],
-                hosts: vec!["*".into()],
-                expires: None,
-            },
-            TokenEntry {
-                token: "OLD-TOKEN-5678".into(),
-                users: vec!["alice".into()],
-                hosts: vec!["10.0.0.1".into()],
-                expires: Some("2001-01-01".into()),
-            },
-            TokenEntry {
-                token: "ADMIN-TOKEN-9".into(),
-                users: vec!["alice".into()],
-                hosts: vec!["127.0.0.1".into()],
-                expires: None,
-            },
-        ];
-        Accounts::from_entries(&users, &tokens, timeout).unwrap()
-    }
-
-    #[test]
-    fn login_opens_a_session_that_logout_ends() {
-        let accounts = store(Duration::from_secs(60));
-        let (who, ticket) = accounts.login("alice", "wonderland", localhost()).unwrap();
-        assert_eq!(who, Identity { user: "alice".into(), admin: false, submit_for: Vec::new() });
-        assert_eq!(accounts.session(&ticket).unwrap().user, "alice");
-        let forged = format!("{}{}", &ticket[..24], "0".repeat(48));
-        assert_eq!(accounts.session(&forged), Err(SessionError::Unknown));
-        accounts.logout(&ticket);
-        assert_eq!(accounts.session(&ticket), Err(SessionError::Unknown));
-        assert!(accounts.login("root", "toor", localhost()).unwrap().0.admin);
-    }
-
-    #[test]
-    fn idle_sessions_expire() {
-        let accounts = store(Duration::ZERO);
-        let (_, ticket) = accounts.login("alice", "wonderland", localhost()).unwrap();
-        assert_eq!(accounts.session(&ticket), Err(SessionError::Expired));
-    }
-
-    #[test]
-    fn repeated_failures_are_throttled() {
-        let accounts = store(Duration::from_secs(60));
-        let from = IpAddr::from([10, 9, 8, 7]);
-        for _ in 0..FREE_FAILURES {
-            assert_eq!(accounts.login("alice", "guess", from), Err(LoginError::WrongCredentials));
-        }
-        assert!(matches!(accounts.login("alice", "wonderland", from), Err(LoginError::Throttled(_))));
-        assert!(accounts.login("alice", "wonderland", localhost()).is_ok(), "other addresses are not affected");
-        assert_eq!(accounts.login("nobody", "x", localhost()), Err(LoginError::WrongCredentials));
-        assert_eq!(accounts.login(" ", "x", localhost()), Err(LoginError::EmptyUser));
-        assert_eq!(accounts.login("alice", "", localhost()), Err(LoginError::EmptyPassword));
-    }
-
-    #[test]
-    fn tokens_check_user_host_and_expiry() {
-        let accounts = store(Duration::from_secs(60));
-        let who = accounts.token("LINKIS-AUTH-1234", "root", localhost()).unwrap();
-        assert!(who.admin && who.submit_for.is_empty());
-        assert_eq!(accounts.token("LINKIS-AUTH-123", "root", localhost()), Err(TokenError::Unknown));
-        assert_eq!(accounts.token("OLD-TOKEN-5678", "alice", IpAddr::from([10, 0, 0, 1])), Err(TokenError::Expired));
-        assert_eq!(accounts.token("ADMIN-TOKEN-9", "bob", localhost()), Err(TokenError::UserNotAllowed));
-        assert_eq!(
-            accounts.token("ADMIN-TOKEN-9", "alice", IpAddr::from([10, 0, 0, 2])),
-            Err(TokenError::HostNotAllowed)
-        );
-        let admin_token = accounts.token("ADMIN-TOKEN-9", "alice", localhost()).unwrap();
-        assert!(admin_token.may_submit_for("alice") && !admin_token.may_submit_for("bob"), "only the token's users");
-        assert_eq!(accounts.token("LINKIS-AUTH-1234", "../x", localhost()), Err(TokenError::BadUserName));
-    }
-
-    #[test]
-    fn helpers_behave() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"abcd"));
-        assert!(!constant_time_eq(b"", b"\0"));
-        assert_eq!(parse_utc_millis("1970-01-02"), Some(86_400_000));
-        assert_eq!(parse_utc_millis("2027-01-01T00:00:00Z"), Some(1_798_761_600_000));
-        assert_eq!(parse_utc_millis("2027-13-01"), None);
-        assert_eq!(parse_utc_millis("soon"), None);
-        assert_eq!(random_hex(8).len(), 16);
-        assert_eq!(backoff(FREE_FAILURES), Some(Duration::from_secs(1)));
-        assert_eq!(backoff(100), Some(Duration::from_secs(300)));
-    }
-
-    #[test]
-    fn first_start_credentials_are_private_and_reused() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let (users, tokens) = bootstrap_credentials(dir.path()).unwrap();
-        let path = dir.path().join(CREDENTIALS_FILE);
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
-        assert_eq!(users[0].name, BOOTSTRAP_ADMIN);
-        assert!(users[0].admin);
-        assert!(users[0].password.is_none() && users[0].password_hash.is_some(), "only the hash is used");
-        let (again, _) = bootstrap_credentials(dir.path()).unwrap();
-        assert_eq!(again[0].password_hash, users[0].password_hash);
-        assert!(tokens[0].token.starts_with("PORTICO-AUTH-"));
-    }
-}
+mod tests;

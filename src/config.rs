@@ -50,6 +50,10 @@ pub struct Config {
     pub max_log_bytes: u64,
     /// How long a login session lives without being used.
     pub session_timeout: Duration,
+    /// Whether a token whose code contains `ADMIN-` may submit jobs for other users, as in
+    /// Linkis. Off by default: a privilege should be granted by a setting someone chose, not
+    /// by the spelling of a secret (`may_submit_for_others` on the token says it explicitly).
+    pub linkis_admin_tokens: bool,
     /// Users from the config file; with none (and no tokens), the first-start credentials.
     pub users: Vec<UserEntry>,
     /// Tokens from the config file (authentication uses them).
@@ -75,6 +79,7 @@ impl Default for Config {
             python: "python3".into(),
             shell: "sh".into(),
             session_timeout: Duration::from_secs(3600),
+            linkis_admin_tokens: false,
             shutdown_grace: Duration::from_secs(30),
             max_log_bytes: 1 << 30,
             users: Vec::new(),
@@ -107,6 +112,9 @@ pub struct TokenEntry {
     pub hosts: Vec<String>,
     #[serde(default)]
     pub expires: Option<String>,
+    /// Whether the token may submit jobs that run as another of its `users` (`executeUser`).
+    #[serde(default)]
+    pub may_submit_for_others: bool,
 }
 
 /// Handler threads by default: enough that a few slow handlers (a submit waiting for its commit,
@@ -151,6 +159,7 @@ struct ServerSection {
     access_log: Option<bool>,
     log_level: Option<String>,
     session_timeout_secs: Option<u64>,
+    linkis_admin_tokens: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -320,6 +329,9 @@ impl Config {
         }
         if let Some(secs) = at_least("session_timeout_secs", server.session_timeout_secs, 1)? {
             self.session_timeout = Duration::from_secs(secs);
+        }
+        if let Some(on) = server.linkis_admin_tokens {
+            self.linkis_admin_tokens = on;
         }
         if let Some(python) = file.engines.python {
             self.python = python;
@@ -498,6 +510,26 @@ mod tests {
         config.apply_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join("portico.example.toml")).unwrap();
         assert_eq!(config.bind, "127.0.0.1:9001");
         assert_eq!(config.kill_grace, Duration::from_secs(3));
+        assert!(!config.linkis_admin_tokens, "the example keeps the safe default");
+        assert!(config.tokens.iter().any(|t| t.may_submit_for_others), "and shows the explicit grant");
+        assert!(config.tokens.iter().any(|t| !t.may_submit_for_others), "next to a token without it");
+    }
+
+    #[test]
+    fn token_privileges_come_from_the_file_and_default_to_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("portico.toml");
+        std::fs::write(&path, "[[tokens]]\ntoken = \"TEST-ADMIN-0123\"\n").unwrap();
+        let mut config = Config::default();
+        config.apply_file(&path).unwrap();
+        assert!(!config.linkis_admin_tokens && !config.tokens[0].may_submit_for_others);
+        std::fs::write(
+            &path,
+            "[server]\nlinkis_admin_tokens = true\n\n[[tokens]]\ntoken = \"AUTH-0123\"\nmay_submit_for_others = true\n",
+        )
+        .unwrap();
+        config.apply_file(&path).unwrap();
+        assert!(config.linkis_admin_tokens && config.tokens[0].may_submit_for_others);
     }
 
     #[test]
