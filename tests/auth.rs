@@ -223,16 +223,26 @@ fn nobody_reads_or_controls_another_users_job_but_admins_do() {
 }
 
 #[test]
-fn only_admin_tokens_may_submit_for_another_execute_user() {
-    let server = Portico::start_with_config(MULTI_USER_CONFIG, &[]);
+fn only_tokens_configured_for_it_may_submit_for_another_execute_user() {
+    let config = format!(
+        "{MULTI_USER_CONFIG}\n[[tokens]]\ntoken = \"LEGACY-ADMIN-0123456789\"\nusers = [\"*\"]\nhosts = [\"*\"]\n"
+    );
+    let server = Portico::start_with_config(&config, &[]);
     let body = json!({
         "executionContent": {"code": "echo hi", "runType": "shell"},
         "labels": {"engineType": "shell-1"},
         "executeUser": "bob"
     });
     let (exec_id, _) = server.anonymous().with_token("TEST-ADMIN-0123456789", "alice").submit(&body);
-    assert!(exec_id.contains("IDE_bob_shell_"), "an ADMIN- token runs the job as bob: {exec_id}");
+    assert!(exec_id.contains("IDE_bob_shell_"), "a token with may_submit_for_others runs the job as bob: {exec_id}");
     assert_eq!(server.as_user("bob").wait_done(&exec_id), "Succeed");
+
+    let (exec_id, _) = server.anonymous().with_token("LEGACY-ADMIN-0123456789", "alice").submit(&body);
+    assert!(exec_id.contains("IDE_alice_shell_"), "ADMIN- in a token's text grants nothing by itself: {exec_id}");
+    let legacy = config.replace("[server]\n", "[server]\nlinkis_admin_tokens = true\n");
+    let linkis_style = Portico::start_with_config(&legacy, &[]);
+    let (exec_id, _) = linkis_style.anonymous().with_token("LEGACY-ADMIN-0123456789", "alice").submit(&body);
+    assert!(exec_id.contains("IDE_bob_shell_"), "with linkis_admin_tokens an ADMIN- token may: {exec_id}");
 
     let (exec_id, _) = server.as_user("alice").submit(&body);
     assert!(exec_id.contains("IDE_alice_shell_"), "an ordinary token cannot: {exec_id}");

@@ -39,6 +39,7 @@ hosts = ["*"]
 token = "TEST-ADMIN-0123456789"
 users = ["*"]
 hosts = ["127.0.0.1"]
+may_submit_for_others = true
 "#;
 
 /// The ordinary token of [`MULTI_USER_CONFIG`].

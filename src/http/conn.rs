@@ -9,9 +9,16 @@
 use std::io::{self, BufRead, IoSlice, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use crossbeam_channel::{Receiver, Sender};
+use mio::Waker;
+
+use super::incoming::transport_error;
 use super::response::Response;
+use super::transport::{Handler, Limits};
 use super::wire::{self, After, BodyError, Framing, Head};
 
 /// The slowest a body may arrive, beyond the base allowance: 16 KiB a second.
@@ -234,4 +241,42 @@ pub struct Returned {
     /// The part of the answer the socket did not take at once.
     pub pending: Option<Outgoing>,
     pub next: Next,
+}
+
+/// A handler thread: serves handed-over requests one at a time, and gives each connection back.
+pub fn handle_requests(
+    jobs: &Receiver<(Conn, Head)>,
+    returner: &Sender<Returned>,
+    handler: &Handler,
+    waker: &Waker,
+    stopping: &AtomicBool,
+    limits: Limits,
+) {
+    while let Ok((mut conn, head)) = jobs.recv() {
+        let peer = conn.peer;
+        let (wants_keep_alive, head_only) = (head.keep_alive(), head.method == "HEAD");
+        let mut body = Body::new(&mut conn, &head, limits.io_timeout);
+        // A panic is a bug; it costs its request a 500, never the thread or the connection.
+        let response = panic::catch_unwind(AssertUnwindSafe(|| handler(head, peer, &mut body)))
+            .unwrap_or_else(|_| transport_error(500, "The server failed to answer this request (a bug); it is logged"));
+        let consumed = body.consumed();
+        let keep_alive = wants_keep_alive && consumed && !stopping.load(Ordering::Relaxed);
+        let idle = limits.idle_timeout.as_secs().max(1);
+        let after = if keep_alive { After::KeepAlive(idle) } else { After::Close };
+        let mut out = Outgoing::new(response, after, head_only, limits.io_timeout);
+        let next = match (keep_alive, consumed) {
+            (true, _) => Next::KeepAlive,
+            (false, true) => Next::Close,
+            (false, false) => Next::Linger,
+        };
+        let returned = match out.write_some(&conn.stream) {
+            Ok(true) => Returned { conn, pending: None, next },
+            Ok(false) => Returned { conn, pending: Some(out), next },
+            Err(_) => Returned { conn, pending: None, next: Next::Close },
+        };
+        if returner.send(returned).is_err() {
+            return;
+        }
+        let _ = waker.wake();
+    }
 }

@@ -7,11 +7,13 @@
 //! parse, authorize, call the job domain, wrap the answer (`message.rs`). Nothing here knows
 //! how jobs run.
 
+mod admission;
 pub mod auth;
 mod call;
 mod conn;
 mod entrance;
 mod filesystem;
+mod incoming;
 mod jobhistory;
 pub mod message;
 mod request;

@@ -16,12 +16,11 @@
 //!
 //! It knows nothing of routes or the Linkis envelope: [`Handler`] is the application.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd};
-use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,9 +30,11 @@ use mio::net::TcpListener;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
+use super::admission::{Admission, Full};
 use super::conn::{self, Conn, Next, Outgoing, Returned};
+use super::incoming::{parse_ready, transport_error, Scan};
 use super::response::Response;
-use super::wire::{self, After, Framing, Head, HeadError};
+use super::wire::{After, Head};
 
 /// The limits connections are held to.
 #[derive(Clone, Copy, Debug)]
@@ -96,10 +97,7 @@ struct Poller {
     listener: TcpListener,
     limits: Limits,
     entries: HashMap<usize, Entry>,
-    per_address: HashMap<IpAddr, usize>,
-    /// Connections that may be closed to admit others: idle or sending a head, oldest first.
-    evictable: BTreeSet<(Instant, usize)>,
-    evictable_by_address: HashMap<IpAddr, BTreeSet<(Instant, usize)>>,
+    admission: Admission,
     buffered: usize,
     next_token: usize,
     work: Sender<(Conn, Head)>,
@@ -128,16 +126,14 @@ pub fn run(
             (jobs.clone(), returner.clone(), Arc::clone(&handler), Arc::clone(&waker), Arc::clone(&stopping));
         std::thread::Builder::new()
             .name("portico-http".into())
-            .spawn(move || handle_requests(&jobs, &returner, &*handler, &waker, &stopping, limits))?;
+            .spawn(move || conn::handle_requests(&jobs, &returner, &*handler, &waker, &stopping, limits))?;
     }
     let mut poller = Poller {
         poll,
         listener,
         limits,
         entries: HashMap::new(),
-        per_address: HashMap::new(),
-        evictable: BTreeSet::new(),
-        evictable_by_address: HashMap::new(),
+        admission: Admission::new(limits.max_connections, limits.max_connections_per_address),
         buffered: 0,
         next_token: FIRST_CONNECTION,
         work,
@@ -146,44 +142,6 @@ pub fn run(
         scratch: vec![0; 16 * 1024],
     };
     poller.run(&stopping)
-}
-
-/// A handler thread: serves handed-over requests one at a time, and gives each connection back.
-fn handle_requests(
-    jobs: &Receiver<(Conn, Head)>,
-    returner: &Sender<Returned>,
-    handler: &Handler,
-    waker: &Waker,
-    stopping: &AtomicBool,
-    limits: Limits,
-) {
-    while let Ok((mut conn, head)) = jobs.recv() {
-        let peer = conn.peer;
-        let (wants_keep_alive, head_only) = (head.keep_alive(), head.method == "HEAD");
-        let mut body = conn::Body::new(&mut conn, &head, limits.io_timeout);
-        // A panic is a bug; it costs its request a 500, never the thread or the connection.
-        let response = panic::catch_unwind(AssertUnwindSafe(|| handler(head, peer, &mut body)))
-            .unwrap_or_else(|_| transport_error(500, "The server failed to answer this request (a bug); it is logged"));
-        let consumed = body.consumed();
-        let keep_alive = wants_keep_alive && consumed && !stopping.load(Ordering::Relaxed);
-        let idle = limits.idle_timeout.as_secs().max(1);
-        let after = if keep_alive { After::KeepAlive(idle) } else { After::Close };
-        let mut out = Outgoing::new(response, after, head_only, limits.io_timeout);
-        let next = match (keep_alive, consumed) {
-            (true, _) => Next::KeepAlive,
-            (false, true) => Next::Close,
-            (false, false) => Next::Linger,
-        };
-        let returned = match out.write_some(&conn.stream) {
-            Ok(true) => Returned { conn, pending: None, next },
-            Ok(false) => Returned { conn, pending: Some(out), next },
-            Err(_) => Returned { conn, pending: None, next: Next::Close },
-        };
-        if returner.send(returned).is_err() {
-            return;
-        }
-        let _ = waker.wake();
-    }
 }
 
 impl Poller {
@@ -211,6 +169,9 @@ impl Poller {
             }
             if last_sweep.elapsed() >= SWEEP_EVERY {
                 self.sweep();
+                // The listener is edge-triggered: after running out of descriptors, connections
+                // left in the backlog raise no new event, so look again now and then.
+                self.accept()?;
                 last_sweep = Instant::now();
             }
         }
@@ -258,7 +219,7 @@ impl Poller {
             {
                 continue;
             }
-            *self.per_address.entry(address).or_default() += 1;
+            self.admission.opened(address);
             let now = Instant::now();
             let conn = Conn { stream, peer, token, buf: Vec::new() };
             let entry = Entry {
@@ -277,38 +238,24 @@ impl Poller {
     /// Makes room for one more connection from `address`, closing the longest-waiting
     /// connection of that address, or of anyone, when a limit is reached.
     fn make_room(&mut self, address: IpAddr) -> bool {
-        if self.per_address.get(&address).copied().unwrap_or(0) >= self.limits.max_connections_per_address {
-            let oldest = self.evictable_by_address.get(&address).and_then(|set| set.first().copied());
-            match oldest {
-                Some((_, token)) => self.close(token),
-                None => return false,
+        loop {
+            match self.admission.victim_for(address) {
+                Ok(None) => return true,
+                Ok(Some(victim)) => self.close(victim),
+                Err(Full) => return false,
             }
         }
-        if self.entries.len() >= self.limits.max_connections {
-            match self.evictable.first().copied() {
-                Some((_, token)) => self.close(token),
-                None => return false,
-            }
-        }
-        true
     }
 
     fn mark_evictable(&mut self, token: usize) {
         if let Some(entry) = self.entries.get(&token) {
-            self.evictable.insert((entry.since, token));
-            self.evictable_by_address.entry(entry.address).or_default().insert((entry.since, token));
+            self.admission.waiting(token, entry.address, entry.since);
         }
     }
 
     fn unmark_evictable(&mut self, token: usize) {
         if let Some(entry) = self.entries.get(&token) {
-            self.evictable.remove(&(entry.since, token));
-            if let Some(set) = self.evictable_by_address.get_mut(&entry.address) {
-                set.remove(&(entry.since, token));
-                if set.is_empty() {
-                    self.evictable_by_address.remove(&entry.address);
-                }
-            }
+            self.admission.not_waiting(token, entry.address, entry.since);
         }
     }
 
@@ -320,12 +267,7 @@ impl Poller {
             let fd = conn.stream.as_raw_fd();
             let _ = self.poll.registry().deregister(&mut SourceFd(&fd));
         }
-        if let Some(count) = self.per_address.get_mut(&entry.address) {
-            *count -= 1;
-            if *count == 0 {
-                self.per_address.remove(&entry.address);
-            }
-        }
+        self.admission.closed(entry.address);
     }
 
     fn on_ready(&mut self, token: usize) {
@@ -380,8 +322,7 @@ impl Poller {
     /// Partial heads share a budget; past it the longest-waiting are closed (never `keep`).
     fn enforce_buffer_budget(&mut self, keep: usize) {
         while self.buffered > self.limits.max_buffered_bytes {
-            let victim = self.evictable.iter().map(|(_, t)| *t).find(|t| *t != keep);
-            match victim {
+            match self.admission.oldest_except(keep) {
                 Some(victim) => self.close(victim),
                 None => return,
             }
@@ -491,69 +432,6 @@ impl Poller {
     }
 }
 
-/// Empty lines tolerated before a request line (RFC 9112 §2.2 allows "at least one").
-const MAX_LEADING_EMPTY_LINES: usize = 4;
-
-/// How far a head has been looked at, so that each byte is scanned once however slowly the
-/// head arrives (re-parsing everything on every byte would let a slow client burn the poller).
-#[derive(Default)]
-struct Scan {
-    /// Bytes already searched for the end of the head.
-    searched: usize,
-    /// The parsed head, its length, and the bytes (head plus small body) to wait for.
-    parsed: Option<(Head, usize, usize)>,
-    continue_sent: bool,
-}
-
-/// What the buffered input of `conn` amounts to: a request ready to hand over (`Some`), more
-/// to wait for (`None`), or an answer refusing it.
-fn parse_ready(conn: &mut Conn, scan: &mut Scan, limits: &Limits) -> Result<Option<Head>, Response> {
-    if scan.parsed.is_none() {
-        let leading = conn.buf.iter().take_while(|b| matches!(b, b'\r' | b'\n')).count();
-        if leading > 2 * MAX_LEADING_EMPTY_LINES {
-            return Err(transport_error(400, "Malformed HTTP request: empty lines instead of a request"));
-        }
-        let from = scan.searched.saturating_sub(3).max(leading);
-        let window = &conn.buf[from.min(conn.buf.len())..];
-        let ended = window.windows(2).any(|w| w == b"\n\n") || window.windows(4).any(|w| w == b"\r\n\r\n");
-        scan.searched = conn.buf.len();
-        if !ended {
-            if conn.buf.len() >= limits.max_head_bytes {
-                return Err(transport_error(431, "The request head is too large"));
-            }
-            return Ok(None);
-        }
-        let (head, length) = match wire::parse_head(&conn.buf, limits.max_head_bytes) {
-            Ok(Some(parsed)) => parsed,
-            Ok(None) => return Ok(None),
-            Err(HeadError::TooLarge) => return Err(transport_error(431, "The request head is too large")),
-            Err(HeadError::Malformed(why)) => {
-                return Err(transport_error(400, &format!("Malformed HTTP request: {why}")))
-            }
-        };
-        // A small body is waited for here, so that it never holds a handler thread while it comes.
-        let wanted = match wire::framing(&head) {
-            Ok(Framing::Length(n)) if n <= limits.prefetch_body_bytes as u64 => length + n as usize,
-            _ => length,
-        };
-        scan.parsed = Some((head, length, wanted));
-    }
-    let Some((head, _, wanted)) = &scan.parsed else { return Ok(None) };
-    if conn.buf.len() < *wanted {
-        if head.expects_continue() && !scan.continue_sent {
-            scan.continue_sent = true;
-            // Small enough to go out at once; if it does not, the client sends anyway after
-            // its own wait (curl: 1 s) or meets the head's deadline.
-            let _ = (&conn.stream).write(b"HTTP/1.1 100 Continue\r\n\r\n");
-        }
-        return Ok(None);
-    }
-    let Some((head, length, _)) = scan.parsed.take() else { return Ok(None) };
-    *scan = Scan::default();
-    conn.buf.drain(..length);
-    Ok(Some(head))
-}
-
 fn into_std(stream: mio::net::TcpStream) -> TcpStream {
     // SAFETY: the descriptor is moved out of the mio stream and owned by the std one alone.
     unsafe { TcpStream::from_raw_fd(stream.into_raw_fd()) }
@@ -564,10 +442,4 @@ fn refuse(stream: &TcpStream, message: &str) {
     let mut out = Outgoing::new(transport_error(503, message), After::Close, false, Duration::from_millis(200));
     let _ = out.write_some(stream);
     let _ = stream.shutdown(Shutdown::Write);
-}
-
-/// A short error answer written by the transport itself (before the application is reached).
-pub fn transport_error(code: u16, message: &str) -> Response {
-    let body = serde_json::json!({"method": null, "status": 1, "message": message, "data": {}});
-    Response::json(code, body.to_string().into_bytes())
 }

@@ -59,6 +59,9 @@ pub fn login(context: &Context, request: &Request, method: &str) -> Result<Messa
             }
             Err(ApiError::BadRequest("wrong user name or password(用户名或密码错误)！".into()))
         }
+        Err(LoginError::Busy) => {
+            Err(ApiError::Busy { what: "Too many logins are being checked at once", retry_after_secs: 1 })
+        }
         Err(LoginError::Throttled(wait)) => {
             if let Some(held_back) = context.auth_failures_logged.admit() {
                 log::warn!(
