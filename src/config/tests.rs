@@ -1,0 +1,106 @@
+use super::*;
+
+fn no_env(_: &str) -> Option<String> {
+    None
+}
+
+#[test]
+fn defaults_need_no_file() {
+    let config = Config::from_args_and_env(Vec::<String>::new(), &no_env).unwrap();
+    assert_eq!(config.bind, "127.0.0.1:9001");
+    assert_eq!(config.data_dir, PathBuf::from("./portico-data"));
+    assert_eq!(config.workers, 4);
+}
+
+#[test]
+fn flags_beat_environment() {
+    let env = |name: &str| (name == "PORTICO_WORKERS").then(|| "7".to_string());
+    let config = Config::from_args_and_env(["serve", "--workers=2", "--bind", "127.0.0.1:0"], &env).unwrap();
+    assert_eq!(config.workers, 2);
+    assert_eq!(config.bind, "127.0.0.1:0");
+    let config = Config::from_args_and_env(Vec::<String>::new(), &env).unwrap();
+    assert_eq!(config.workers, 7);
+}
+
+#[test]
+fn the_file_is_beaten_by_the_environment_which_is_beaten_by_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("portico.toml");
+    std::fs::write(&path, "[server]\nworkers = 3\nkill_grace_secs = 5\nbind = \"127.0.0.1:7000\"\n").unwrap();
+    let file = path.to_str().unwrap().to_string();
+    let env = |name: &str| match name {
+        "PORTICO_CONFIG" => Some(file.clone()),
+        "PORTICO_WORKERS" => Some("6".to_string()),
+        "PORTICO_KILL_GRACE" => Some("7".to_string()),
+        _ => None,
+    };
+    let config = Config::from_args_and_env(["--kill-grace", "9"], &env).unwrap();
+    assert_eq!(config.bind, "127.0.0.1:7000", "from the file");
+    assert_eq!(config.workers, 6, "the environment beats the file");
+    assert_eq!(config.kill_grace, Duration::from_secs(9), "a flag beats the environment");
+}
+
+#[test]
+fn bad_values_and_unknown_flags_are_errors() {
+    assert!(matches!(
+        Config::from_args_and_env(["--workers", "0"], &no_env),
+        Err(ConfigError::Invalid { setting: "workers", .. })
+    ));
+    assert!(matches!(Config::from_args_and_env(["--nope"], &no_env), Err(ConfigError::Usage(_))));
+    assert!(matches!(Config::from_args_and_env(["--bind"], &no_env), Err(ConfigError::Usage(_))));
+}
+
+#[test]
+fn the_example_file_in_the_repository_is_valid() {
+    let mut config = Config::default();
+    config.apply_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join("portico.example.toml")).unwrap();
+    assert_eq!(config.bind, "127.0.0.1:9001");
+    assert_eq!(config.kill_grace, Duration::from_secs(3));
+    assert!(!config.linkis_admin_tokens, "the example keeps the safe default");
+    assert!(config.tokens.iter().any(|t| t.may_submit_for_others), "and shows the explicit grant");
+    assert!(config.tokens.iter().any(|t| !t.may_submit_for_others), "next to a token without it");
+}
+
+#[test]
+fn token_privileges_come_from_the_file_and_default_to_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("portico.toml");
+    std::fs::write(&path, "[[tokens]]\ntoken = \"TEST-ADMIN-0123\"\n").unwrap();
+    let mut config = Config::default();
+    config.apply_file(&path).unwrap();
+    assert!(!config.linkis_admin_tokens && !config.tokens[0].may_submit_for_others);
+    std::fs::write(
+        &path,
+        "[server]\nlinkis_admin_tokens = true\n\n[[tokens]]\ntoken = \"AUTH-0123\"\nmay_submit_for_others = true\n",
+    )
+    .unwrap();
+    config.apply_file(&path).unwrap();
+    assert!(config.linkis_admin_tokens && config.tokens[0].may_submit_for_others);
+}
+
+#[test]
+fn config_file_minimums_are_enforced() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("portico.toml");
+    for bad in ["max_log_bytes = 10", "idle_timeout_secs = 0", "max_connections = 0", "session_timeout_secs = 0"] {
+        std::fs::write(&path, format!("[server]\n{bad}\n")).unwrap();
+        assert!(matches!(Config::default().apply_file(&path), Err(ConfigError::Invalid { .. })), "{bad}");
+    }
+    std::fs::write(&path, "[server]\nmax_connections_per_address = 2\nkill_grace_secs = 0.5\n").unwrap();
+    let mut config = Config::default();
+    config.apply_file(&path).unwrap();
+    assert_eq!((config.max_connections_per_address, config.kill_grace), (2, Duration::from_millis(500)));
+}
+
+#[test]
+fn config_file_rejects_unknown_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("portico.toml");
+    std::fs::write(&path, "[server]\nworkers = 3\n\n[[users]]\nname = \"alice\"\npassword = \"x\"\n").unwrap();
+    let mut config = Config::default();
+    config.apply_file(&path).unwrap();
+    assert_eq!(config.workers, 3);
+    assert_eq!(config.users.len(), 1);
+    std::fs::write(&path, "[server]\nworkerz = 3\n").unwrap();
+    assert!(matches!(config.apply_file(&path), Err(ConfigError::File { .. })));
+}
