@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod clock;
 pub mod config;
+pub mod data_dir;
 pub mod engine;
 pub mod http;
 pub mod job;
@@ -18,11 +19,11 @@ mod sync;
 
 use std::io;
 use std::net::SocketAddr;
-use std::os::unix::fs::DirBuilderExt;
 
 pub use config::Config;
 
 use accounts::Accounts;
+use data_dir::DataDirLock;
 use http::{Context, HttpServer};
 use job::scheduler::Scheduler;
 
@@ -30,27 +31,24 @@ use job::scheduler::Scheduler;
 pub struct Server {
     http: HttpServer,
     scheduler: Scheduler,
+    /// Held for the server's life: no second server may use the data directory meanwhile.
+    _data_dir: DataDirLock,
 }
 
 impl Server {
-    /// Binds, creates the data directory, starts the workers, and starts serving.
+    /// Takes the data directory (creating it), binds, starts the workers, and starts serving.
     pub fn start(mut config: Config) -> io::Result<Server> {
-        if !config.data_dir.exists() {
-            // Job code, logs and results are the users' own: keep a new data directory private.
-            std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&config.data_dir).map_err(|e| {
-                io::Error::new(e.kind(), format!("cannot create the data directory {}: {e}", config.data_dir.display()))
-            })?;
-        }
-        // Absolute from here on: log paths and result locations are handed out as file:// URIs.
-        config.data_dir = std::fs::canonicalize(&config.data_dir)?;
+        let (data_dir, mut lock) = DataDirLock::acquire(&config.data_dir)?;
+        config.data_dir = data_dir;
         cap_connections_by_descriptors(&mut config);
         let listener = http::bind(&config.bind)?;
         let addr = listener.local_addr()?;
+        lock.record_holder(&addr.to_string())?;
         let accounts = Accounts::load(&config).map_err(|e| io::Error::other(e.to_string()))?;
         let scheduler =
             Scheduler::start(config.clone(), addr.to_string()).map_err(|e| io::Error::other(e.to_string()))?;
         let http = HttpServer::start(listener, Context::new(config, scheduler.clone(), accounts))?;
-        Ok(Server { http, scheduler })
+        Ok(Server { http, scheduler, _data_dir: lock })
     }
 
     /// The address the server listens on.

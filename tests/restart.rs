@@ -87,3 +87,29 @@ fn sigterm_lets_running_jobs_finish_within_the_grace_and_keeps_queued_ones() {
     assert_eq!(server.wait_done(&queued), "Succeed");
     assert!(server.log_lines(&queued).contains(&"after the restart".to_string()));
 }
+
+#[test]
+fn a_second_server_on_the_same_data_directory_is_refused_until_the_first_is_gone() {
+    let data = tempfile::tempdir().unwrap();
+    let mut first = Portico::start_in(data.path(), &[]);
+    let (running_id, _) = first.submit_shell("sleep 300");
+    first.wait_state(&running_id, "Running");
+    let mut second = std::process::Command::new(env!("CARGO_BIN_EXE_portico"))
+        .args(["--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(data.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = eventually("the second server to give up", || second.try_wait().ok().flatten());
+    let mut refusal = String::new();
+    std::io::Read::read_to_string(&mut second.stderr.take().unwrap(), &mut refusal).unwrap();
+    assert_eq!(status.code(), Some(1), "{refusal}");
+    assert!(refusal.contains(&format!("pid={}", first.pid())) && refusal.contains(&first.base), "{refusal}");
+    assert_eq!(first.state(&running_id), "Running", "the first server's job is untouched");
+    let (exec_id, _) = first.submit_shell("echo still the only one");
+    assert_eq!(first.wait_done(&exec_id), "Succeed");
+    first.crash();
+    let after_crash = Portico::start_in(data.path(), &[]);
+    assert_eq!(after_crash.state(&running_id), "Failed", "the lock died with the crashed server");
+}

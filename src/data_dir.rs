@@ -1,0 +1,73 @@
+//! The data directory as a whole: created private, and held by one server at a time.
+//!
+//! Two servers on one directory would hand out the same taskIDs, and the second one's start-up
+//! recovery would mark the first one's running jobs `Failed` and kill their processes. So a
+//! server takes an exclusive `flock` on `portico.lock` before it touches anything else there,
+//! holds it for its whole life, and writes its pid and address into the file for whoever is
+//! refused. The kernel releases the lock when the process ends, however it ends, so a restart
+//! after a crash finds the directory free.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+/// The lock file in the data directory.
+pub const LOCK_FILE: &str = "portico.lock";
+
+/// The data directory, held by this process until it is dropped.
+pub struct DataDirLock {
+    file: File,
+}
+
+impl DataDirLock {
+    /// Creates `dir` (mode 0700) if needed, takes the lock, and returns the directory's
+    /// absolute path with the lock. Refuses, naming the holder, when another server has it.
+    pub fn acquire(dir: &Path) -> io::Result<(PathBuf, DataDirLock)> {
+        if !dir.exists() {
+            // Job code, logs and results are the users' own: keep a new data directory private.
+            std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|e| {
+                io::Error::new(e.kind(), format!("cannot create the data directory {}: {e}", dir.display()))
+            })?;
+        }
+        // Absolute from here on: log paths and result locations are handed out as file:// URIs.
+        let dir = std::fs::canonicalize(dir)?;
+        let path = dir.join(LOCK_FILE);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot open {}: {e}", path.display())))?;
+        // SAFETY: flock on a descriptor this function owns.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            let error = io::Error::last_os_error();
+            if error.raw_os_error() != Some(libc::EWOULDBLOCK) {
+                return Err(io::Error::new(error.kind(), format!("cannot lock {}: {error}", path.display())));
+            }
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = holder.split_whitespace().collect::<Vec<_>>().join(", ");
+            let holder = if holder.is_empty() { "a server that is still starting".to_string() } else { holder };
+            return Err(io::Error::new(
+                io::ErrorKind::AddrInUse,
+                format!(
+                    "the data directory {} is in use by another portico ({holder}); stop it or use another --data-dir",
+                    dir.display()
+                ),
+            ));
+        }
+        Ok((dir, DataDirLock { file }))
+    }
+
+    /// Records who holds the directory, for a server that is refused it.
+    pub fn record_holder(&mut self, address: &str) -> io::Result<()> {
+        self.file.set_len(0)?;
+        self.file.rewind()?;
+        writeln!(self.file, "pid={} address=http://{address}", std::process::id())?;
+        self.file.sync_all()
+    }
+}
