@@ -170,3 +170,19 @@ fn hostile_requests_are_answered_without_harming_the_server() {
     let (exec_id, _) = server.submit_shell("echo still here");
     assert_eq!(server.wait_done(&exec_id), "Succeed");
 }
+
+#[test]
+fn small_defects_stay_fixed() {
+    let server = Portico::start();
+    for body in ["null", "123", "[]", "\"idList\""] {
+        assert_refused(&server.post("entrance/killJobs", body), 400, "please use array");
+    }
+    assert_refused(&server.post("entrance/killJobs", r#"{"idList": 5}"#), 400, "please use array");
+    for id in ["9223372036854775808", "18446744073709551615", "99999999999999999999"] {
+        assert_refused(&server.get(&format!("jobhistory/{id}/get")), 400, "not a job's number");
+    }
+    for labels in [json!({"engineType": "shell-1\u{0}"}), json!({"engineType": "shell-1", "tenant": "a\u{1b}[31m"})] {
+        let body = json!({"executionContent": {"code": "echo x", "runType": "sh"}, "labels": labels});
+        assert_refused(&server.post("entrance/submit", &body.to_string()), 400, "control characters");
+    }
+}

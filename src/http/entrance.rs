@@ -213,6 +213,10 @@ struct KillJobsBody {
 /// `POST killJobs` with `{idList, taskIDList}`: one message per job.
 pub fn kill_jobs(call: Call<'_>) -> Result<Message, ApiError> {
     let Call { context, request, caller, method } = call;
+    // A body that is not an object (null, a number, a list) names no lists: Linkis's error.
+    if !request.body().trim_ascii_start().starts_with(b"{") && !request.body().trim_ascii().is_empty() {
+        return Err(ApiError::BadRequest("Request parameter error, please use array(请求参数错误，请使用数组)".into()));
+    }
     let body: KillJobsBody = json_body(request).map_err(|e| match e {
         ApiError::BadRequest(why) if why.contains("invalid type") => {
             ApiError::BadRequest("Request parameter error, please use array(请求参数错误，请使用数组)".into())

@@ -26,8 +26,13 @@ fn may_see(caller: &Caller, record: &JobRecord) -> bool {
 /// `GET jobhistory/{taskID}/get`
 pub fn get(call: Call<'_>, id: &str) -> Result<Message, ApiError> {
     let Call { context, caller, method, .. } = call;
-    let task_id: u64 =
-        id.trim().parse().map_err(|_| ApiError::BadRequest(format!("{NOT_FOUND} (taskID {id:?} is not a number)")))?;
+    // Task ids are SQLite integers: one past i64::MAX names no job (and must not reach SQLite).
+    let task_id: u64 = id
+        .trim()
+        .parse()
+        .ok()
+        .filter(|n| *n <= i64::MAX as u64)
+        .ok_or_else(|| ApiError::BadRequest(format!("{NOT_FOUND} (taskID {id:?} is not a job's number)")))?;
     let record = context
         .scheduler
         .history()

@@ -176,6 +176,18 @@ fn finish(
     // Linkis honours executeUser only on submit; execute always runs as the caller.
     let execute_user =
         if body.contains_key("executionContent") { optional_string(body, "executeUser", 20009)? } else { None };
+    // Labels are stored and shown back; none may smuggle control characters into either.
+    if let Some(labels) = labels {
+        for (key, value) in labels {
+            let text_has_control = |text: &str| text.chars().any(char::is_control);
+            if text_has_control(key) || value.as_str().is_some_and(text_has_control) {
+                return Err(JobError::invalid(
+                    20009,
+                    "Label params invalid: labels must not contain control characters",
+                ));
+            }
+        }
+    }
     let (running_timeout, queuing_timeout) = match labels {
         Some(labels) => (timeout_label(labels, "jobRunningTimeout")?, timeout_label(labels, "jobQueuingTimeout")?),
         None => (None, None),
@@ -236,6 +248,9 @@ fn optional_string(map: &Map<String, Value>, key: &str, code: u32) -> Result<Opt
     match map.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(Value::String(s)) if s.chars().any(char::is_control) => {
+            Err(JobError::invalid(code, format!("{key} must not contain control characters")))
+        }
         Some(Value::String(s)) => Ok(Some(s.trim().to_string())),
         Some(Value::Number(n)) => Ok(Some(n.to_string())),
         Some(_) => Err(JobError::invalid(code, format!("{key} must be a string"))),
@@ -360,6 +375,14 @@ mod tests {
     #[test]
     fn linkis_error_codes_for_bad_bodies() {
         assert_eq!(code_of(parse(&json!({"executionContent": {"code": "x"}}))), 20008);
+        for labels in [
+            json!({"engineType": "shell-1\u{0}"}),
+            json!({"engineType": "shell-1", "tenant": "a\nb"}),
+            json!({"engineType": "shell-1", "k\u{7}": "v"}),
+        ] {
+            let body = json!({"executionContent": {"code": "x", "runType": "sh"}, "labels": labels});
+            assert_eq!(code_of(parse(&body)), 20009, "{body}");
+        }
         assert_eq!(
             code_of(parse(&json!({"executionContent": {"code": "x", "runType": "sh"}, "labels": {"x": 1}}))),
             20009
