@@ -38,11 +38,6 @@ fn commit_with_retries(history: &History, task_id: u64, update: &JobUpdate) -> b
     false
 }
 
-/// An update stamped now, to fill in with `..now()`.
-pub(super) fn now() -> JobUpdate {
-    JobUpdate { updated_ms: clock::now_millis(), ..JobUpdate::default() }
-}
-
 /// Writes an update to the job's history row; failures are logged by the history itself.
 pub(super) fn record(history: &History, task_id: u64, update: JobUpdate, wait: bool) {
     if let Err(e) = history.update(task_id, update, wait) {

@@ -56,6 +56,9 @@ impl JobState {
         }
     }
 
+    /// The final states.
+    pub const ENDED: [JobState; 4] = [JobState::Succeed, JobState::Failed, JobState::Cancelled, JobState::Timeout];
+
     /// Whether the job has ended; a terminal state never changes again.
     pub fn is_terminal(self) -> bool {
         matches!(self, JobState::Succeed | JobState::Failed | JobState::Cancelled | JobState::Timeout)

@@ -37,10 +37,22 @@ pub fn new_record(spec: &JobSpec, instance: &str) -> JobRecord {
         result_dir: spec.result_dir.to_string_lossy().into_owned(),
         work_dir: spec.work_dir.to_string_lossy().into_owned(),
         status: JobState::Inited.as_str().to_string(),
+        ended: false,
         progress: 0.0,
         created_ms: spec.created_at_ms,
         updated_ms: spec.created_at_ms,
         ..JobRecord::default()
+    }
+}
+
+/// The update moving a job's row to `state`: the one way a status is written, so the row's
+/// `ended` flag always says whether the state is final.
+pub fn status_update(state: JobState) -> JobUpdate {
+    JobUpdate {
+        status: Some(state.as_str().to_string()),
+        ended: Some(state.is_terminal()),
+        updated_ms: clock::now_millis(),
+        ..JobUpdate::default()
     }
 }
 
@@ -58,9 +70,7 @@ pub fn pause_update(paused: bool, paused_for: Duration) -> JobUpdate {
 pub fn final_update(live: &JobLive) -> JobUpdate {
     let stages = live.reported_stages;
     JobUpdate {
-        status: Some(live.state.as_str().to_string()),
         progress: Some(1.0),
-        updated_ms: clock::now_millis(),
         started_ms: live.started_at_ms,
         ended_ms: live.ended_at_ms,
         exit_code: live.exit_code.map(i64::from),
@@ -73,7 +83,7 @@ pub fn final_update(live: &JobLive) -> JobUpdate {
         result_sets: Some(live.result_sets),
         stage_succeed: stages.map(|s| s.succeed),
         stage_total: stages.map(|s| s.total),
-        ..JobUpdate::default()
+        ..status_update(live.state)
     }
 }
 

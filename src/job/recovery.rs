@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use super::record::entry_from_record;
+use super::record::{entry_from_record, status_update};
 use super::store::{JobEntry, JobStore};
 use super::{child, control, finish, JobError, JobState};
 use crate::clock;
@@ -56,11 +56,7 @@ pub(super) fn recover(
             continue;
         }
         entry.live().state = JobState::Inited;
-        let update = JobUpdate {
-            status: Some(JobState::Inited.as_str().into()),
-            updated_ms: clock::now_millis(),
-            ..JobUpdate::default()
-        };
+        let update = status_update(JobState::Inited);
         if let Err(e) = history.update(record.task_id, update, true) {
             log::error!("job {}: cannot record its requeueing: {e}", record.task_id);
         }
@@ -85,14 +81,12 @@ fn fail_interrupted(history: &History, record: &JobRecord, reason: &str, entry: 
     }
     let now = clock::now_millis();
     let update = JobUpdate {
-        status: Some(JobState::Failed.as_str().into()),
         progress: Some(1.0),
-        updated_ms: now,
         ended_ms: Some(now),
         err_code: Some(finish::INTERRUPTED_ERROR_CODE),
         err_desc: Some(reason.to_string()),
         paused: Some(false),
-        ..JobUpdate::default()
+        ..status_update(JobState::Failed)
     };
     if let Err(e) = history.update(record.task_id, update, true) {
         log::error!("job {}: cannot record that it was interrupted: {e}", record.task_id);

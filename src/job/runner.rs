@@ -15,8 +15,8 @@ use crossbeam_channel::{select, Receiver};
 
 use super::child::{self, Event, ExitInfo, Stream, EVENT_BUFFER};
 use super::control::{self, Control};
-use super::finish::{completion_line, end_unstarted, error_code, now, publish_end, record};
-use super::record::pause_update;
+use super::finish::{completion_line, end_unstarted, error_code, publish_end, record};
+use super::record::{pause_update, status_update};
 use super::store::{JobEntry, StageCounts};
 use super::JobState;
 use crate::clock;
@@ -61,7 +61,7 @@ pub fn run(config: &Config, history: &History, entry: &Arc<JobEntry>) -> bool {
     }
     // Committed before the process starts: after a crash, a `Scheduled` row means "may have
     // started", so recovery never runs it a second time. Without that record it must not start.
-    let scheduled = JobUpdate { status: Some(JobState::Scheduled.as_str().into()), ..now() };
+    let scheduled = status_update(JobState::Scheduled);
     if let Err(e) = history.update(task_id, scheduled, true) {
         let reason = format!("the job history could not record the job's start, so it was not started: {e}");
         return end_unstarted(history, entry, JobState::Failed, &reason);
@@ -93,12 +93,11 @@ pub fn run(config: &Config, history: &History, entry: &Arc<JobEntry>) -> bool {
     // recovery finds its processes by their `PORTICO_JOB` marker; the process group recorded
     // here is a second way in, for processes that cleared their environment.
     let running = JobUpdate {
-        status: Some(JobState::Running.as_str().into()),
         started_ms: Some(started_at_ms),
         pgid: Some(i64::from(pgid)),
         pgid_start_ticks: control::read_stat(pgid).map(|stat| stat.start_ticks),
         boot_id: control::boot_id(),
-        ..now()
+        ..status_update(JobState::Running)
     };
     record(history, task_id, running, false);
     log::info!("job {task_id} Running as process group {pgid}");

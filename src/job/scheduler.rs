@@ -90,7 +90,7 @@ impl Scheduler {
             let path = config.data_dir.join(dir);
             std::fs::create_dir_all(&path).map_err(|e| JobError::storage(format!("create {}", path.display()), e))?;
         }
-        let history = History::open(&config.data_dir.join("history.db"))
+        let history = History::open(&config.data_dir.join("history.db"), &JobState::ENDED.map(JobState::as_str))
             .map_err(|e| JobError::storage("open the job history", e))?;
         let next_task_id = history.next_task_id().map_err(|e| JobError::storage("read the job history", e))?;
         let workers = config.workers;

@@ -4,5 +4,6 @@
 //! clients expect, without ever loading a whole file to serve a page of it.
 
 pub mod history;
+mod job_row;
 pub mod log_file;
 pub mod result_set;
