@@ -27,6 +27,7 @@ use serde::Deserialize;
 
 use crate::clock;
 use crate::config::{Config, TokenEntry, UserEntry};
+use crate::random;
 use crate::sync::lock;
 use throttle::{Slots, Throttle};
 
@@ -189,7 +190,7 @@ impl Accounts {
     ) -> Result<Accounts, SetupError> {
         let mut accounts = HashMap::new();
         for user in users {
-            if crate::job::request::check_name("user", &user.name).is_err() {
+            if !crate::names::is_safe(&user.name) {
                 return Err(SetupError(format!(
                     "user name {:?} may only use letters, digits, '_', '-' and '.'",
                     user.name
@@ -222,7 +223,7 @@ impl Accounts {
             }
             let expires_ms = match &token.expires {
                 None => None,
-                Some(text) => Some(parse_utc_millis(text).ok_or_else(|| {
+                Some(text) => Some(clock::parse_utc_millis(text).ok_or_else(|| {
                     SetupError(format!("token expiry {text:?} is not a date like 2027-01-01T00:00:00Z"))
                 })?),
             };
@@ -295,8 +296,8 @@ impl Accounts {
     }
 
     fn open_session(&self, identity: Identity) -> String {
-        let selector = random_hex(12);
-        let verifier = random_hex(24);
+        let selector = random::hex(12);
+        let verifier = random::hex(24);
         let mut sessions = lock(&self.sessions);
         let timeout = self.session_timeout;
         sessions.retain(|_, s| s.last_access.elapsed() < timeout);
@@ -344,7 +345,7 @@ impl Accounts {
         if token.expires_ms.is_some_and(|at| clock::now_millis() >= at) {
             return Err(TokenError::Expired);
         }
-        if crate::job::request::check_name("user", user).is_err() {
+        if !crate::names::is_safe(user) {
             return Err(TokenError::BadUserName);
         }
         if !token.users.iter().any(|u| u == "*" || u == user) {
@@ -383,76 +384,12 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// Hashes a password with Argon2id and a random salt, as a PHC string.
 pub fn hash_password(password: &str) -> Result<String, SetupError> {
     let mut salt = [0u8; 16];
-    fill_random(&mut salt);
+    random::fill(&mut salt);
     let salt = SaltString::encode_b64(&salt).map_err(|e| SetupError(format!("cannot make a salt: {e}")))?;
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|hash| hash.to_string())
         .map_err(|e| SetupError(format!("cannot hash a password: {e}")))
-}
-
-/// Fills `buf` from the kernel's CSPRNG.
-pub fn fill_random(buf: &mut [u8]) {
-    let mut filled = 0;
-    while filled < buf.len() {
-        // SAFETY: the pointer and length describe the unfilled tail of `buf`.
-        let n = unsafe { libc::getrandom(buf[filled..].as_mut_ptr().cast(), buf.len() - filled, 0) };
-        if n > 0 {
-            filled += n as usize;
-        } else if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-            // getrandom(2) cannot fail on Linux ≥ 3.17 with these arguments; refuse to go on
-            // with predictable secrets if it somehow does.
-            log::error!("the kernel's random number generator failed; stopping");
-            std::process::abort();
-        }
-    }
-}
-
-/// `len` random bytes as lower-case hex.
-pub fn random_hex(len: usize) -> String {
-    let mut bytes = vec![0u8; len];
-    fill_random(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Parses `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SSZ` (UTC) into epoch milliseconds.
-pub fn parse_utc_millis(text: &str) -> Option<u64> {
-    let text = text.trim();
-    let (date, time) = match text.split_once('T') {
-        Some((date, time)) => (date, Some(time.strip_suffix('Z')?)),
-        None => (text, None),
-    };
-    let mut parts = date.split('-');
-    let year: i64 = parts.next()?.parse().ok()?;
-    let month: u32 = parts.next()?.parse().ok()?;
-    let day: u32 = parts.next()?.parse().ok()?;
-    if parts.next().is_some() || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
-        return None;
-    }
-    let seconds_in_day = match time {
-        None => 0,
-        Some(time) => {
-            let mut hms = time.split(':').map(|p| p.parse::<u64>().ok());
-            let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
-            if hms.next().is_some() || h > 23 || m > 59 || s > 60 {
-                return None;
-            }
-            h * 3600 + m * 60 + s
-        }
-    };
-    let days = days_from_civil(year, month, day);
-    u64::try_from(days).ok().map(|d| (d * 86_400 + seconds_in_day) * 1000)
-}
-
-/// Days since 1970-01-01 of a calendar date (the inverse of `clock::civil_from_days`).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let yoe = year.rem_euclid(400);
-    let month = i64::from(month);
-    let doy = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[derive(Deserialize)]
@@ -490,9 +427,9 @@ fn bootstrap_credentials(data_dir: &Path) -> Result<(Vec<UserEntry>, Vec<TokenEn
 }
 
 fn create_credentials(path: &PathBuf) -> Result<(), SetupError> {
-    let password = random_hex(16);
+    let password = random::hex(16);
     let password_hash = hash_password(&password)?;
-    let token = format!("PORTICO-AUTH-{}", random_hex(16));
+    let token = format!("PORTICO-AUTH-{}", random::hex(16));
     let text = format!(
         "# Created by Portico on its first start because no users were configured.\n\
          # Log in as {BOOTSTRAP_ADMIN} with login_password, or send the headers\n\

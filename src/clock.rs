@@ -68,6 +68,46 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+/// Parses `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SSZ` (UTC) into epoch milliseconds.
+pub fn parse_utc_millis(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let (date, time) = match text.split_once('T') {
+        Some((date, time)) => (date, Some(time.strip_suffix('Z')?)),
+        None => (text, None),
+    };
+    let mut parts = date.split('-');
+    let year: i64 = parts.next()?.parse().ok()?;
+    let month: u32 = parts.next()?.parse().ok()?;
+    let day: u32 = parts.next()?.parse().ok()?;
+    if parts.next().is_some() || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    let seconds_in_day = match time {
+        None => 0,
+        Some(time) => {
+            let mut hms = time.split(':').map(|p| p.parse::<u64>().ok());
+            let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
+            if hms.next().is_some() || h > 23 || m > 59 || s > 60 {
+                return None;
+            }
+            h * 3600 + m * 60 + s
+        }
+    };
+    let days = days_from_civil(year, month, day);
+    u64::try_from(days).ok().map(|d| (d * 86_400 + seconds_in_day) * 1000)
+}
+
+/// Days since 1970-01-01 of a calendar date (the inverse of `civil_from_days`).
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let yoe = year.rem_euclid(400);
+    let month = i64::from(month);
+    let doy = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,8 @@ pub mod engine;
 pub mod http;
 pub mod job;
 pub mod logging;
+mod names;
+pub mod random;
 pub mod signals;
 pub mod storage;
 mod sync;

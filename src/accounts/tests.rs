@@ -208,11 +208,11 @@ fn helpers_behave() {
     assert!(!constant_time_eq(b"abc", b"abd"));
     assert!(!constant_time_eq(b"abc", b"abcd"));
     assert!(!constant_time_eq(b"", b"\0"));
-    assert_eq!(parse_utc_millis("1970-01-02"), Some(86_400_000));
-    assert_eq!(parse_utc_millis("2027-01-01T00:00:00Z"), Some(1_798_761_600_000));
-    assert_eq!(parse_utc_millis("2027-13-01"), None);
-    assert_eq!(parse_utc_millis("soon"), None);
-    assert_eq!(random_hex(8).len(), 16);
+    assert_eq!(clock::parse_utc_millis("1970-01-02"), Some(86_400_000));
+    assert_eq!(clock::parse_utc_millis("2027-01-01T00:00:00Z"), Some(1_798_761_600_000));
+    assert_eq!(clock::parse_utc_millis("2027-13-01"), None);
+    assert_eq!(clock::parse_utc_millis("soon"), None);
+    assert_eq!(crate::random::hex(8).len(), 16);
 }
 
 #[test]

@@ -272,12 +272,7 @@ fn split_user_creator(value: &str) -> Result<(Option<String>, String), JobError>
 
 /// Names end up in short ids and directory names, so only a safe alphabet is accepted.
 pub fn check_name(what: &str, name: &str) -> Result<(), JobError> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
-        && name != "."
-        && name != "..";
-    if ok {
+    if crate::names::is_safe(name) {
         Ok(())
     } else {
         Err(JobError::invalid(21304, format!("Invalid {what} : {name}")))

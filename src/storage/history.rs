@@ -154,7 +154,7 @@ impl History {
         }
         conn.execute_batch(SCHEMA).map_err(db_error("create the schema"))?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(db_error("set version"))?;
-        conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('instance_id', ?1)", [random_id()])
+        conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('instance_id', ?1)", [crate::random::hex(8)])
             .map_err(db_error("record the history's id"))?;
         let instance_id: String = conn
             .query_row("SELECT value FROM meta WHERE key = 'instance_id'", [], |r| r.get(0))
@@ -317,12 +317,6 @@ impl Drop for History {
     fn drop(&mut self) {
         self.close();
     }
-}
-
-fn random_id() -> String {
-    let mut bytes = [0u8; 8];
-    crate::accounts::fill_random(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn where_clause(filter: &ListFilter) -> (String, Vec<Box<dyn ToSql>>) {
