@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::record::final_update;
 use super::store::{JobEntry, JobLive};
+use super::wording;
 use super::JobState;
 use crate::clock;
 use crate::engine::Engine;
@@ -48,8 +49,8 @@ pub(super) fn record(history: &History, task_id: u64, update: JobUpdate, wait: b
 /// Ends a job that never got a process (killed in the queue, queue timeout, engine missing).
 /// Returns whether the end is committed to the history.
 pub fn end_unstarted(history: &History, entry: &JobEntry, state: JobState, reason: &str) -> bool {
-    entry.log_event(Level::Error, &format!("Sorry, your job executed failed with reason: {reason}"));
-    entry.log_event(Level::Info, &completion_line(state));
+    entry.log_event(Level::Error, &wording::failed_with(reason));
+    entry.log_event(Level::Info, &wording::completion(state));
     entry.close_log();
     let committed = publish_end(history, entry, |live| {
         live.state = state;
@@ -82,15 +83,6 @@ pub fn publish_end(history: &History, entry: &JobEntry, end: impl FnOnce(&mut Jo
         *live = ended;
     }
     committed
-}
-
-/// The line Linkis ends every job log with.
-pub(super) fn completion_line(state: JobState) -> String {
-    if state == JobState::Succeed {
-        "Congratulations. Your job completed with status Success.".to_string()
-    } else {
-        format!("Sorry. Your job completed with a status {state}. You can view logs for the reason.")
-    }
 }
 
 /// Linkis error codes for a job that did not succeed.

@@ -14,6 +14,7 @@ pub mod request;
 pub mod runner;
 pub mod scheduler;
 pub mod store;
+mod wording;
 
 use std::fmt;
 

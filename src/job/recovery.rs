@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use super::record::{entry_from_record, status_update};
 use super::store::{JobEntry, JobStore};
+use super::wording;
 use super::{child, control, finish, JobError, JobState};
 use crate::clock;
 use crate::storage::history::{History, JobRecord, JobUpdate};
@@ -72,11 +73,8 @@ pub(super) fn recover(
 
 fn fail_interrupted(history: &History, record: &JobRecord, reason: &str, entry: Option<&JobEntry>) {
     if let Some(entry) = entry {
-        entry.log_event(Level::Error, &format!("Sorry, your job executed failed with reason: {reason}"));
-        entry.log_event(
-            Level::Info,
-            "Sorry. Your job completed with a status Failed. You can view logs for the reason.",
-        );
+        entry.log_event(Level::Error, &wording::failed_with(reason));
+        entry.log_event(Level::Info, &wording::completion(JobState::Failed));
         entry.close_log();
     }
     let now = clock::now_millis();

@@ -15,9 +15,10 @@ use crossbeam_channel::{select, Receiver};
 
 use super::child::{self, Event, ExitInfo, Stream, EVENT_BUFFER};
 use super::control::{self, Control};
-use super::finish::{completion_line, end_unstarted, error_code, publish_end, record};
+use super::finish::{end_unstarted, error_code, publish_end, record};
 use super::record::{pause_update, status_update};
 use super::store::{JobEntry, StageCounts};
+use super::wording;
 use super::JobState;
 use crate::clock;
 use crate::config::Config;
@@ -47,8 +48,7 @@ pub fn run(config: &Config, history: &History, entry: &Arc<JobEntry>) -> bool {
     if let Some(limit) = entry.spec.queuing_timeout {
         let waited = entry.spec.created.elapsed();
         if waited > limit {
-            let reason =
-                format!("Job queued {} seconds over max queue time : {} seconds.", waited.as_secs(), limit.as_secs());
+            let reason = wording::over_queue_time(waited, limit);
             return end_unstarted(history, entry, JobState::Timeout, &reason);
         }
     }
@@ -69,10 +69,10 @@ pub fn run(config: &Config, history: &History, entry: &Arc<JobEntry>) -> bool {
     // A kill that arrived while the worker was taking the job: it must not start at all.
     let killed_by = entry.live().kill_requested_by.clone();
     if let Some(by) = killed_by {
-        return end_unstarted(history, entry, JobState::Cancelled, &format!("Job is killed by user {by}!"));
+        return end_unstarted(history, entry, JobState::Cancelled, &wording::killed_by(&by));
     }
     log::info!("job {task_id} Scheduled");
-    entry.log_event(Level::Info, "Your job is Scheduled. Please wait it to run.(您的任务已经调度运行中)");
+    entry.log_event(Level::Info, wording::SCHEDULED);
 
     let mut child = match child::start(config, entry, &child::job_marker(history, task_id)) {
         Ok(child) => child,
@@ -101,7 +101,7 @@ pub fn run(config: &Config, history: &History, entry: &Arc<JobEntry>) -> bool {
     };
     record(history, task_id, running, false);
     log::info!("job {task_id} Running as process group {pgid}");
-    entry.log_event(Level::Info, "Your job is Running now. Please wait it to complete.(您的任务已经在运行中)");
+    entry.log_event(Level::Info, wording::RUNNING);
 
     let (events_tx, events) = crossbeam_channel::bounded(EVENT_BUFFER);
     if let Some(stdout) = child.stdout.take() {
@@ -486,9 +486,9 @@ impl<'a> Run<'a> {
         );
         self.entry.log_event(Level::Info, &summary);
         if let Some(reason) = &reason {
-            self.entry.log_event(Level::Error, &format!("Sorry, your job executed failed with reason: {reason}"));
+            self.entry.log_event(Level::Error, &wording::failed_with(&reason));
         }
-        self.entry.log_event(Level::Info, &completion_line(state));
+        self.entry.log_event(Level::Info, &wording::completion(state));
         self.flush();
         self.entry.close_log();
         drop(self.result.take());
@@ -511,7 +511,7 @@ impl<'a> Run<'a> {
             return (JobState::Timeout, Some(reason.clone()));
         }
         if let Some(killing) = &self.killing {
-            return (JobState::Cancelled, Some(format!("Job is killed by user {}!", killing.by)));
+            return (JobState::Cancelled, Some(wording::killed_by(&killing.by)));
         }
         match exit {
             Some(exit) if exit.code == 0 => (JobState::Succeed, None),

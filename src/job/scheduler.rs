@@ -19,6 +19,7 @@ use super::control::{self, Control};
 use super::record::{entry_from_record, new_record, pause_update};
 use super::request::JobRequest;
 use super::store::{JobEntry, JobSpec, JobStore};
+use super::wording;
 use super::{exec_id, finish, recovery, runner, JobError, JobState, TaskId};
 use crate::clock;
 use crate::config::Config;
@@ -391,9 +392,8 @@ fn queue_timer(shared: &Shared) {
         if !expired.is_empty() {
             drop(queue);
             for entry in expired {
-                let limit = entry.spec.queuing_timeout.unwrap_or_default().as_secs();
-                let waited = entry.spec.created.elapsed().as_secs();
-                let reason = format!("Job queued {waited} seconds over max queue time : {limit} seconds.");
+                let limit = entry.spec.queuing_timeout.unwrap_or_default();
+                let reason = wording::over_queue_time(entry.spec.created.elapsed(), limit);
                 if finish::end_unstarted(&shared.history, &entry, JobState::Timeout, &reason) {
                     shared.store.remove(entry.spec.task_id);
                 }
@@ -461,21 +461,12 @@ impl Drop for BusyGuard<'_> {
 
 /// The lines Linkis writes when it accepts a job.
 fn write_accepted(log: &mut LogWriter, spec: &JobSpec, instance: &str) -> std::io::Result<()> {
-    const STARS: &str = "************************************SCRIPT CODE************************************";
-    log.event(Level::Info, "You have submitted a new job, script code (after variable substitution) is")?;
-    log.line(STARS.as_bytes())?;
+    log.event(Level::Info, wording::SUBMITTED)?;
+    log.line(wording::CODE_RULE.as_bytes())?;
     for line in spec.code.lines() {
         log.line(line.as_bytes())?;
     }
-    log.line(STARS.as_bytes())?;
-    log.event(
-        Level::Info,
-        &format!(
-            "Your job is accepted,  jobID is {} and taskID is {} in ServiceInstance({}, {instance}). Please wait it to be scheduled",
-            spec.exec_id,
-            spec.task_id,
-            exec_id::APPLICATION
-        ),
-    )?;
+    log.line(wording::CODE_RULE.as_bytes())?;
+    log.event(Level::Info, &wording::accepted(&spec.exec_id, spec.task_id, exec_id::APPLICATION, instance))?;
     log.flush()
 }
