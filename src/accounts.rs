@@ -27,15 +27,13 @@ use serde::Deserialize;
 
 use crate::clock;
 use crate::config::{Config, TokenEntry, UserEntry};
+use crate::data_dir::Layout;
 use crate::random;
 use crate::sync::lock;
 use throttle::{Slots, Throttle};
 
 /// The admin a fresh Linkis has, and the one Portico creates on its first start.
 pub const BOOTSTRAP_ADMIN: &str = "hadoop";
-
-/// The file in the data directory holding the first-start credentials.
-pub const CREDENTIALS_FILE: &str = "credentials.toml";
 
 /// Verified against when a login names no known user, so that the answer takes as long as for
 /// a wrong password and does not reveal which user names exist. (The hash of a throwaway
@@ -408,7 +406,7 @@ struct CredentialsFile {
 
 /// Reads the first-start credentials, creating them (owner-only) if they do not exist yet.
 fn bootstrap_credentials(data_dir: &Path) -> Result<(Vec<UserEntry>, Vec<TokenEntry>), SetupError> {
-    let path = data_dir.join(CREDENTIALS_FILE);
+    let path = Layout::new(data_dir).credentials();
     if !path.exists() {
         create_credentials(&path)?;
         log::warn!(

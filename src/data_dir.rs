@@ -1,4 +1,6 @@
-//! The data directory as a whole: created private, and held by one server at a time.
+//! The data directory as a whole: created private, held by one server at a time, and laid
+//! out in one place ([`Layout`]) that both the code writing files and the endpoints reading
+//! them use.
 //!
 //! Two servers on one directory would hand out the same taskIDs, and the second one's start-up
 //! recovery would mark the first one's running jobs `Failed` and kill their processes. So a
@@ -15,6 +17,75 @@ use std::path::{Path, PathBuf};
 
 /// The lock file in the data directory.
 pub const LOCK_FILE: &str = "portico.lock";
+
+/// Where each thing lives in the data directory. Per user: `users/<user>/log/<date>/<task>.log`
+/// and `users/<user>/result/<date>/<task>/_N.dolphin`; per job: `work/<task>`; per server:
+/// `history.db` and `credentials.toml`. Nothing else spells these names.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    root: PathBuf,
+}
+
+/// The two trees every user has, which the filesystem endpoints serve.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserTree {
+    Log,
+    Result,
+}
+
+impl UserTree {
+    /// The directory's name under `users/<user>/`.
+    pub fn dir_name(self) -> &'static str {
+        match self {
+            UserTree::Log => "log",
+            UserTree::Result => "result",
+        }
+    }
+}
+
+/// The files of one job.
+#[derive(Clone, Debug)]
+pub struct JobPaths {
+    pub log: PathBuf,
+    /// Holds the job's `_N.dolphin` result sets.
+    pub result_dir: PathBuf,
+    /// The job's working directory while it runs.
+    pub work_dir: PathBuf,
+}
+
+impl Layout {
+    pub fn new(root: &Path) -> Layout {
+        Layout { root: root.to_path_buf() }
+    }
+
+    pub fn history_db(&self) -> PathBuf {
+        self.root.join("history.db")
+    }
+
+    pub fn credentials(&self) -> PathBuf {
+        self.root.join("credentials.toml")
+    }
+
+    /// The directory holding every user's trees.
+    pub fn users(&self) -> PathBuf {
+        self.root.join("users")
+    }
+
+    /// The directory holding the running jobs' working directories.
+    pub fn work(&self) -> PathBuf {
+        self.root.join("work")
+    }
+
+    /// Where a job's files go; `date` is its creation day, `YYYY-MM-DD`.
+    pub fn job(&self, user: &str, date: &str, task_id: u64) -> JobPaths {
+        let user_dir = self.users().join(user);
+        JobPaths {
+            log: user_dir.join(UserTree::Log.dir_name()).join(date).join(format!("{task_id}.log")),
+            result_dir: user_dir.join(UserTree::Result.dir_name()).join(date).join(task_id.to_string()),
+            work_dir: self.work().join(task_id.to_string()),
+        }
+    }
+}
 
 /// The data directory, held by this process until it is dropped.
 pub struct DataDirLock {

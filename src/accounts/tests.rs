@@ -220,7 +220,7 @@ fn first_start_credentials_are_private_and_reused() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let (users, tokens) = bootstrap_credentials(dir.path()).unwrap();
-    let path = dir.path().join(CREDENTIALS_FILE);
+    let path = crate::data_dir::Layout::new(dir.path()).credentials();
     assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
     assert_eq!(users[0].name, BOOTSTRAP_ADMIN);
     assert!(users[0].admin);

@@ -3,18 +3,15 @@
 //! Each handler parses, authorizes, calls the scheduler and wraps the answer; the shapes are
 //! those the README lists (Linkis's §5 in `linkis-api.md`). `{id}` is an execID or a numeric taskID.
 
-use std::sync::Arc;
-
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::Caller;
 use super::call::{integer_param, json_body, Call, Context};
 use super::message::{ApiError, Message};
-use crate::job::control::Resources;
 use crate::job::request::{self, check_name};
 use crate::job::scheduler::{KillOutcome, PauseOutcome, Submitter};
-use crate::job::store::JobEntry;
+use crate::job::view::{JobView, Resources};
 use crate::job::JobError;
 use crate::storage::log_file::{self, LevelSplit};
 
@@ -47,50 +44,48 @@ pub fn submit(call: Call<'_>) -> Result<Message, ApiError> {
             .into());
         }
     }
-    let entry = context.scheduler.submit(job, Submitter { submit_user: &caller.user, execute_user: &execute_user })?;
-    Ok(Message::ok(method, json!({"execID": entry.spec.exec_id, "taskID": entry.spec.task_id})))
+    let job = context.scheduler.submit(job, Submitter { submit_user: &caller.user, execute_user: &execute_user })?;
+    Ok(Message::ok(method, json!({"execID": job.exec_id, "taskID": job.task_id})))
 }
 
 /// Finds the job named by `id` (or by the `taskID` query parameter as a fallback) and checks
 /// the caller may see it. `missing` is the endpoint's Linkis text for an unknown job.
-fn find_job(call: Call<'_>, id: &str, missing: &str) -> Result<Arc<JobEntry>, ApiError> {
-    let entry = lookup(call, id, missing)?;
-    if !may_control(call.caller, &entry) {
+fn find_job(call: Call<'_>, id: &str, missing: &str) -> Result<JobView, ApiError> {
+    let job = lookup(call, id, missing)?;
+    if !may_control(call.caller, &job) {
         return Err(ApiError::Forbidden(format!(
             "You have no permission to access the job {id}(您没有权限访问该任务)"
         )));
     }
-    Ok(entry)
+    Ok(job)
 }
 
 /// The job named by `id`, or by the `taskID` query parameter as a fallback; no access check.
-fn lookup(call: Call<'_>, id: &str, missing: &str) -> Result<Arc<JobEntry>, ApiError> {
+fn lookup(call: Call<'_>, id: &str, missing: &str) -> Result<JobView, ApiError> {
     let Call { context, request, .. } = call;
     context
         .scheduler
-        .find(id)
-        .or_else(|| request.param("taskID").and_then(|task| context.scheduler.find(task.trim())))
+        .view(id)
+        .or_else(|| request.param("taskID").and_then(|task| context.scheduler.view(task.trim())))
         .ok_or_else(|| ApiError::JobNotFound(format!("{missing} (no job has the id {id:?})")))
 }
 
 /// `GET {id}/status`
 pub fn status(call: Call<'_>, id: &str) -> Result<Message, ApiError> {
-    let Call { context, method, .. } = call;
-    let entry = find_job(call, id, "ID The corresponding job is empty and cannot obtain the corresponding task status.(ID 对应的job为空，不能获取相应的任务状态)",
+    let Call { method, .. } = call;
+    let job = find_job(call, id, "ID The corresponding job is empty and cannot obtain the corresponding task status.(ID 对应的job为空，不能获取相应的任务状态)",
     )?;
-    let queue_position = context.scheduler.queue_position(&entry);
-    let live = entry.live();
     let mut data = json!({
-        "status": live.state.as_str(),
-        "execID": entry.spec.exec_id,
-        "taskID": entry.spec.task_id,
-        "paused": live.paused,
-        "pausedMillis": live.paused_for().as_millis() as u64,
+        "status": job.state.as_str(),
+        "execID": job.exec_id,
+        "taskID": job.task_id,
+        "paused": job.paused,
+        "pausedMillis": job.paused_for.as_millis() as u64,
     });
-    if let Some(position) = queue_position {
+    if let Some(position) = job.queue_position {
         data["queuePosition"] = json!(position);
     }
-    if let Some(code) = live.exit_code {
+    if let Some(code) = job.exit_code {
         data["exitCode"] = json!(code);
     }
     Ok(Message::ok(method, data))
@@ -99,15 +94,14 @@ pub fn status(call: Call<'_>, id: &str) -> Result<Message, ApiError> {
 /// `GET {id}/progress` and `GET {id}/progressWithResource`
 pub fn progress(call: Call<'_>, id: &str, with_resource: bool) -> Result<Message, ApiError> {
     let Call { method, .. } = call;
-    let entry = find_job(call, id, "The job corresponding to the ID is empty, and the corresponding task progress cannot be obtained.(ID 对应的job为空，不能获取相应的任务进度)",
+    let job = find_job(call, id, "The job corresponding to the ID is empty, and the corresponding task progress cannot be obtained.(ID 对应的job为空，不能获取相应的任务进度)",
     )?;
     // Resource figures are the worker's, sampled once a second: a poll never reads /proc.
-    let live = entry.live();
-    let progress_info: Vec<Value> = live
-        .stages()
+    let progress_info: Vec<Value> = job
+        .stages
         .map(|s| {
             json!({
-                "id": entry.spec.task_id.to_string(),
+                "id": job.task_id.to_string(),
                 "succeedTasks": s.succeed,
                 "failedTasks": s.failed,
                 "runningTasks": s.running,
@@ -116,18 +110,17 @@ pub fn progress(call: Call<'_>, id: &str, with_resource: bool) -> Result<Message
         })
         .into_iter()
         .collect();
-    let progress = if live.state.is_terminal() { 1.0 } else { live.progress.min(0.99) };
     let mut data = json!({
-        "progress": progress,
-        "execID": entry.spec.exec_id,
-        "taskID": entry.spec.task_id,
+        "progress": job.progress,
+        "execID": job.exec_id,
+        "taskID": job.task_id,
         "progressInfo": progress_info,
-        "paused": live.paused,
-        "pausedMillis": live.paused_for().as_millis() as u64,
+        "paused": job.paused,
+        "pausedMillis": job.paused_for.as_millis() as u64,
     });
     if with_resource {
         data["yarnResource"] = Value::Null;
-        data["resource"] = resource_json(&live.resources);
+        data["resource"] = resource_json(&job.resources);
     }
     Ok(Message::ok(method, data))
 }
@@ -144,7 +137,7 @@ fn resource_json(resources: &Resources) -> Value {
 /// `GET {id}/log?fromLine=&size=&distinctLevel=`
 pub fn log(call: Call<'_>, id: &str) -> Result<Message, ApiError> {
     let Call { context, request, method, .. } = call;
-    let entry = find_job(call, id, "Can't find execID(不能找到execID) Corresponding job, can not get the corresponding log(对应的job，不能获得对应的日志)",
+    let job = find_job(call, id, "Can't find execID(不能找到execID) Corresponding job, can not get the corresponding log(对应的job，不能获得对应的日志)",
     )?;
     let from = match integer_param(request, "fromLine")? {
         Some(n) if n > 0 => n as u64,
@@ -157,48 +150,45 @@ pub fn log(call: Call<'_>, id: &str) -> Result<Message, ApiError> {
     };
     let distinct = !request.param("distinctLevel").is_some_and(|v| v.trim().eq_ignore_ascii_case("false"));
     let permit = context.large_answer()?;
-    let page = log_file::read_page(&entry.spec.log_path, from, size).map_err(|e| {
-        log::warn!("job {}: cannot read its log: {e}", entry.spec.task_id);
+    let page = log_file::read_page(&job.log_path, from, size).map_err(|e| {
+        log::warn!("job {}: cannot read its log: {e}", job.task_id);
         ApiError::BadRequest("Failed to get log information(获取日志信息失败)".into())
     })?;
     let log =
         if distinct { json!(LevelSplit::of(&page.lines, false).into_array()) } else { json!(page.lines.join("\n")) };
-    Ok(Message::ok(method, json!({"log": log, "fromLine": page.next_from, "execID": entry.spec.exec_id}))
+    Ok(Message::ok(method, json!({"log": log, "fromLine": page.next_from, "execID": job.exec_id}))
         .holding(Box::new(permit)))
 }
 
 /// `GET|POST {id}/kill[?taskID=]`
 pub fn kill(call: Call<'_>, id: &str) -> Result<Message, ApiError> {
     // Kill answers a refusal in Linkis's own words (kill_one), so no access check here.
-    let entry = lookup(call, id, "Get job by ID error, kill failed.(获取job时发生异常，kill失败)")?;
-    kill_one(call.context, call.caller, &entry, call.method)
+    let job = lookup(call, id, "Get job by ID error, kill failed.(获取job时发生异常，kill失败)")?;
+    kill_one(call.context, call.caller, &job, call.method)
 }
 
 /// Owners (the executing or the submitting user) and admins may see and control a job.
-fn may_control(caller: &Caller, entry: &JobEntry) -> bool {
-    caller.may_access(&entry.spec.execute_user) || caller.may_access(&entry.spec.submit_user)
+fn may_control(caller: &Caller, job: &JobView) -> bool {
+    caller.may_access(&job.execute_user) || caller.may_access(&job.submit_user)
 }
 
-fn kill_one(context: &Context, caller: &Caller, entry: &Arc<JobEntry>, method: &str) -> Result<Message, ApiError> {
-    if !may_control(caller, entry) {
+fn kill_one(context: &Context, caller: &Caller, job: &JobView, method: &str) -> Result<Message, ApiError> {
+    if !may_control(caller, job) {
         return Err(ApiError::Refused(format!(
             "You have no permission to kill this job, excecute by user:{}",
-            entry.spec.execute_user
+            job.execute_user
         )));
     }
-    let outcome = context.scheduler.kill(entry, &caller.user);
+    let outcome = context.scheduler.kill(job, &caller.user);
     let message = match outcome {
         KillOutcome::Signalled | KillOutcome::Dequeued => "Successfully killed the job(成功kill了job)".to_string(),
         KillOutcome::AlreadyEnded(state) => {
             format!("The job already completed with status {state}; nothing was killed.(任务已经结束，不支持kill)")
         }
     };
-    let state = entry.live().state;
-    Ok(Message::ok(
-        method,
-        json!({"execID": entry.spec.exec_id, "taskID": entry.spec.task_id, "status": state.as_str()}),
-    )
-    .with_message(message))
+    let now = context.scheduler.view(&job.task_id.to_string()).unwrap_or_else(|| job.clone());
+    Ok(Message::ok(method, json!({"execID": job.exec_id, "taskID": job.task_id, "status": now.state.as_str()}))
+        .with_message(message))
 }
 
 /// A killJobs body: lists of execIDs and taskIDs (strings or numbers, checked one by one).
@@ -244,10 +234,10 @@ pub fn kill_jobs(call: Call<'_>) -> Result<Message, ApiError> {
         let job_method = format!("/api/entrance/{name}/kill");
         let found = exec_id
             .as_deref()
-            .and_then(|id| context.scheduler.find(id))
-            .or_else(|| task_id.as_deref().and_then(|id| context.scheduler.find(id)));
+            .and_then(|id| context.scheduler.view(id))
+            .or_else(|| task_id.as_deref().and_then(|id| context.scheduler.view(id)));
         let answer = match found {
-            Some(entry) => kill_one(context, caller, &entry, &job_method),
+            Some(job) => kill_one(context, caller, &job, &job_method),
             None => Err(ApiError::JobNotFound(format!(
                 "Can't find the job {name:?}, kill failed.(不能找到对应的job，kill失败)"
             ))),
@@ -261,30 +251,28 @@ pub fn kill_jobs(call: Call<'_>) -> Result<Message, ApiError> {
 /// `GET {id}/pause`: really stops the job (SIGSTOP), or holds it in the queue.
 pub fn pause(call: Call<'_>, id: &str) -> Result<Message, ApiError> {
     let Call { context, caller, method, .. } = call;
-    let entry = find_job(
+    let job = find_job(
         call,
         id,
         &format!("can not find the job of exexID :{id} can not pause (不能找到execID: {id}对应的job，不能进行pause)"),
     )?;
-    let outcome = context.scheduler.pause(&entry, &caller.user);
-    Ok(pause_answer(&entry, &outcome, method, true))
+    let outcome = context.scheduler.pause(&job, &caller.user);
+    Ok(pause_answer(context, &job, &outcome, method, true))
 }
 
 /// `GET {id}/resume`: continues a paused job (SIGCONT) or releases it to the queue.
 pub fn resume(call: Call<'_>, id: &str) -> Result<Message, ApiError> {
     let Call { context, caller, method, .. } = call;
-    let entry = find_job(call, id, &format!("can not find the job of execID :{id} can not resume"))?;
-    let outcome = context.scheduler.resume(&entry, &caller.user);
-    Ok(pause_answer(&entry, &outcome, method, false))
+    let job = find_job(call, id, &format!("can not find the job of execID :{id} can not resume"))?;
+    let outcome = context.scheduler.resume(&job, &caller.user);
+    Ok(pause_answer(context, &job, &outcome, method, false))
 }
 
 /// The answer to pause (`pausing`) or resume. Like Linkis's pause, a job that is found is
 /// answered with success even when there was nothing to do; the message says which.
-fn pause_answer(entry: &JobEntry, outcome: &PauseOutcome, method: &str, pausing: bool) -> Message {
-    let (state, paused) = {
-        let live = entry.live();
-        (live.state, live.paused)
-    };
+fn pause_answer(context: &Context, job: &JobView, outcome: &PauseOutcome, method: &str, pausing: bool) -> Message {
+    let now = context.scheduler.view(&job.task_id.to_string()).unwrap_or_else(|| job.clone());
+    let (state, paused) = (now.state, now.paused);
     let message = match (outcome, pausing) {
         (PauseOutcome::AlreadyEnded(state), true) => {
             format!("The job already completed with status {state}; nothing to pause.")
@@ -303,7 +291,7 @@ fn pause_answer(entry: &JobEntry, outcome: &PauseOutcome, method: &str, pausing:
     };
     Message::ok(
         method,
-        json!({"execID": entry.spec.exec_id, "taskID": entry.spec.task_id, "status": state.as_str(), "paused": paused}),
+        json!({"execID": job.exec_id, "taskID": job.task_id, "status": state.as_str(), "paused": paused}),
     )
     .with_message(message)
 }

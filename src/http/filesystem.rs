@@ -13,6 +13,7 @@ use super::auth::Caller;
 use super::call::{integer_param, Call, Context};
 use super::message::{ApiError, Message};
 use super::request::Request;
+use crate::data_dir::{Layout, UserTree};
 use crate::storage::log_file::LevelSplit;
 use crate::storage::result_set::{self, ResultKind};
 
@@ -41,8 +42,8 @@ impl Tree {
 
     fn dir_name(self) -> &'static str {
         match self {
-            Tree::Result => "result",
-            Tree::Log => "log",
+            Tree::Result => UserTree::Result.dir_name(),
+            Tree::Log => UserTree::Log.dir_name(),
         }
     }
 }
@@ -69,7 +70,7 @@ fn resolve(context: &Context, request: &Request, caller: &Caller, tree: Tree) ->
     }
     // Checked on the text first, so that nothing about paths outside the caller's tree (not
     // even whether they exist) can be learnt; then again on the real path, for symlinks.
-    let users = context.config.data_dir.join("users");
+    let users = Layout::new(&context.config.data_dir).users();
     if !within_tree(Path::new(path), &users, caller, tree) {
         return Err(no_permission(caller, &uri));
     }

@@ -1,12 +1,12 @@
 //! `/jobhistory/*`: one job's record, and the caller's job list with filters and paging.
 //!
-//! Answered from the history database, so jobs from before a restart are there too. A job
-//! still in memory overlays its live status and progress on its row.
+//! Answered from the history database, so jobs from before a restart are there too; the job
+//! service overlays the live status and progress of a job still in memory on its row.
 
 use serde_json::{json, Value};
 
 use super::auth::Caller;
-use super::call::{integer_param, Call, Context};
+use super::call::{integer_param, Call};
 use super::message::{ApiError, Message};
 use crate::clock;
 use crate::job::request::check_name;
@@ -35,12 +35,10 @@ pub fn get(call: Call<'_>, id: &str) -> Result<Message, ApiError> {
         .ok_or_else(|| ApiError::BadRequest(format!("{NOT_FOUND} (taskID {id:?} is not a job's number)")))?;
     let record = context
         .scheduler
-        .history()
-        .get(task_id)
-        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .history_record(task_id)?
         .filter(|record| may_see(caller, record))
         .ok_or_else(|| ApiError::BadRequest(NOT_FOUND.into()))?;
-    Ok(Message::ok(method, json!({"task": task_vo(context, &record, Text::Whole)})))
+    Ok(Message::ok(method, json!({"task": task_vo(&record, Text::Whole)})))
 }
 
 /// `GET jobhistory/list?startDate=&endDate=&status=&pageNow=&pageSize=&taskID=&executeApplicationName=&creator=&runType=&proxyUser=&isAdminView=`
@@ -102,8 +100,8 @@ pub fn list(call: Call<'_>) -> Result<Message, ApiError> {
         page: number("pageNow")?.filter(|n| *n > 0).unwrap_or(1),
         page_size,
     };
-    let (records, total) = context.scheduler.history().list(&filter).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let tasks: Vec<Value> = records.iter().map(|record| task_vo(context, record, Text::Preview)).collect();
+    let (records, total) = context.scheduler.history_list(&filter)?;
+    let tasks: Vec<Value> = records.iter().map(|record| task_vo(record, Text::Preview)).collect();
     Ok(Message::ok(method, json!({"tasks": tasks, "totalPage": total})))
 }
 
@@ -129,15 +127,10 @@ impl Text {
     }
 }
 
-/// The Linkis `QueryTaskVO` of a row, with the live status and progress of a job in memory.
-fn task_vo(context: &Context, record: &JobRecord, text: Text) -> Value {
-    let (mut status, mut progress) = (record.status.clone(), record.progress);
-    if let Some(entry) = context.scheduler.live(record.task_id) {
-        let live = entry.live();
-        status = live.state.as_str().to_string();
-        progress = if live.state.is_terminal() { 1.0 } else { live.progress };
-    }
-    let running = !JobState::parse(&status).is_some_and(JobState::is_terminal);
+/// The Linkis `QueryTaskVO` of a row.
+fn task_vo(record: &JobRecord, text: Text) -> Value {
+    let (status, progress) = (&record.status, record.progress);
+    let running = !JobState::parse(status).is_some_and(JobState::is_terminal);
     let now = clock::now_millis();
     let end = record.ended_ms.unwrap_or(now);
     let labels = [

@@ -1,4 +1,4 @@
-//! Control signals for a running job and how they reach its process group.
+//! How signals reach a job's process group, and what `/proc` says about the group.
 //!
 //! Every job runs in its own process group (its pgid is its main process's pid), so a signal to
 //! the group reaches its children and grandchildren too. The group's members and their resource
@@ -6,39 +6,7 @@
 
 use std::io;
 
-/// What a user can ask of a running job, delivered through its crossbeam channel.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Control {
-    /// Terminate the group (SIGTERM, then SIGKILL after the grace period). `by` is logged.
-    Kill { by: String },
-    /// Stop the group (SIGSTOP). `by` is logged.
-    Pause { by: String },
-    /// Continue the group (SIGCONT). `by` is logged.
-    Resume { by: String },
-}
-
-/// A job's resource use, summed over its process group.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Resources {
-    /// CPU seconds (user + system), including reaped children.
-    pub cpu_seconds: f64,
-    /// Resident memory now.
-    pub memory_bytes: u64,
-    /// The largest resident memory seen.
-    pub peak_memory_bytes: u64,
-    /// Live processes in the group now.
-    pub processes: u32,
-}
-
-impl Resources {
-    /// Takes a new sample, keeping the peak and never letting CPU time go backwards.
-    pub fn update(&mut self, sample: Resources) {
-        self.cpu_seconds = self.cpu_seconds.max(sample.cpu_seconds);
-        self.memory_bytes = sample.memory_bytes;
-        self.processes = sample.processes;
-        self.peak_memory_bytes = self.peak_memory_bytes.max(sample.memory_bytes).max(sample.peak_memory_bytes);
-    }
-}
+use super::view::Resources;
 
 /// Sends `signal` to every process in group `pgid`. A group that no longer exists is not an
 /// error: there is nothing left to signal.

@@ -1,10 +1,10 @@
-//! How a job's end is recorded and shown: committed to the history first, then published to
-//! clients, so that no client ever sees an end a crash could take back.
+//! How a job ends, whichever way it ends: committed to the history first, then shown to
+//! clients (so no client ever sees an end a crash could take back), then evicted from memory.
 
 use std::time::Duration;
 
 use super::record::final_update;
-use super::store::{JobEntry, JobLive};
+use super::store::{JobEntry, JobLive, JobStore};
 use super::wording;
 use super::JobState;
 use crate::clock;
@@ -13,7 +13,7 @@ use crate::storage::history::{History, JobUpdate};
 use crate::storage::log_file::Level;
 
 /// The error code recorded for a job that a server restart interrupted.
-pub const INTERRUPTED_ERROR_CODE: i64 = 50099;
+pub const INTERRUPTED_ERROR_CODE: u32 = 50099;
 
 /// The error code recorded for a job whose worker failed (a bug in Portico).
 pub const INTERNAL_ERROR_CODE: u32 = 50098;
@@ -39,50 +39,69 @@ fn commit_with_retries(history: &History, task_id: u64, update: &JobUpdate) -> b
     false
 }
 
-/// Writes an update to the job's history row; failures are logged by the history itself.
-pub(super) fn record(history: &History, task_id: u64, update: JobUpdate, wait: bool) {
-    if let Err(e) = history.update(task_id, update, wait) {
-        log::error!("job {task_id}: cannot update its history row: {e}");
-    }
+/// The jobs the server answers for: the history (what is true) and the store (those still in
+/// memory). Every way a job ends goes through [`Ledger::end`], which commits the end, shows it,
+/// and evicts the job from memory, in that order.
+pub struct Ledger {
+    pub history: History,
+    pub store: JobStore,
 }
 
-/// Ends a job that never got a process (killed in the queue, queue timeout, engine missing).
-/// Returns whether the end is committed to the history.
-pub fn end_unstarted(history: &History, entry: &JobEntry, state: JobState, reason: &str) -> bool {
-    entry.log_event(Level::Error, &wording::failed_with(reason));
-    entry.log_event(Level::Info, &wording::completion(state));
-    entry.close_log();
-    let committed = publish_end(history, entry, |live| {
-        live.state = state;
-        live.err_code = Some(error_code(entry.spec.engine, state));
-        live.err_desc = Some(reason.to_string());
-    });
-    log::info!("job {} {state}: {reason}", entry.spec.task_id);
-    committed
-}
+impl Ledger {
+    /// Ends a job that never got a process (killed in the queue, queue timeout, engine missing,
+    /// interrupted by a restart before it ran) with the engine's Linkis error code for `state`.
+    pub fn end_unstarted(&self, entry: &JobEntry, state: JobState, reason: &str) {
+        self.end_unstarted_with_code(entry, state, error_code(entry.spec.engine, state), reason);
+    }
 
-/// Records a job's end in the history and waits for the commit, then shows it to clients: a
-/// client never sees an end that a crash could take back. `end` sets the outcome; progress,
-/// pause and end time are set here. Returns whether the history has it (only then may the job
-/// leave memory). A job that has already ended is left as it is.
-pub fn publish_end(history: &History, entry: &JobEntry, end: impl FnOnce(&mut JobLive)) -> bool {
-    let mut ended = entry.live().clone();
-    if ended.state.is_terminal() {
-        return true;
+    /// [`Ledger::end_unstarted`] with a chosen error code.
+    pub(super) fn end_unstarted_with_code(&self, entry: &JobEntry, state: JobState, code: u32, reason: &str) {
+        entry.log_event(Level::Error, &wording::failed_with(reason));
+        entry.log_event(Level::Info, &wording::completion(state));
+        entry.close_log();
+        self.end(entry, |live| {
+            live.state = state;
+            live.err_code = Some(code);
+            live.err_desc = Some(reason.to_string());
+        });
+        log::info!("job {} {state}: {reason}", entry.spec.task_id);
     }
-    end(&mut ended);
-    ended.progress = 1.0;
-    let paused_for = ended.paused_for();
-    ended.paused = false;
-    ended.paused_since = None;
-    ended.paused_before = paused_for;
-    ended.ended_at_ms = Some(clock::now_millis());
-    let committed = commit_with_retries(history, entry.spec.task_id, &final_update(&ended));
-    let mut live = entry.live();
-    if !live.state.is_terminal() {
-        *live = ended;
+
+    /// Records a job's end in the history and waits for the commit, then shows it to clients
+    /// (a client never sees an end that a crash could take back), then evicts the job from
+    /// memory, where its history row answers for it from then on. `outcome` sets the state and
+    /// errors; progress, pause and end time are set here. If the commit fails for good the job
+    /// stays in memory, where its end is still visible. A job already ended is left as it is.
+    pub fn end(&self, entry: &JobEntry, outcome: impl FnOnce(&mut JobLive)) {
+        let mut ended = entry.live().clone();
+        if ended.state.is_terminal() {
+            return;
+        }
+        outcome(&mut ended);
+        ended.progress = 1.0;
+        let paused_for = ended.paused_for();
+        ended.paused = false;
+        ended.paused_since = None;
+        ended.paused_before = paused_for;
+        ended.ended_at_ms = Some(clock::now_millis());
+        let committed = commit_with_retries(&self.history, entry.spec.task_id, &final_update(&ended));
+        {
+            let mut live = entry.live();
+            if !live.state.is_terminal() {
+                *live = ended;
+            }
+        }
+        if committed {
+            self.store.remove(entry.spec.task_id);
+        }
     }
-    committed
+
+    /// Writes an update to a job's history row without waiting; failures are logged.
+    pub(super) fn record(&self, task_id: u64, update: JobUpdate) {
+        if let Err(e) = self.history.update(task_id, update, false) {
+            log::error!("job {task_id}: cannot update its history row: {e}");
+        }
+    }
 }
 
 /// Linkis error codes for a job that did not succeed.

@@ -1,20 +1,25 @@
 //! The job domain: what a job is, its states, and how it is scheduled and run.
 //!
 //! Nothing in `job/` knows about HTTP. Handlers turn requests into a [`request::JobRequest`],
-//! hand it to the [`scheduler::Scheduler`], and read the live [`store::JobEntry`] back; every
-//! failure comes back as a [`JobError`] that the HTTP layer maps to the Linkis envelope.
+//! hand it to the [`scheduler::Scheduler`], and read a job back as a [`view::JobView`] (an
+//! owned copy; no lock, entry or history row leaves `job/` except the history endpoints' rows);
+//! every failure comes back as a [`JobError`] that the HTTP layer maps to the Linkis envelope.
 
+mod admission;
 mod child;
-pub mod control;
+mod control;
 pub mod exec_id;
-pub mod finish;
-pub mod record;
+mod finish;
+mod queue;
+mod record;
 mod recovery;
 pub mod request;
-pub mod runner;
+mod runner;
 pub mod scheduler;
-pub mod store;
+mod store;
+pub mod view;
 mod wording;
+mod workers;
 
 use std::fmt;
 

@@ -1,15 +1,15 @@
 //! Conversions between live jobs and their history rows.
 //!
-//! The history stores plain rows; the job domain works with [`JobSpec`] and [`JobLive`]. A row
-//! read back becomes a full [`JobEntry`] so that every endpoint serves a job from before a
-//! restart (or one already evicted from memory) exactly as it serves a live one.
+//! The history stores plain rows; the job domain works with [`JobSpec`] and [`JobLive`]. Only
+//! restart recovery turns a row back into a live [`JobEntry`] (to queue it again or end it);
+//! lookups of ended jobs read their rows through [`super::view::JobView`].
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
-use super::store::{JobEntry, JobLive, JobSpec, StageCounts};
+use super::store::{JobEntry, JobLive, JobSpec};
 use super::JobState;
 use crate::clock;
 use crate::engine::Engine;
@@ -87,7 +87,8 @@ pub fn final_update(live: &JobLive) -> JobUpdate {
     }
 }
 
-/// A job as its row describes it; `None` if the row names an engine this server lacks.
+/// A job as its row describes it, for restart recovery; `None` if the row names an engine
+/// this server lacks or a state it does not know.
 pub fn entry_from_record(record: &JobRecord) -> Option<JobEntry> {
     let engine = Engine::from_engine_type(&record.engine)?;
     let state = JobState::parse(&record.status)?;
@@ -132,10 +133,7 @@ pub fn entry_from_record(record: &JobRecord) -> Option<JobEntry> {
         live.resources.cpu_seconds = record.cpu_seconds.unwrap_or(0.0);
         live.resources.peak_memory_bytes = record.peak_memory_bytes.unwrap_or(0);
         live.result_sets = record.result_sets;
-        live.reported_stages = match (record.stage_succeed, record.stage_total) {
-            (Some(succeed), Some(total)) => Some(StageCounts { succeed, failed: 0, running: 0, total }),
-            _ => None,
-        };
+        live.reported_stages = super::view::reported_stages(record);
     }
     Some(entry)
 }

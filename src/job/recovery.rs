@@ -4,25 +4,20 @@
 //! starting or running are marked `Failed` (never run twice), and whatever they left running is
 //! killed, but only processes proven to be theirs.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use super::finish::{self, Ledger};
+use super::queue::JobQueue;
 use super::record::{entry_from_record, status_update};
-use super::store::{JobEntry, JobStore};
-use super::wording;
-use super::{child, control, finish, JobError, JobState};
+use super::{child, control, JobError, JobState};
 use crate::clock;
 use crate::storage::history::{History, JobRecord, JobUpdate};
 use crate::storage::log_file::Level;
-use crate::sync::lock;
 
 /// Accounts for the jobs a previous run left unfinished: queued ones are queued again;
-/// running ones are stopped (their processes killed if still alive) and marked `Failed`.
-pub(super) fn recover(
-    history: &History,
-    store: &JobStore,
-    queue: &Mutex<VecDeque<Arc<JobEntry>>>,
-) -> Result<(), JobError> {
+/// running ones are stopped (their processes killed if still alive) and end `Failed`.
+pub(super) fn recover(ledger: &Ledger, queue: &JobQueue) -> Result<(), JobError> {
+    let history = &ledger.history;
     let unfinished = history.unfinished().map_err(|e| JobError::storage("read the job history", e))?;
     if unfinished.is_empty() {
         return Ok(());
@@ -32,7 +27,7 @@ pub(super) fn recover(
     for record in unfinished {
         let Some(entry) = entry_from_record(&record) else {
             log::error!("job {} has an unreadable history row; marking it Failed", record.task_id);
-            fail_interrupted(history, &record, "The job's history record could not be read after a restart.", None);
+            fail_unreadable(history, &record);
             failed += 1;
             continue;
         };
@@ -46,13 +41,13 @@ pub(super) fn recover(
         };
         if let Some(reason) = interrupted {
             let killed = kill_leftovers(&record, &child::job_marker(history, record.task_id), boot_id.as_deref());
-            fail_interrupted(history, &record, reason, Some(&entry));
             if killed > 0 {
                 entry.log_event(
                     Level::Warn,
                     &format!("Killed {killed} processes the job left running across the restart."),
                 );
             }
+            ledger.end_unstarted_with_code(&entry, JobState::Failed, finish::INTERRUPTED_ERROR_CODE, reason);
             failed += 1;
             continue;
         }
@@ -63,26 +58,22 @@ pub(super) fn recover(
         }
         entry.log_event(Level::Info, "The server restarted: the job is queued again.");
         let entry = Arc::new(entry);
-        store.insert(Arc::clone(&entry));
-        lock(queue).push_back(entry);
+        ledger.store.insert(Arc::clone(&entry));
+        queue.push(entry);
         requeued += 1;
     }
     log::warn!("restart recovery: {requeued} queued jobs queued again, {failed} interrupted jobs marked Failed");
     Ok(())
 }
 
-fn fail_interrupted(history: &History, record: &JobRecord, reason: &str, entry: Option<&JobEntry>) {
-    if let Some(entry) = entry {
-        entry.log_event(Level::Error, &wording::failed_with(reason));
-        entry.log_event(Level::Info, &wording::completion(JobState::Failed));
-        entry.close_log();
-    }
-    let now = clock::now_millis();
+/// Ends a job whose row this server cannot read back (an engine it lacks, a state it does not
+/// know): there is no job to end, so only its row is closed.
+fn fail_unreadable(history: &History, record: &JobRecord) {
     let update = JobUpdate {
         progress: Some(1.0),
-        ended_ms: Some(now),
-        err_code: Some(finish::INTERRUPTED_ERROR_CODE),
-        err_desc: Some(reason.to_string()),
+        ended_ms: Some(clock::now_millis()),
+        err_code: Some(i64::from(finish::INTERRUPTED_ERROR_CODE)),
+        err_desc: Some("The job's history record could not be read after a restart.".to_string()),
         paused: Some(false),
         ..status_update(JobState::Failed)
     };

@@ -3,9 +3,11 @@
 //!
 //! The worker thread owns the child completely. Two reader threads turn stdout and stderr into
 //! line events and a reaper thread waits for the main process; the worker blocks on
-//! `crossbeam_channel::select!` over those events, the job's control channel, and the nearest
-//! deadline (kill escalation, run timeout, output drain, resource sample). Nothing else touches
-//! the process group.
+//! `crossbeam_channel::select!` over those events, the job's wake-ups, and the nearest deadline
+//! (kill escalation, run timeout, output drain, resource sample). Nothing else touches the
+//! process group. A wake-up only says "look again": kill and pause intent live in the job's
+//! [`JobLive`](super::store::JobLive), and the run's [`Phase`] says what the worker is doing
+//! about the process.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -14,15 +16,15 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{select, Receiver};
 
 use super::child::{self, Event, ExitInfo, Stream, EVENT_BUFFER};
-use super::control::{self, Control};
-use super::finish::{end_unstarted, error_code, publish_end, record};
+use super::control;
+use super::finish::{error_code, Ledger};
 use super::record::{pause_update, status_update};
-use super::store::{JobEntry, StageCounts};
+use super::store::{JobEntry, StageCounts, Wake};
 use super::wording;
 use super::JobState;
 use crate::clock;
 use crate::config::Config;
-use crate::storage::history::{History, JobUpdate};
+use crate::storage::history::JobUpdate;
 use crate::storage::log_file::Level;
 use crate::storage::result_set::TextResultWriter;
 
@@ -37,25 +39,24 @@ const STDERR_TAIL_LINES: usize = 5;
 
 /// How often the group's CPU and memory are sampled while it runs.
 const SAMPLE_EVERY: Duration = Duration::from_secs(1);
-/// Runs a job taken from the queue to its end and records how it ended. Returns whether its
-/// end is committed to the history (only then may it leave memory).
-pub fn run(config: &Config, history: &History, entry: &Arc<JobEntry>) -> bool {
+/// Runs a job taken from the queue to its end and ends it through the ledger.
+pub fn run(config: &Config, ledger: &Ledger, entry: &Arc<JobEntry>) {
     let task_id = entry.spec.task_id;
-    let Some(control) = entry.take_control() else {
+    let history = &ledger.history;
+    let Some(wakes) = entry.take_control() else {
         log::error!("job {task_id} was handed to a second worker; ignoring it");
-        return false;
+        return;
     };
     if let Some(limit) = entry.spec.queuing_timeout {
         let waited = entry.spec.created.elapsed();
         if waited > limit {
-            let reason = wording::over_queue_time(waited, limit);
-            return end_unstarted(history, entry, JobState::Timeout, &reason);
+            return ledger.end_unstarted(entry, JobState::Timeout, &wording::over_queue_time(waited, limit));
         }
     }
     {
         let mut live = entry.live();
         if live.state.is_terminal() {
-            return true;
+            return;
         }
         live.state = JobState::Scheduled;
     }
@@ -64,12 +65,12 @@ pub fn run(config: &Config, history: &History, entry: &Arc<JobEntry>) -> bool {
     let scheduled = status_update(JobState::Scheduled);
     if let Err(e) = history.update(task_id, scheduled, true) {
         let reason = format!("the job history could not record the job's start, so it was not started: {e}");
-        return end_unstarted(history, entry, JobState::Failed, &reason);
+        return ledger.end_unstarted(entry, JobState::Failed, &reason);
     }
     // A kill that arrived while the worker was taking the job: it must not start at all.
     let killed_by = entry.live().kill_requested_by.clone();
     if let Some(by) = killed_by {
-        return end_unstarted(history, entry, JobState::Cancelled, &wording::killed_by(&by));
+        return ledger.end_unstarted(entry, JobState::Cancelled, &wording::killed_by(&by));
     }
     log::info!("job {task_id} Scheduled");
     entry.log_event(Level::Info, wording::SCHEDULED);
@@ -78,7 +79,7 @@ pub fn run(config: &Config, history: &History, entry: &Arc<JobEntry>) -> bool {
         Ok(child) => child,
         Err(e) => {
             let reason = format!("cannot start the {} engine: {e}", entry.spec.engine.name());
-            return end_unstarted(history, entry, JobState::Failed, &reason);
+            return ledger.end_unstarted(entry, JobState::Failed, &reason);
         }
     };
     let pgid = child.id() as i32;
@@ -99,7 +100,7 @@ pub fn run(config: &Config, history: &History, entry: &Arc<JobEntry>) -> bool {
         boot_id: control::boot_id(),
         ..status_update(JobState::Running)
     };
-    record(history, task_id, running, false);
+    ledger.record(task_id, running);
     log::info!("job {task_id} Running as process group {pgid}");
     entry.log_event(Level::Info, wording::RUNNING);
 
@@ -112,31 +113,44 @@ pub fn run(config: &Config, history: &History, entry: &Arc<JobEntry>) -> bool {
     }
     let reaped = child::spawn_reaper(child, events_tx);
 
-    let mut run = Run::new(config, history, entry, pgid);
+    let mut run = Run::new(config, ledger, entry, pgid);
     if let Err(pid) = reaped {
         // No thread to wait for the process: end it and reap it here.
         run.signal(libc::SIGKILL);
         run.exited = Some(child::wait_for(pid));
         run.open_streams = 0;
     }
-    run.pump(&events, &control);
-    run.finish()
+    // A kill or pause asked for while the job was starting: act on it now.
+    run.on_wake();
+    run.pump(&events, &wakes);
+    run.finish();
 }
 
-/// A kill in progress.
-struct Killing {
-    /// Who asked (a user name, or the server for timeouts).
+/// What the worker is doing about the job's processes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Phase {
+    /// The main process runs; `stopped` while a pause has it SIGSTOPped.
+    Running { stopped: bool },
+    /// SIGTERM has been sent; SIGKILL follows at `escalate_at` (then `None`).
+    Killing { escalate_at: Option<Instant> },
+    /// The main process has exited; its output is awaited until `until`.
+    Draining { until: Instant },
+    /// What was left of the group has been SIGKILLed; its output is awaited until `until`,
+    /// then given up.
+    Abandoning { until: Instant },
+}
+
+/// Who killed the job and how big its group was then, for the log.
+struct KillNote {
+    /// A user name, or the server for timeouts and shutdown.
     by: String,
-    /// When SIGKILL follows SIGTERM, until it has been sent.
-    escalate_at: Option<Instant>,
-    /// Processes in the group when the kill began.
     processes: u32,
 }
 
 /// The worker's view of a running job.
 struct Run<'a> {
     config: &'a Config,
-    history: &'a History,
+    ledger: &'a Ledger,
     entry: &'a JobEntry,
     pgid: i32,
     started: Instant,
@@ -144,45 +158,38 @@ struct Run<'a> {
     result_broken: bool,
     /// The log reached `max_log_bytes`: the job's output no longer goes to it.
     log_full: bool,
-    /// The worker has stopped the group (SIGSTOP) and not continued it yet.
-    stopped: bool,
+    phase: Phase,
     stderr_tail: VecDeque<String>,
-    killing: Option<Killing>,
+    killed: Option<KillNote>,
     timed_out: Option<String>,
     exited: Option<ExitInfo>,
     open_streams: u32,
-    /// After the main process exits: when to stop waiting for its output.
-    drain_until: Option<Instant>,
-    /// Once the leftovers have been killed: when to stop waiting for output at all.
-    abandon_at: Option<Instant>,
     next_sample: Instant,
 }
 
 impl<'a> Run<'a> {
-    fn new(config: &'a Config, history: &'a History, entry: &'a JobEntry, pgid: i32) -> Run<'a> {
+    fn new(config: &'a Config, ledger: &'a Ledger, entry: &'a JobEntry, pgid: i32) -> Run<'a> {
         Run {
             config,
-            history,
+            ledger,
             entry,
             pgid,
             started: Instant::now(),
             result: None,
             result_broken: false,
             log_full: false,
-            stopped: false,
+            phase: Phase::Running { stopped: false },
             stderr_tail: VecDeque::with_capacity(STDERR_TAIL_LINES),
-            killing: None,
+            killed: None,
             timed_out: None,
             exited: None,
             open_streams: 2,
-            drain_until: None,
-            abandon_at: None,
             next_sample: Instant::now() + SAMPLE_EVERY,
         }
     }
 
     /// The event loop: returns once the main process has exited and its output is drained.
-    fn pump(&mut self, events: &Receiver<Event>, control: &Receiver<Control>) {
+    fn pump(&mut self, events: &Receiver<Event>, wakes: &Receiver<Wake>) {
         loop {
             if self.exited.is_some() && self.open_streams == 0 {
                 return;
@@ -194,8 +201,8 @@ impl<'a> Run<'a> {
                     Ok(event) => self.on_event(event),
                     Err(_) => return,
                 },
-                recv(control) -> signal => if let Ok(signal) = signal {
-                    self.on_control(signal);
+                recv(wakes) -> wake => if wake.is_ok() {
+                    self.on_wake();
                 },
                 default(wait) => {}
             }
@@ -209,16 +216,19 @@ impl<'a> Run<'a> {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        let kill = self.killing.as_ref().and_then(|k| k.escalate_at);
-        let timeout = self.run_deadline();
+        let phase = match self.phase {
+            Phase::Running { .. } => None,
+            Phase::Killing { escalate_at } => escalate_at,
+            Phase::Draining { until } | Phase::Abandoning { until } => Some(until),
+        };
         let sample = self.exited.is_none().then_some(self.next_sample);
-        [kill, timeout, sample, self.drain_until, self.abandon_at].into_iter().flatten().min()
+        [phase, self.run_deadline(), sample].into_iter().flatten().min()
     }
 
     /// When the run timeout fires: paused time does not count.
     fn run_deadline(&self) -> Option<Instant> {
         let limit = self.entry.spec.running_timeout?;
-        if self.timed_out.is_some() || self.killing.is_some() || self.exited.is_some() {
+        if !matches!(self.phase, Phase::Running { .. }) || self.timed_out.is_some() || self.exited.is_some() {
             return None;
         }
         let live = self.entry.live();
@@ -245,9 +255,9 @@ impl<'a> Run<'a> {
                 self.begin_kill("the server (run timeout)");
             }
         }
-        if let Some(killing) = &mut self.killing {
-            if killing.escalate_at.is_some_and(|at| now >= at) {
-                killing.escalate_at = None;
+        match self.phase {
+            Phase::Killing { escalate_at: Some(at) } if now >= at => {
+                self.phase = Phase::Killing { escalate_at: None };
                 self.signal(libc::SIGKILL);
                 self.entry.log_event(
                     Level::Warn,
@@ -257,15 +267,16 @@ impl<'a> Run<'a> {
                     ),
                 );
             }
+            Phase::Draining { until } if now >= until => {
+                // The main process is gone but something still holds its output open: end the
+                // rest of the group, then give the pipes a moment to close.
+                self.signal(libc::SIGKILL);
+                self.phase = Phase::Abandoning { until: now + Duration::from_secs(1) };
+            }
+            Phase::Abandoning { until } if now >= until => return false,
+            _ => {}
         }
-        if self.drain_until.is_some_and(|at| now >= at) {
-            // The main process is gone but something still holds its output open: end the
-            // rest of the group, then give the pipes a moment to close.
-            self.drain_until = None;
-            self.signal(libc::SIGKILL);
-            self.abandon_at = Some(now + Duration::from_secs(1));
-        }
-        self.abandon_at.is_none_or(|at| now < at)
+        true
     }
 
     fn on_event(&mut self, event: Event) {
@@ -275,7 +286,7 @@ impl<'a> Run<'a> {
             Event::Exited(info) => {
                 self.exited = Some(info);
                 if self.open_streams > 0 {
-                    self.drain_until = Some(Instant::now() + self.config.kill_grace);
+                    self.phase = Phase::Draining { until: Instant::now() + self.config.kill_grace };
                 }
             }
         }
@@ -362,66 +373,64 @@ impl<'a> Run<'a> {
         }
     }
 
-    fn on_control(&mut self, signal: Control) {
+    /// Acts on the job's live intent: a kill asked for, or a pause or resume not yet carried
+    /// out. Called on every wake-up, so a late or repeated wake-up changes nothing.
+    fn on_wake(&mut self) {
         if self.exited.is_some() {
             return;
         }
-        match signal {
-            Control::Kill { by } => self.begin_kill(&by),
-            // The scheduler has already set the paused flag (so a resume right behind this
-            // pause sees it); the worker does the signalling.
-            // Act on the flag as it is now, not on the message: a message sent while the job was
-            // still being queued may be stale by the time the job runs.
-            Control::Pause { by } => {
-                if self.killing.is_some() || self.stopped || !self.entry.live().paused {
-                    return;
-                }
-                self.signal(libc::SIGSTOP);
-                self.stopped = true;
-                self.record_pause(true);
-                log::info!("job {} paused by {by}", self.entry.spec.task_id);
-                self.entry
-                    .log_event(Level::Info, &format!("Job paused by user {by}: its processes are stopped (SIGSTOP)."));
-            }
-            Control::Resume { by } => {
-                if !self.stopped || self.entry.live().paused {
-                    return;
-                }
-                self.signal(libc::SIGCONT);
-                self.stopped = false;
-                let paused_for = self.entry.live().paused_for();
-                self.record_pause(false);
-                log::info!("job {} resumed by {by}", self.entry.spec.task_id);
-                self.entry.log_event(
-                    Level::Info,
-                    &format!("Job resumed by user {by} (SIGCONT); paused {:.1}s in all.", paused_for.as_secs_f64()),
-                );
-            }
+        let (kill_by, paused, by) = {
+            let live = self.entry.live();
+            (live.kill_requested_by.clone(), live.paused, live.pause_changed_by.clone())
+        };
+        if let Some(by) = kill_by {
+            return self.begin_kill(&by);
+        }
+        let Phase::Running { stopped } = self.phase else {
+            return;
+        };
+        let by = by.unwrap_or_else(|| "the server".to_string());
+        if paused && !stopped {
+            self.signal(libc::SIGSTOP);
+            self.phase = Phase::Running { stopped: true };
+            self.record_pause(true);
+            log::info!("job {} paused by {by}", self.entry.spec.task_id);
+            self.entry
+                .log_event(Level::Info, &format!("Job paused by user {by}: its processes are stopped (SIGSTOP)."));
+        } else if !paused && stopped {
+            self.signal(libc::SIGCONT);
+            self.phase = Phase::Running { stopped: false };
+            let paused_for = self.entry.live().paused_for();
+            self.record_pause(false);
+            log::info!("job {} resumed by {by}", self.entry.spec.task_id);
+            self.entry.log_event(
+                Level::Info,
+                &format!("Job resumed by user {by} (SIGCONT); paused {:.1}s in all.", paused_for.as_secs_f64()),
+            );
         }
     }
 
     fn begin_kill(&mut self, by: &str) {
-        if self.killing.is_some() {
+        if !matches!(self.phase, Phase::Running { .. }) || self.killed.is_some() {
             return;
         }
         let processes = control::group_members(self.pgid).len() as u32;
         self.signal(libc::SIGTERM);
         // A stopped process only acts on SIGTERM once continued.
         self.signal(libc::SIGCONT);
-        self.stopped = false;
         self.entry.live().resume();
         log::info!("job {} being killed by {by}", self.entry.spec.task_id);
         self.entry.log_event(
             Level::Warn,
             &format!("Job is being killed by {by}: sent SIGTERM to its process group ({processes} processes)."),
         );
-        self.killing =
-            Some(Killing { by: by.to_string(), escalate_at: Some(Instant::now() + self.config.kill_grace), processes });
+        self.killed = Some(KillNote { by: by.to_string(), processes });
+        self.phase = Phase::Killing { escalate_at: Some(Instant::now() + self.config.kill_grace) };
     }
 
     fn record_pause(&self, paused: bool) {
         let paused_for = self.entry.live().paused_for();
-        record(self.history, self.entry.spec.task_id, pause_update(paused, paused_for), false);
+        self.ledger.record(self.entry.spec.task_id, pause_update(paused, paused_for));
     }
 
     fn signal(&self, signal: i32) {
@@ -447,7 +456,7 @@ impl<'a> Run<'a> {
     }
 
     /// Makes sure nothing of the group survives, records the outcome, and ends the job.
-    fn finish(mut self) -> bool {
+    fn finish(mut self) {
         let leftovers = self.reap_group();
         self.entry.spec.engine.clean_up(&self.entry.spec.work_dir);
         let exit = self.exited;
@@ -461,7 +470,7 @@ impl<'a> Run<'a> {
         resources.processes = 0;
         let (state, reason) = self.outcome(exit);
         let spec = &self.entry.spec;
-        if let Some(killing) = &self.killing {
+        if let Some(killing) = &self.killed {
             let verdict = if leftovers.is_empty() {
                 "no process of the group is left".to_string()
             } else {
@@ -486,14 +495,14 @@ impl<'a> Run<'a> {
         );
         self.entry.log_event(Level::Info, &summary);
         if let Some(reason) = &reason {
-            self.entry.log_event(Level::Error, &wording::failed_with(&reason));
+            self.entry.log_event(Level::Error, &wording::failed_with(reason));
         }
         self.entry.log_event(Level::Info, &wording::completion(state));
         self.flush();
         self.entry.close_log();
         drop(self.result.take());
 
-        let committed = publish_end(self.history, self.entry, |live| {
+        self.ledger.end(self.entry, |live| {
             live.state = state;
             live.exit_code = exit.map(|e| e.code);
             live.resources = resources;
@@ -503,14 +512,13 @@ impl<'a> Run<'a> {
             }
         });
         log::info!("job {} {state}", spec.task_id);
-        committed
     }
 
     fn outcome(&self, exit: Option<ExitInfo>) -> (JobState, Option<String>) {
         if let Some(reason) = &self.timed_out {
             return (JobState::Timeout, Some(reason.clone()));
         }
-        if let Some(killing) = &self.killing {
+        if let Some(killing) = &self.killed {
             return (JobState::Cancelled, Some(wording::killed_by(&killing.by)));
         }
         match exit {

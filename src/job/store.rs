@@ -1,6 +1,7 @@
-//! The live view of every job: what status, progress and log requests read.
+//! The jobs in memory (queued or running), and each one's changing state.
 //!
-//! The store maps task ids (and execIDs) to [`JobEntry`]s. An entry's immutable [`JobSpec`] is
+//! The store maps task ids (and execIDs) to [`JobEntry`]s; requests read them only through a
+//! [`super::view::JobView`] copy. An entry's immutable [`JobSpec`] is
 //! readable without locking; its changing [`JobLive`] sits behind its own mutex, held only to
 //! copy or update a few fields, never across process, file or database I/O. Reads therefore
 //! never wait on a running job's worker.
@@ -14,7 +15,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 use serde_json::{Map, Value};
 
-use super::control::{Control, Resources};
+use super::view::Resources;
 use super::{JobState, TaskId};
 use crate::engine::Engine;
 use crate::storage::log_file::{Level, LogWriter};
@@ -78,8 +79,11 @@ pub struct JobLive {
     pub exit_code: Option<i32>,
     pub err_code: Option<u32>,
     pub err_desc: Option<String>,
-    /// Who asked to kill the job, once someone has.
+    /// Who asked to kill the job, once someone has: the kill intent, stored only here (the
+    /// worker is woken to act on it).
     pub kill_requested_by: Option<String>,
+    /// Who last paused or resumed the job; `paused` is the intent, the worker acts on it.
+    pub pause_changed_by: Option<String>,
     /// The latest resource figures (live while running, final once ended).
     pub resources: Resources,
     /// Result sets written so far.
@@ -102,6 +106,7 @@ impl JobLive {
             err_code: None,
             err_desc: None,
             kill_requested_by: None,
+            pause_changed_by: None,
             resources: Resources::default(),
             result_sets: 0,
         }
@@ -134,33 +139,21 @@ impl JobLive {
             self.progress = self.progress.max(value.clamp(0.0, 0.99));
         }
     }
-
-    /// The `progressInfo` counts clients see now.
-    pub fn stages(&self) -> Option<StageCounts> {
-        let reported = self.reported_stages;
-        match self.state {
-            JobState::Inited | JobState::WaitForRetry | JobState::Scheduled => None,
-            JobState::Running => Some(reported.unwrap_or(StageCounts { succeed: 0, failed: 0, running: 1, total: 1 })),
-            JobState::Succeed => {
-                let total = reported.map_or(1, |r| r.total.max(1));
-                Some(StageCounts { succeed: total, failed: 0, running: 0, total })
-            }
-            JobState::Failed | JobState::Cancelled | JobState::Timeout => {
-                let r = reported.unwrap_or(StageCounts { succeed: 0, failed: 0, running: 0, total: 1 });
-                let failed = r.total.saturating_sub(r.succeed).max(1);
-                Some(StageCounts { succeed: r.succeed, failed, running: 0, total: r.succeed.saturating_add(failed) })
-            }
-        }
-    }
 }
+
+/// A nudge to a job's worker: "look at the job's live state again". It carries nothing; the
+/// intent (kill, pause, resume) is in [`JobLive`], so a wake-up that arrives late or twice
+/// can never act on a stale request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Wake;
 
 /// One job: its spec, its live state, and the channel its worker listens on.
 pub struct JobEntry {
     pub spec: JobSpec,
     live: Mutex<JobLive>,
-    control_tx: Sender<Control>,
+    control_tx: Sender<Wake>,
     /// Taken by the worker that runs the job.
-    control_rx: Mutex<Option<Receiver<Control>>>,
+    control_rx: Mutex<Option<Receiver<Wake>>>,
     /// The job's log writer, open while the job runs; every writer of the log goes through it,
     /// so lines from the worker and from requests on a queued job never interleave badly.
     log: Mutex<Option<LogWriter>>,
@@ -209,20 +202,21 @@ impl JobEntry {
         }
     }
 
-    /// Locks the live state. Keep the guard for a few field reads or writes only.
-    pub fn live(&self) -> MutexGuard<'_, JobLive> {
+    /// Locks the live state. Keep the guard for a few field reads or writes only; it never
+    /// leaves `job/` (handlers get a [`super::view::JobView`]).
+    pub(super) fn live(&self) -> MutexGuard<'_, JobLive> {
         lock(&self.live)
     }
 
-    /// Sends a control signal to the job's worker; signals sent before the worker starts wait
-    /// in the channel and are handled as soon as the process exists.
-    pub fn send(&self, control: Control) {
+    /// Wakes the job's worker to act on the live state; a wake-up sent before the worker
+    /// starts waits in the channel and is acted on as soon as the process exists.
+    pub fn wake(&self) {
         // The receiver lives as long as the entry, so sending cannot fail while we hold `self`.
-        let _ = self.control_tx.send(control);
+        let _ = self.control_tx.send(Wake);
     }
 
     /// Hands the control receiver to the worker that runs the job (once).
-    pub fn take_control(&self) -> Option<Receiver<Control>> {
+    pub fn take_control(&self) -> Option<Receiver<Wake>> {
         lock(&self.control_rx).take()
     }
 }

@@ -1,0 +1,100 @@
+//! The worker threads: a fixed pool, each taking the next job and running it to its end.
+//!
+//! A panic while running a job (a bug) must not cost the pool a worker or leave the job
+//! `Running` for ever: it is caught here, the job's processes are killed, and the job ends
+//! `Failed`. What workers must not know: HTTP, or the queue's order.
+
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use threadpool::ThreadPool;
+
+use super::scheduler::Shared;
+use super::store::JobEntry;
+use super::{control, finish, runner, JobState};
+use crate::sync::lock;
+
+/// The pool and how many of its threads have a job right now.
+pub(super) struct Workers {
+    pool: Mutex<Option<ThreadPool>>,
+    busy: Mutex<usize>,
+    /// Signalled when `busy` drops.
+    idle: Condvar,
+}
+
+impl Workers {
+    pub(super) fn new() -> Workers {
+        Workers { pool: Mutex::new(None), busy: Mutex::new(0), idle: Condvar::new() }
+    }
+
+    /// Starts `count` worker threads on `shared`.
+    pub(super) fn start(shared: &Arc<Shared>, count: usize) {
+        let pool = ThreadPool::with_name("portico-worker".into(), count);
+        for _ in 0..count {
+            let shared = Arc::clone(shared);
+            pool.execute(move || worker_loop(&shared));
+        }
+        *lock(&shared.workers.pool) = Some(pool);
+    }
+
+    /// Waits up to `grace` for every worker to be without a job; returns how many still have one.
+    pub(super) fn wait_idle(&self, grace: Duration) -> usize {
+        let deadline = Instant::now() + grace;
+        let mut busy = lock(&self.busy);
+        while *busy > 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            busy = self.idle.wait_timeout(busy, left).map(|(guard, _)| guard).unwrap_or_else(|e| e.into_inner().0);
+        }
+        *busy
+    }
+
+    /// Waits for every worker thread to leave (once the queue has told them to stop).
+    pub(super) fn join(&self) {
+        if let Some(pool) = lock(&self.pool).take() {
+            pool.join();
+        }
+    }
+}
+
+/// One worker thread's life: take the next job, run it to its end, repeat.
+fn worker_loop(shared: &Shared) {
+    let workers = &shared.workers;
+    while let Some(entry) = shared.queue.take(&shared.stopping, || *lock(&workers.busy) += 1) {
+        let _busy = BusyGuard(workers);
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            runner::run(&shared.config, &shared.ledger, &entry)
+        }));
+        if ran.is_err() {
+            log::error!("job {}: the worker running it panicked; ending the job as Failed", entry.spec.task_id);
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fail_after_panic(shared, &entry)));
+        }
+    }
+}
+
+/// Kills the group of a job whose worker panicked and ends the job `Failed`.
+fn fail_after_panic(shared: &Shared, entry: &JobEntry) {
+    let pgid = entry.live().pgid;
+    if let Some(pgid) = pgid {
+        let _ = control::signal_group(pgid, libc::SIGKILL);
+    }
+    entry.close_log();
+    shared.ledger.end(entry, |live| {
+        live.state = JobState::Failed;
+        live.err_code = Some(finish::INTERNAL_ERROR_CODE);
+        live.err_desc = Some("Portico failed while running this job (see the server log); it was stopped.".into());
+    });
+}
+
+/// Counts a job on a worker until dropped, however the worker leaves the job (even by a panic).
+struct BusyGuard<'a>(&'a Workers);
+
+impl Drop for BusyGuard<'_> {
+    fn drop(&mut self) {
+        let mut busy = lock(&self.0.busy);
+        *busy = busy.saturating_sub(1);
+        self.0.idle.notify_all();
+    }
+}
