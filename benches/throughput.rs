@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 mod common;
 
 use common::{start, Server};
-use portico::storage::history::{History, ListFilter};
+use portico::{History, ListFilter};
 use serde_json::{json, Value};
 
 const TRIVIAL_JOBS: usize = 1000;

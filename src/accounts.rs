@@ -10,24 +10,21 @@
 //! ever verified at login, and only as many at once as `throttle` allows. Secrets are never
 //! logged, and error messages never repeat them.
 
+mod bootstrap;
 mod throttle;
 
+use bootstrap::bootstrap_credentials;
+
 use std::collections::HashMap;
-use std::fs::OpenOptions;
-use std::io::Write;
 use std::net::IpAddr;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
-use serde::Deserialize;
 
 use crate::clock;
 use crate::config::{Config, TokenEntry, UserEntry};
-use crate::data_dir::Layout;
 use crate::random;
 use crate::sync::lock;
 use throttle::{Slots, Throttle};
@@ -388,64 +385,6 @@ pub fn hash_password(password: &str) -> Result<String, SetupError> {
         .hash_password(password.as_bytes(), &salt)
         .map(|hash| hash.to_string())
         .map_err(|e| SetupError(format!("cannot hash a password: {e}")))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CredentialsFile {
-    /// The admin's password in clear, for the person reading the file; the server uses only
-    /// the hash below it.
-    #[serde(default)]
-    #[allow(dead_code)]
-    login_password: Option<String>,
-    #[serde(default)]
-    users: Vec<UserEntry>,
-    #[serde(default)]
-    tokens: Vec<TokenEntry>,
-}
-
-/// Reads the first-start credentials, creating them (owner-only) if they do not exist yet.
-fn bootstrap_credentials(data_dir: &Path) -> Result<(Vec<UserEntry>, Vec<TokenEntry>), SetupError> {
-    let path = Layout::new(data_dir).credentials();
-    if !path.exists() {
-        create_credentials(&path)?;
-        log::warn!(
-            "no users are configured: created the admin user {BOOTSTRAP_ADMIN} with a random password and token in {} \
-             (readable only by this account)",
-            path.display()
-        );
-    } else {
-        log::info!("no users are configured: using the credentials in {}", path.display());
-    }
-    let text =
-        std::fs::read_to_string(&path).map_err(|e| SetupError(format!("cannot read {}: {e}", path.display())))?;
-    let file: CredentialsFile =
-        toml::from_str(&text).map_err(|e| SetupError(format!("cannot parse {}: {e}", path.display())))?;
-    Ok((file.users, file.tokens))
-}
-
-fn create_credentials(path: &PathBuf) -> Result<(), SetupError> {
-    let password = random::hex(16);
-    let password_hash = hash_password(&password)?;
-    let token = format!("PORTICO-AUTH-{}", random::hex(16));
-    let text = format!(
-        "# Created by Portico on its first start because no users were configured.\n\
-         # Log in as {BOOTSTRAP_ADMIN} with login_password, or send the headers\n\
-         #   Token-Code: <token below>   and   Token-User: {BOOTSTRAP_ADMIN}\n\
-         # Configure your own users and tokens with --config to stop using this file.\n\n\
-         login_password = \"{password}\"\n\n\
-         [[users]]\nname = \"{BOOTSTRAP_ADMIN}\"\npassword_hash = \"{password_hash}\"\nadmin = true\n\n\
-         [[tokens]]\ntoken = \"{token}\"\nusers = [\"*\"]\nhosts = [\"*\"]\n"
-    );
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| SetupError(format!("cannot create {}: {e}", path.display())))?;
-    file.write_all(text.as_bytes())
-        .and_then(|_| file.sync_all())
-        .map_err(|e| SetupError(format!("cannot write {}: {e}", path.display())))
 }
 
 #[cfg(test)]

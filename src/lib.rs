@@ -1,28 +1,35 @@
 //! Portico: a Linkis-compatible job entrance in one small binary.
 //!
-//! The crate's public surface is [`Config`] and [`Server`]: the binary, the integration tests
-//! and the benchmarks all start the server through them. `http/` speaks the Linkis wire format
+//! The crate's public surface is what the binary, the integration tests and the benchmarks
+//! need: [`Config`] and [`Server`] to start a server, a few start-up helpers, and the job
+//! [`History`] for its benchmark. Every module is private, so the layers below are the
+//! compiler's to enforce, not a convention's. `http/` speaks the Linkis wire format
 //! and knows nothing of processes; `job/` schedules and runs jobs and knows nothing of HTTP;
 //! `storage/` reads and writes the files that outlive a request.
 
-pub mod accounts;
-pub mod clock;
-pub mod config;
-pub mod data_dir;
-pub mod engine;
-pub mod http;
-pub mod job;
-pub mod logging;
+mod accounts;
+mod clock;
+mod config;
+mod data_dir;
+mod engine;
+mod http;
+mod job;
+mod logging;
 mod names;
-pub mod random;
-pub mod signals;
-pub mod storage;
+mod random;
+mod signals;
+mod storage;
 mod sync;
 
 use std::io;
 use std::net::SocketAddr;
 
-pub use config::Config;
+pub use accounts::hash_password;
+pub use config::{Config, ConfigError};
+pub use logging::init as init_logging;
+pub use signals::on_termination;
+/// The job history on its own, for the benchmark that measures its queries.
+pub use storage::history::{History, HistoryError, JobRecord, JobUpdate, ListFilter};
 
 use accounts::Accounts;
 use data_dir::DataDirLock;

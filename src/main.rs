@@ -4,8 +4,8 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use portico::config::{Config, ConfigError};
 use portico::Server;
+use portico::{Config, ConfigError};
 
 fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some("hash-password") {
@@ -23,7 +23,7 @@ fn main() -> ExitCode {
         }
     };
     limit_heap_growth();
-    portico::logging::init(config.log_level);
+    portico::init_logging(config.log_level);
     match portico::raise_fd_limit() {
         Ok(limit) => log::debug!("open file limit: {limit}"),
         Err(e) => log::warn!("cannot raise the open file limit: {e}"),
@@ -37,7 +37,7 @@ fn main() -> ExitCode {
         }
     };
     let stop = server.stop_trigger();
-    if let Err(e) = portico::signals::on_termination(move |signal| {
+    if let Err(e) = portico::on_termination(move |signal| {
         log::info!("received signal {signal}: shutting down");
         stop();
     }) {
@@ -76,7 +76,7 @@ fn hash_password() -> ExitCode {
         eprintln!("portico: the password is empty");
         return ExitCode::from(2);
     }
-    match portico::accounts::hash_password(password) {
+    match portico::hash_password(password) {
         Ok(hash) => {
             println!("{hash}");
             ExitCode::SUCCESS

@@ -157,9 +157,6 @@ impl ApiError {
                 format!("error code(错误码): {code}, error message(错误信息): {desc}."),
                 json!({"errorMsg": {"level": 2, "errCode": code, "desc": desc, "serviceKind": "linkis-cg-entrance"}}),
             ),
-            ApiError::Job(JobError::NotFound { id }) => {
-                error(status::ERROR, None, format!("Can't find the job with id {id}(不能找到对应的job)"), json!({}))
-            }
             ApiError::Job(JobError::ShuttingDown) => error(
                 status::ERROR,
                 Some(503),

@@ -38,8 +38,6 @@ use self::routes::{method_echo, Route};
 use self::wire::{BodyError, Framing, Head};
 use crate::logging::shown;
 
-pub use self::routes::PREFIX;
-
 /// A running HTTP front end.
 pub struct HttpServer {
     addr: SocketAddr,

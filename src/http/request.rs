@@ -12,7 +12,6 @@ use super::wire::Head;
 /// One request, its head parsed and its body (if any was read) in memory.
 pub struct Request {
     head: Head,
-    peer: SocketAddr,
     client: IpAddr,
     body: Vec<u8>,
 }
@@ -21,16 +20,12 @@ impl Request {
     /// A request from `peer`; `trusted_proxies` decides whether its forwarding headers count.
     pub fn new(head: Head, peer: SocketAddr, trusted_proxies: &[IpAddr]) -> Request {
         let client = client_address(&head, peer.ip(), trusted_proxies);
-        Request { head, peer, client, body: Vec::new() }
+        Request { head, client, body: Vec::new() }
     }
 
     pub fn with_body(mut self, body: Vec<u8>) -> Request {
         self.body = body;
         self
-    }
-
-    pub fn head(&self) -> &Head {
-        &self.head
     }
 
     pub fn method(&self) -> &str {
@@ -49,11 +44,6 @@ impl Request {
     /// The address the request comes from: the socket peer, or the client a trusted proxy names.
     pub fn client(&self) -> IpAddr {
         self.client
-    }
-
-    /// The socket peer (a proxy, when one is in front).
-    pub fn peer(&self) -> SocketAddr {
-        self.peer
     }
 
     pub fn body(&self) -> &[u8] {

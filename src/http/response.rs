@@ -26,18 +26,6 @@ impl Response {
             hold: None,
         }
     }
-
-    /// Adds a header.
-    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Response {
-        self.headers.push((name.into(), value.into()));
-        self
-    }
-
-    /// Keeps `hold` alive until this answer has been written.
-    pub fn holding(mut self, hold: Box<dyn Any + Send>) -> Response {
-        self.hold = Some(hold);
-        self
-    }
 }
 
 impl std::fmt::Debug for Response {

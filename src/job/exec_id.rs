@@ -13,7 +13,8 @@ pub fn encode(instance: &str, short_id: &str) -> String {
     format!("exec_id{:03}{:03}{APPLICATION}{instance}{short_id}", APPLICATION.len(), instance.len())
 }
 
-/// The parts of a parsed execID.
+/// The parts of a parsed execID (the tests' check that [`encode`] writes what Linkis reads).
+#[cfg(test)]
 #[derive(Debug, PartialEq, Eq)]
 pub struct ExecIdParts<'a> {
     pub application: &'a str,
@@ -22,6 +23,7 @@ pub struct ExecIdParts<'a> {
 }
 
 /// Splits an execID into its parts; `None` when it is not a well-formed 1.x execID.
+#[cfg(test)]
 pub fn decode(exec_id: &str) -> Option<ExecIdParts<'_>> {
     let rest = exec_id.strip_prefix("exec_id")?;
     let app_len: usize = digits(rest.get(0..3)?)?;
@@ -36,6 +38,7 @@ pub fn decode(exec_id: &str) -> Option<ExecIdParts<'_>> {
     Some(ExecIdParts { application, instance, short_id })
 }
 
+#[cfg(test)]
 fn digits(s: &str) -> Option<usize> {
     if s.bytes().all(|b| b.is_ascii_digit()) {
         s.parse().ok()

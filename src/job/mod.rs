@@ -98,8 +98,6 @@ impl fmt::Display for JobState {
 pub enum JobError {
     /// The submission breaks a Linkis rule; `code` is the Linkis error code for it.
     InvalidRequest { code: u32, desc: String },
-    /// No job has this id (or the id is not a Linkis execID or taskID at all).
-    NotFound { id: String },
     /// The server could not do its part (disk full, cannot create a directory…).
     Storage { what: String, reason: String },
     /// The server is shutting down and takes no new jobs.
@@ -120,7 +118,6 @@ impl fmt::Display for JobError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             JobError::InvalidRequest { code, desc } => write!(f, "error {code}: {desc}"),
-            JobError::NotFound { id } => write!(f, "no job with id {id}"),
             JobError::Storage { what, reason } => write!(f, "{what}: {reason}"),
             JobError::ShuttingDown => f.write_str("the server is shutting down"),
         }

@@ -116,6 +116,7 @@ impl LogWriter {
     }
 
     /// Lines written so far.
+    #[cfg(test)]
     pub fn lines(&self) -> u64 {
         self.lines
     }
@@ -191,6 +192,7 @@ fn indexed_position(log_path: &Path, line: u64) -> io::Result<(u64, u64)> {
 }
 
 /// Complete lines in a log, counted from its index and the tail after the last indexed line.
+#[cfg(test)]
 pub fn count_lines(log_path: &Path) -> io::Result<u64> {
     scan(log_path).map(|tail| tail.lines)
 }
@@ -339,129 +341,4 @@ fn push(slot: &mut String, line: &str, keep_newlines: bool) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn classifies_like_linkis() {
-        assert_eq!(classify("2024-05-01 10:07:33.007 ERROR boom"), Level::Error);
-        assert_eq!(classify("2024-05-01 10:07:33.007 SYSTEM-WARN careful"), Level::Warn);
-        assert_eq!(classify("2024-05-01 10:07:33 INFO fine"), Level::Info);
-        assert_eq!(classify("ERROR not stamped"), Level::Info);
-        assert_eq!(classify("2024-05-01 10:07:33.007 ERRORS x"), Level::Info);
-        assert_eq!(classify("é"), Level::Info);
-    }
-
-    #[test]
-    fn pages_cover_every_line_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("1.log");
-        let mut writer = LogWriter::create(&path).unwrap();
-        for i in 1..=1000 {
-            writer.line(format!("line {i}").as_bytes()).unwrap();
-        }
-        writer.flush().unwrap();
-        assert_eq!(count_lines(&path).unwrap(), 1000);
-
-        let mut seen = Vec::new();
-        let mut from = 0;
-        loop {
-            let page = read_page(&path, from, 37).unwrap();
-            if page.lines.is_empty() {
-                break;
-            }
-            seen.extend(page.lines);
-            from = page.next_from;
-        }
-        let expected: Vec<String> = (1..=1000).map(|i| format!("line {i}")).collect();
-        assert_eq!(seen, expected);
-
-        let page = read_page(&path, 600, 2).unwrap();
-        assert_eq!(page.lines, ["line 600", "line 601"]);
-        assert_eq!(page.next_from, 602);
-        assert!(read_page(&path, 1001, 10).unwrap().lines.is_empty());
-    }
-
-    #[test]
-    fn a_reopened_log_keeps_counting() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("2.log");
-        let mut writer = LogWriter::create(&path).unwrap();
-        for i in 0..300 {
-            writer.line(format!("{i}").as_bytes()).unwrap();
-        }
-        writer.flush().unwrap();
-        drop(writer);
-        let mut writer = LogWriter::append_to(&path).unwrap();
-        assert_eq!(writer.lines(), 300);
-        for i in 300..600 {
-            writer.line(format!("{i}").as_bytes()).unwrap();
-        }
-        writer.flush().unwrap();
-        assert_eq!(read_page(&path, 513, 1).unwrap().lines, ["512"]);
-    }
-
-    #[test]
-    fn a_log_torn_by_a_crash_is_repaired_before_appending() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("3.log");
-        let mut writer = LogWriter::create(&path).unwrap();
-        for i in 0..256 {
-            writer.line(format!("{i}").as_bytes()).unwrap();
-        }
-        writer.flush().unwrap();
-        drop(writer);
-        // A crash mid-line: the index entry for line 257 made it to disk, half the line did.
-        let start = std::fs::metadata(&path).unwrap().len();
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(index_path(&path))
-            .unwrap()
-            .write_all(&start.to_le_bytes())
-            .unwrap();
-        std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"half a li").unwrap();
-
-        let mut writer = LogWriter::append_to(&path).unwrap();
-        assert_eq!(writer.lines(), 256);
-        writer.line(b"after the restart").unwrap();
-        writer.flush().unwrap();
-        assert_eq!(read_page(&path, 256, 3).unwrap().lines, ["255", "after the restart"]);
-        assert_eq!(count_lines(&path).unwrap(), 257);
-    }
-
-    #[test]
-    fn an_index_left_behind_by_a_crash_is_rebuilt() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("4.log");
-        let mut writer = LogWriter::create(&path).unwrap();
-        for i in 1..=1000 {
-            writer.line(format!("{i}").as_bytes()).unwrap();
-        }
-        writer.flush().unwrap();
-        drop(writer);
-        // The log reached the disk but only the first index entry did, plus half of the next.
-        let index = std::fs::OpenOptions::new().write(true).open(index_path(&path)).unwrap();
-        index.set_len(12).unwrap();
-
-        let mut writer = LogWriter::append_to(&path).unwrap();
-        assert_eq!(writer.lines(), 1000);
-        writer.line(b"1001").unwrap();
-        writer.flush().unwrap();
-        assert_eq!(std::fs::metadata(index_path(&path)).unwrap().len(), 4 * 8);
-        for start in [1u64, 255, 256, 257, 513, 769, 998] {
-            let expected: Vec<String> = (start..start + 4).map(|i| i.to_string()).collect();
-            assert_eq!(read_page(&path, start, 4).unwrap().lines, expected, "from line {start}");
-        }
-        assert_eq!(count_lines(&path).unwrap(), 1001);
-    }
-
-    #[test]
-    fn split_fills_four_slots() {
-        let split =
-            LevelSplit::of(&["2024-05-01 10:07:33.007 ERROR bad", "out", "", "2024-05-01 10:07:33.007 WARN hm"], false);
-        assert_eq!(split.error, "2024-05-01 10:07:33.007 ERROR bad");
-        assert_eq!(split.warn, "2024-05-01 10:07:33.007 WARN hm");
-        assert_eq!(split.info, "out");
-        assert_eq!(split.all.lines().count(), 4);
-    }
-}
+mod tests;

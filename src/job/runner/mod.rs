@@ -17,9 +17,9 @@ use crossbeam_channel::{select, Receiver};
 
 use super::child::{self, Event, ExitInfo, Stream, EVENT_BUFFER};
 use super::control;
-use super::finish::{error_code, Ledger};
+use super::finish::Ledger;
 use super::record::{pause_update, status_update};
-use super::store::{JobEntry, StageCounts, Wake};
+use super::store::{JobEntry, Wake};
 use super::wording;
 use super::JobState;
 use crate::clock;
@@ -28,14 +28,10 @@ use crate::storage::history::JobUpdate;
 use crate::storage::log_file::Level;
 use crate::storage::result_set::TextResultWriter;
 
-/// Lines a job prints to report progress: `##portico:progress 0.42` or `##portico:progress 3/10`.
-pub const PROGRESS_MARKER: &str = "##portico:progress";
+mod ending;
+mod output;
 
-/// The most stages a `n/m` progress marker may report; larger markers are ignored.
-const MAX_STAGES: u64 = 1_000_000_000_000;
-
-/// How many trailing stderr lines a failed job's error description quotes.
-const STDERR_TAIL_LINES: usize = 5;
+use output::STDERR_TAIL_LINES;
 
 /// How often the group's CPU and memory are sampled while it runs.
 const SAMPLE_EVERY: Duration = Duration::from_secs(1);
@@ -292,87 +288,6 @@ impl<'a> Run<'a> {
         }
     }
 
-    fn on_line(&mut self, stream: Stream, line: Vec<u8>) {
-        let marker = line.starts_with(PROGRESS_MARKER.as_bytes());
-        if marker {
-            self.on_progress_marker(&String::from_utf8_lossy(&line[PROGRESS_MARKER.len()..]));
-        }
-        if stream == Stream::Stdout && !marker {
-            self.append_result(&line);
-        }
-        if stream == Stream::Stderr {
-            if self.stderr_tail.len() == STDERR_TAIL_LINES {
-                self.stderr_tail.pop_front();
-            }
-            self.stderr_tail.push_back(String::from_utf8_lossy(&line).into_owned());
-        }
-        if self.log_full {
-            return;
-        }
-        let cap = self.config.max_log_bytes;
-        let written = self.entry.write_log(|log| {
-            if log.bytes() + (line.len() as u64) < cap {
-                return log.line(&line).map(|()| true);
-            }
-            log.event(
-                Level::Warn,
-                &format!(
-                    "The log reached its limit of {cap} bytes here: the job's further output is not logged \
-                     (its stdout still goes to the result set)."
-                ),
-            )?;
-            Ok(false)
-        });
-        match written {
-            Ok(true) => {}
-            Ok(false) => self.log_full = true,
-            Err(e) => log::error!("job {}: cannot write its log: {e}", self.entry.spec.task_id),
-        }
-    }
-
-    fn on_progress_marker(&mut self, text: &str) {
-        let text = text.trim();
-        let mut live = self.entry.live();
-        if let Some((done, total)) = text.split_once('/') {
-            if let (Ok(done), Ok(total)) = (done.trim().parse::<u64>(), total.trim().parse::<u64>()) {
-                if total > 0 && total <= MAX_STAGES {
-                    let done = done.min(total);
-                    live.reported_stages =
-                        Some(StageCounts { succeed: done, failed: 0, running: u64::from(done < total), total });
-                    live.raise_progress(done as f64 / total as f64);
-                }
-            }
-        } else if let Ok(fraction) = text.parse::<f64>() {
-            live.raise_progress(fraction);
-        }
-    }
-
-    fn append_result(&mut self, line: &[u8]) {
-        if self.result_broken {
-            return;
-        }
-        if self.result.is_none() {
-            match TextResultWriter::create(&self.entry.spec.result_dir.join("_0.dolphin")) {
-                Ok(writer) => {
-                    self.result = Some(writer);
-                    self.entry.live().result_sets = 1;
-                }
-                Err(e) => {
-                    self.result_broken = true;
-                    log::error!("job {}: cannot create its result set: {e}", self.entry.spec.task_id);
-                    self.entry.log_event(Level::Error, &format!("Cannot write the result set: {e}"));
-                    return;
-                }
-            }
-        }
-        if let Some(result) = &mut self.result {
-            if let Err(e) = result.row(line) {
-                self.result_broken = true;
-                self.entry.log_event(Level::Error, &format!("Cannot write the result set: {e}"));
-            }
-        }
-    }
-
     /// Acts on the job's live intent: a kill asked for, or a pause or resume not yet carried
     /// out. Called on every wake-up, so a late or repeated wake-up changes nothing.
     fn on_wake(&mut self) {
@@ -442,124 +357,5 @@ impl<'a> Run<'a> {
     fn sample(&mut self) {
         let sample = control::sample_group(self.pgid);
         self.entry.live().resources.update(sample);
-    }
-
-    fn flush(&mut self) {
-        if let Err(e) = self.entry.write_log(|log| log.flush()) {
-            log::error!("job {}: cannot flush its log: {e}", self.entry.spec.task_id);
-        }
-        if let Some(result) = &mut self.result {
-            if let Err(e) = result.flush() {
-                log::error!("job {}: cannot flush its result set: {e}", self.entry.spec.task_id);
-            }
-        }
-    }
-
-    /// Makes sure nothing of the group survives, records the outcome, and ends the job.
-    fn finish(mut self) {
-        let leftovers = self.reap_group();
-        self.entry.spec.engine.clean_up(&self.entry.spec.work_dir);
-        let exit = self.exited;
-        // The final figures: the samples taken while it ran, and what wait4 reported at exit.
-        let mut resources = self.entry.live().resources;
-        if let Some(exit) = exit {
-            resources.cpu_seconds = resources.cpu_seconds.max(exit.cpu_seconds);
-            resources.peak_memory_bytes = resources.peak_memory_bytes.max(exit.max_rss_bytes);
-        }
-        resources.memory_bytes = 0;
-        resources.processes = 0;
-        let (state, reason) = self.outcome(exit);
-        let spec = &self.entry.spec;
-        if let Some(killing) = &self.killed {
-            let verdict = if leftovers.is_empty() {
-                "no process of the group is left".to_string()
-            } else {
-                format!("{} processes could not be killed: {:?}", leftovers.len(), leftovers)
-            };
-            self.entry.log_event(
-                if leftovers.is_empty() { Level::Info } else { Level::Error },
-                &format!(
-                    "Killed by {}: process group {} had {} processes; {verdict}.",
-                    killing.by, self.pgid, killing.processes
-                ),
-            );
-        }
-        let paused = self.entry.live().paused_for();
-        let summary = format!(
-            "Job ended: exit code {}, ran {:.3}s (paused {:.3}s), CPU {:.3}s, peak memory {} KiB.",
-            exit.map_or("none".to_string(), |e| e.code.to_string()),
-            self.started.elapsed().as_secs_f64(),
-            paused.as_secs_f64(),
-            resources.cpu_seconds,
-            resources.peak_memory_bytes / 1024,
-        );
-        self.entry.log_event(Level::Info, &summary);
-        if let Some(reason) = &reason {
-            self.entry.log_event(Level::Error, &wording::failed_with(reason));
-        }
-        self.entry.log_event(Level::Info, &wording::completion(state));
-        self.flush();
-        self.entry.close_log();
-        drop(self.result.take());
-
-        self.ledger.end(self.entry, |live| {
-            live.state = state;
-            live.exit_code = exit.map(|e| e.code);
-            live.resources = resources;
-            if state != JobState::Succeed {
-                live.err_code = Some(error_code(spec.engine, state));
-                live.err_desc = reason;
-            }
-        });
-        log::info!("job {} {state}", spec.task_id);
-    }
-
-    fn outcome(&self, exit: Option<ExitInfo>) -> (JobState, Option<String>) {
-        if let Some(reason) = &self.timed_out {
-            return (JobState::Timeout, Some(reason.clone()));
-        }
-        if let Some(killing) = &self.killed {
-            return (JobState::Cancelled, Some(wording::killed_by(&killing.by)));
-        }
-        match exit {
-            Some(exit) if exit.code == 0 => (JobState::Succeed, None),
-            Some(exit) => {
-                let how = match exit.signal {
-                    Some(sig) => format!("was killed by signal {sig}"),
-                    None => format!("exited with code {}", exit.code),
-                };
-                let tail: Vec<&str> = self.stderr_tail.iter().map(String::as_str).collect();
-                (
-                    JobState::Failed,
-                    Some(
-                        format!("run {} failed: the process {how}\n{}", self.entry.spec.engine.name(), tail.join("\n"))
-                            .trim_end()
-                            .to_string(),
-                    ),
-                )
-            }
-            None => (JobState::Failed, Some("the job's output was still open long after it ended".to_string())),
-        }
-    }
-
-    /// SIGKILLs whatever is left of the group and waits (briefly) until none of it is alive;
-    /// returns the pids that would not die.
-    fn reap_group(&self) -> Vec<i32> {
-        if !control::group_exists(self.pgid) {
-            return Vec::new();
-        }
-        let deadline = Instant::now() + Duration::from_secs(2);
-        loop {
-            let members = control::group_members(self.pgid);
-            if members.is_empty() {
-                return Vec::new();
-            }
-            if Instant::now() >= deadline {
-                return members.iter().map(|p| p.pid).collect();
-            }
-            self.signal(libc::SIGCONT);
-            self.signal(libc::SIGKILL);
-            std::thread::sleep(Duration::from_millis(5));
-        }
     }
 }

@@ -1,0 +1,120 @@
+//! How a run ends: nothing of the group left alive, the outcome decided, the log closed, and
+//! the end committed through the ledger.
+
+use std::time::{Duration, Instant};
+
+use super::Run;
+use crate::job::child::ExitInfo;
+use crate::job::finish::error_code;
+use crate::job::{control, wording, JobState};
+use crate::storage::log_file::Level;
+
+impl Run<'_> {
+    /// Makes sure nothing of the group survives, records the outcome, and ends the job.
+    pub(super) fn finish(mut self) {
+        let leftovers = self.reap_group();
+        self.entry.spec.engine.clean_up(&self.entry.spec.work_dir);
+        let exit = self.exited;
+        // The final figures: the samples taken while it ran, and what wait4 reported at exit.
+        let mut resources = self.entry.live().resources;
+        if let Some(exit) = exit {
+            resources.cpu_seconds = resources.cpu_seconds.max(exit.cpu_seconds);
+            resources.peak_memory_bytes = resources.peak_memory_bytes.max(exit.max_rss_bytes);
+        }
+        resources.memory_bytes = 0;
+        resources.processes = 0;
+        let (state, reason) = self.outcome(exit);
+        let spec = &self.entry.spec;
+        if let Some(killing) = &self.killed {
+            let verdict = if leftovers.is_empty() {
+                "no process of the group is left".to_string()
+            } else {
+                format!("{} processes could not be killed: {:?}", leftovers.len(), leftovers)
+            };
+            self.entry.log_event(
+                if leftovers.is_empty() { Level::Info } else { Level::Error },
+                &format!(
+                    "Killed by {}: process group {} had {} processes; {verdict}.",
+                    killing.by, self.pgid, killing.processes
+                ),
+            );
+        }
+        let paused = self.entry.live().paused_for();
+        let summary = format!(
+            "Job ended: exit code {}, ran {:.3}s (paused {:.3}s), CPU {:.3}s, peak memory {} KiB.",
+            exit.map_or("none".to_string(), |e| e.code.to_string()),
+            self.started.elapsed().as_secs_f64(),
+            paused.as_secs_f64(),
+            resources.cpu_seconds,
+            resources.peak_memory_bytes / 1024,
+        );
+        self.entry.log_event(Level::Info, &summary);
+        if let Some(reason) = &reason {
+            self.entry.log_event(Level::Error, &wording::failed_with(reason));
+        }
+        self.entry.log_event(Level::Info, &wording::completion(state));
+        self.flush();
+        self.entry.close_log();
+        drop(self.result.take());
+
+        self.ledger.end(self.entry, |live| {
+            live.state = state;
+            live.exit_code = exit.map(|e| e.code);
+            live.resources = resources;
+            if state != JobState::Succeed {
+                live.err_code = Some(error_code(spec.engine, state));
+                live.err_desc = reason;
+            }
+        });
+        log::info!("job {} {state}", spec.task_id);
+    }
+
+    fn outcome(&self, exit: Option<ExitInfo>) -> (JobState, Option<String>) {
+        if let Some(reason) = &self.timed_out {
+            return (JobState::Timeout, Some(reason.clone()));
+        }
+        if let Some(killing) = &self.killed {
+            return (JobState::Cancelled, Some(wording::killed_by(&killing.by)));
+        }
+        match exit {
+            Some(exit) if exit.code == 0 => (JobState::Succeed, None),
+            Some(exit) => {
+                let how = match exit.signal {
+                    Some(sig) => format!("was killed by signal {sig}"),
+                    None => format!("exited with code {}", exit.code),
+                };
+                let tail: Vec<&str> = self.stderr_tail.iter().map(String::as_str).collect();
+                (
+                    JobState::Failed,
+                    Some(
+                        format!("run {} failed: the process {how}\n{}", self.entry.spec.engine.name(), tail.join("\n"))
+                            .trim_end()
+                            .to_string(),
+                    ),
+                )
+            }
+            None => (JobState::Failed, Some("the job's output was still open long after it ended".to_string())),
+        }
+    }
+
+    /// SIGKILLs whatever is left of the group and waits (briefly) until none of it is alive;
+    /// returns the pids that would not die.
+    fn reap_group(&self) -> Vec<i32> {
+        if !control::group_exists(self.pgid) {
+            return Vec::new();
+        }
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            let members = control::group_members(self.pgid);
+            if members.is_empty() {
+                return Vec::new();
+            }
+            if Instant::now() >= deadline {
+                return members.iter().map(|p| p.pid).collect();
+            }
+            self.signal(libc::SIGCONT);
+            self.signal(libc::SIGKILL);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}

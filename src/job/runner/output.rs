@@ -1,0 +1,111 @@
+//! A running job's output: log lines (up to the log cap), progress markers, the stdout result
+//! set, and the stderr tail a failure quotes.
+
+use super::Run;
+use crate::job::child::Stream;
+use crate::job::store::StageCounts;
+use crate::storage::log_file::Level;
+use crate::storage::result_set::TextResultWriter;
+
+/// Lines a job prints to report progress: `##portico:progress 0.42` or `##portico:progress 3/10`.
+pub const PROGRESS_MARKER: &str = "##portico:progress";
+
+/// The most stages a `n/m` progress marker may report; larger markers are ignored.
+const MAX_STAGES: u64 = 1_000_000_000_000;
+
+/// How many trailing stderr lines a failed job's error description quotes.
+pub(super) const STDERR_TAIL_LINES: usize = 5;
+
+impl Run<'_> {
+    pub(super) fn on_line(&mut self, stream: Stream, line: Vec<u8>) {
+        let marker = line.starts_with(PROGRESS_MARKER.as_bytes());
+        if marker {
+            self.on_progress_marker(&String::from_utf8_lossy(&line[PROGRESS_MARKER.len()..]));
+        }
+        if stream == Stream::Stdout && !marker {
+            self.append_result(&line);
+        }
+        if stream == Stream::Stderr {
+            if self.stderr_tail.len() == STDERR_TAIL_LINES {
+                self.stderr_tail.pop_front();
+            }
+            self.stderr_tail.push_back(String::from_utf8_lossy(&line).into_owned());
+        }
+        if self.log_full {
+            return;
+        }
+        let cap = self.config.max_log_bytes;
+        let written = self.entry.write_log(|log| {
+            if log.bytes() + (line.len() as u64) < cap {
+                return log.line(&line).map(|()| true);
+            }
+            log.event(
+                Level::Warn,
+                &format!(
+                    "The log reached its limit of {cap} bytes here: the job's further output is not logged \
+                     (its stdout still goes to the result set)."
+                ),
+            )?;
+            Ok(false)
+        });
+        match written {
+            Ok(true) => {}
+            Ok(false) => self.log_full = true,
+            Err(e) => log::error!("job {}: cannot write its log: {e}", self.entry.spec.task_id),
+        }
+    }
+
+    fn on_progress_marker(&mut self, text: &str) {
+        let text = text.trim();
+        let mut live = self.entry.live();
+        if let Some((done, total)) = text.split_once('/') {
+            if let (Ok(done), Ok(total)) = (done.trim().parse::<u64>(), total.trim().parse::<u64>()) {
+                if total > 0 && total <= MAX_STAGES {
+                    let done = done.min(total);
+                    live.reported_stages =
+                        Some(StageCounts { succeed: done, failed: 0, running: u64::from(done < total), total });
+                    live.raise_progress(done as f64 / total as f64);
+                }
+            }
+        } else if let Ok(fraction) = text.parse::<f64>() {
+            live.raise_progress(fraction);
+        }
+    }
+
+    fn append_result(&mut self, line: &[u8]) {
+        if self.result_broken {
+            return;
+        }
+        if self.result.is_none() {
+            match TextResultWriter::create(&self.entry.spec.result_dir.join("_0.dolphin")) {
+                Ok(writer) => {
+                    self.result = Some(writer);
+                    self.entry.live().result_sets = 1;
+                }
+                Err(e) => {
+                    self.result_broken = true;
+                    log::error!("job {}: cannot create its result set: {e}", self.entry.spec.task_id);
+                    self.entry.log_event(Level::Error, &format!("Cannot write the result set: {e}"));
+                    return;
+                }
+            }
+        }
+        if let Some(result) = &mut self.result {
+            if let Err(e) = result.row(line) {
+                self.result_broken = true;
+                self.entry.log_event(Level::Error, &format!("Cannot write the result set: {e}"));
+            }
+        }
+    }
+
+    pub(super) fn flush(&mut self) {
+        if let Err(e) = self.entry.write_log(|log| log.flush()) {
+            log::error!("job {}: cannot flush its log: {e}", self.entry.spec.task_id);
+        }
+        if let Some(result) = &mut self.result {
+            if let Err(e) = result.flush() {
+                log::error!("job {}: cannot flush its result set: {e}", self.entry.spec.task_id);
+            }
+        }
+    }
+}
