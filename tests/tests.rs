@@ -11,4 +11,5 @@ mod filesystem;
 mod front_door;
 mod history;
 mod logs;
+mod readme;
 mod restart;
