@@ -1,10 +1,21 @@
-//! Wall-clock helpers: epoch milliseconds for the wire, local time for log lines.
+//! Wall-clock and calendar helpers: epoch milliseconds for the wire, local time for log lines,
+//! UTC dates for the data directory's day folders, and parsing of UTC dates in the config.
 //!
 //! Linkis clients expect dates as epoch-millisecond numbers and log lines stamped
 //! `yyyy-MM-dd HH:mm:ss.SSS` in the server's local time. Monotonic time (`Instant`) is used for
-//! every duration the server measures; this module is only about what people and clients read.
+//! every duration the server measures; this module is only about what people and clients read,
+//! and knows nothing of jobs or HTTP.
 
 use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Milliseconds in a day.
+pub const DAY_MS: u64 = 86_400_000;
+
+/// The UTC calendar date of `millis`, as `YYYY-MM-DD` (the day folders of the data directory).
+pub fn utc_date(millis: u64) -> String {
+    let (year, month, day) = civil_from_days((millis / DAY_MS) as i64);
+    format!("{year:04}-{month:02}-{day:02}")
+}
 
 /// Milliseconds since the Unix epoch, as Linkis serializes every date.
 pub fn now_millis() -> u64 {
@@ -40,8 +51,8 @@ pub fn log_timestamp(millis: u64) -> String {
 
 /// The same format in UTC, for the unlikely case the C library cannot convert to local time.
 fn utc_timestamp(millis: u64) -> String {
-    let (year, month, day) = civil_from_days((millis / 86_400_000) as i64);
-    let in_day = millis % 86_400_000;
+    let (year, month, day) = civil_from_days((millis / DAY_MS) as i64);
+    let in_day = millis % DAY_MS;
     format!(
         "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:03}",
         year,

@@ -1,4 +1,5 @@
-//! The one place that decides what a poisoned lock means.
+//! The one place that decides what a poisoned lock means, and a small counting semaphore for
+//! bounding how many costly things (large answers, password checks) happen at once.
 //!
 //! A panic while a lock is held leaves the data behind it as the panicking thread left it. Every
 //! structure Portico guards is kept consistent between statements (states only move forward,

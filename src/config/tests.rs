@@ -1,3 +1,5 @@
+//! Unit tests of the settings: defaults, file, environment and flag precedence, minimums.
+
 use super::*;
 
 fn no_env(_: &str) -> Option<String> {

@@ -1,7 +1,9 @@
 //! The engines Portico can run and the `engineType`/`runType` table that picks one.
 //!
 //! An engine only knows how to turn code into a command line; the runner owns the process.
-//! Adding an engine means a file beside this one and a row in [`Engine::ALL`].
+//! Adding an engine means a file beside this one, a row in [`Engine::ALL`], its Linkis error
+//! code in `job/finish.rs::error_code`, and the files it writes in [`Engine::clean_up`]. It must
+//! not know about HTTP, the queue, or how a process is signalled.
 
 mod python;
 mod shell;

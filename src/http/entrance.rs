@@ -2,6 +2,7 @@
 //!
 //! Each handler parses, authorizes, calls the scheduler and wraps the answer; the shapes are
 //! those the README lists (Linkis's §5 in `linkis-api.md`). `{id}` is an execID or a numeric taskID.
+//! Handlers see jobs only as `JobView`s; they must not know how jobs are queued or run.
 
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -182,6 +183,9 @@ fn kill_one(context: &Context, caller: &Caller, job: &JobView, method: &str) -> 
     let outcome = context.scheduler.kill(job, &caller.user);
     let message = match outcome {
         KillOutcome::Signalled | KillOutcome::Dequeued => "Successfully killed the job(成功kill了job)".to_string(),
+        KillOutcome::AlreadyEnding => {
+            "The job is already ending (its process has exited, or it is being ended); nothing was killed.".to_string()
+        }
         KillOutcome::AlreadyEnded(state) => {
             format!("The job already completed with status {state}; nothing was killed.(任务已经结束，不支持kill)")
         }

@@ -63,7 +63,7 @@ pub fn list(call: Call<'_>) -> Result<Message, ApiError> {
     let start_ms = number("startDate")?.unwrap_or(0);
     let mut end_ms = number("endDate")?.unwrap_or_else(|| clock::now_millis() + 1);
     if end_ms == start_ms {
-        end_ms = end_ms.saturating_add(86_400_000).min(i64::MAX as u64);
+        end_ms = end_ms.saturating_add(clock::DAY_MS).min(i64::MAX as u64);
     }
     let statuses: Vec<String> = request
         .param("status")

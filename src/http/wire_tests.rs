@@ -1,3 +1,5 @@
+//! Unit tests of head parsing and body framing, with no socket.
+
 use std::io::BufReader;
 
 use super::*;

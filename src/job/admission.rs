@@ -36,8 +36,7 @@ impl Admission {
         let task_id = self.next_task_id.fetch_add(1, Ordering::SeqCst);
         let created_at_ms = clock::now_millis();
         let short_id = format!("{}_{}_{}_{}", request.creator, who.execute_user, request.engine.name(), task_id);
-        let (year, month, day) = clock::civil_from_days((created_at_ms / 86_400_000) as i64);
-        let paths = self.layout.job(who.execute_user, &format!("{year:04}-{month:02}-{day:02}"), task_id);
+        let paths = self.layout.job(who.execute_user, &clock::utc_date(created_at_ms), task_id);
         JobSpec {
             task_id,
             exec_id: exec_id::encode(&self.instance, &short_id),

@@ -2,7 +2,8 @@
 //!
 //! Every job runs in its own process group (its pgid is its main process's pid), so a signal to
 //! the group reaches its children and grandchildren too. The group's members and their resource
-//! use are read from `/proc`; that is also how a kill is confirmed: no live member left.
+//! use are read from `/proc`; that is also how a kill is confirmed: no live member left. It
+//! must not know what a job is: it deals in pids and process groups.
 
 use std::io;
 

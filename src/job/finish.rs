@@ -1,5 +1,9 @@
-//! How a job ends, whichever way it ends: committed to the history first, then shown to
-//! clients (so no client ever sees an end a crash could take back), then evicted from memory.
+//! How a job ends, whichever way it ends: claimed once, committed to the history, then shown
+//! to clients (so no client ever sees an end a crash could take back), then evicted from
+//! memory. If the commit fails after retries, the end is shown anyway and the job stays in
+//! memory so that it is not lost; the server log says why. The one end that does not come
+//! here is recovery's for a history row this server cannot read back (no job to end: only the
+//! row is closed). What this must not know: HTTP, or how a job was run.
 
 use std::time::Duration;
 
@@ -48,18 +52,32 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// Ends a job that never got a process (killed in the queue, queue timeout, engine missing,
-    /// interrupted by a restart before it ran) with the engine's Linkis error code for `state`.
-    pub fn end_unstarted(&self, entry: &JobEntry, state: JobState, reason: &str) {
-        self.end_unstarted_with_code(entry, state, error_code(entry.spec.engine, state), reason);
+    /// Takes on ending a job: `false` if it has ended or someone else is ending it. Callers
+    /// that take a job out of the queue to end it claim it under the queue lock, so a pause or
+    /// kill arriving meanwhile sees the job is ending.
+    pub(super) fn claim(live: &mut JobLive) -> bool {
+        if live.state.is_terminal() || live.ending {
+            return false;
+        }
+        live.ending = true;
+        true
     }
 
-    /// [`Ledger::end_unstarted`] with a chosen error code.
-    pub(super) fn end_unstarted_with_code(&self, entry: &JobEntry, state: JobState, code: u32, reason: &str) {
+    /// Ends a job that never got a process (engine missing, the history unable to record its
+    /// start, interrupted by a restart) with the engine's Linkis error code for `state`.
+    pub fn end_unstarted(&self, entry: &JobEntry, state: JobState, reason: &str) {
+        if Ledger::claim(&mut entry.live()) {
+            self.end_claimed_unstarted(entry, state, error_code(entry.spec.engine, state), reason);
+        }
+    }
+
+    /// [`Ledger::end_unstarted`] for a job whose end the caller has already claimed, with a
+    /// chosen error code.
+    pub(super) fn end_claimed_unstarted(&self, entry: &JobEntry, state: JobState, code: u32, reason: &str) {
         entry.log_event(Level::Error, &wording::failed_with(reason));
         entry.log_event(Level::Info, &wording::completion(state));
         entry.close_log();
-        self.end(entry, |live| {
+        self.end_claimed(entry, |live| {
             live.state = state;
             live.err_code = Some(code);
             live.err_desc = Some(reason.to_string());
@@ -71,8 +89,17 @@ impl Ledger {
     /// (a client never sees an end that a crash could take back), then evicts the job from
     /// memory, where its history row answers for it from then on. `outcome` sets the state and
     /// errors; progress, pause and end time are set here. If the commit fails for good the job
-    /// stays in memory, where its end is still visible. A job already ended is left as it is.
+    /// stays in memory, where its end is still shown (and the failure is in the server log). A
+    /// job that has ended, or that someone else is ending, is left as it is.
     pub fn end(&self, entry: &JobEntry, outcome: impl FnOnce(&mut JobLive)) {
+        if Ledger::claim(&mut entry.live()) {
+            self.end_claimed(entry, outcome);
+        }
+    }
+
+    /// [`Ledger::end`] for a job whose end the caller has claimed (or must force: a worker
+    /// that panicked while ending it).
+    pub(super) fn end_claimed(&self, entry: &JobEntry, outcome: impl FnOnce(&mut JobLive)) {
         let mut ended = entry.live().clone();
         if ended.state.is_terminal() {
             return;

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-use super::finish::Ledger;
+use super::finish::{error_code, Ledger};
 use super::store::JobEntry;
 use super::{wording, JobState};
 use crate::sync::lock;
@@ -47,11 +47,18 @@ impl JobQueue {
         }
     }
 
-    /// Takes a job out of the queue; `false` if it was not there (a worker has it, or it ended).
-    pub(super) fn remove(&self, entry: &Arc<JobEntry>) -> bool {
+    /// Takes a job out of the queue to end it, claiming its end under the queue lock (so a
+    /// pause or kill right behind sees it ending); `false` if it was not there (a worker has
+    /// it, or it is being submitted or ended).
+    pub(super) fn remove_to_end(&self, entry: &Arc<JobEntry>) -> bool {
         let mut jobs = self.lock();
-        let position = jobs.iter().position(|queued| Arc::ptr_eq(queued, entry));
-        position.and_then(|i| jobs.remove(i)).is_some()
+        let Some(position) = jobs.iter().position(|queued| Arc::ptr_eq(queued, entry)) else {
+            return false;
+        };
+        if !Ledger::claim(&mut entry.live()) {
+            return false;
+        }
+        jobs.remove(position).is_some()
     }
 
     /// How many jobs wait ahead of this one, while it waits.
@@ -103,7 +110,7 @@ impl JobQueue {
             };
             let mut expired = Vec::new();
             jobs.retain(|entry| {
-                let over = deadline(entry).is_some_and(|at| at <= now);
+                let over = deadline(entry).is_some_and(|at| at <= now) && Ledger::claim(&mut entry.live());
                 if over {
                     expired.push(Arc::clone(entry));
                 }
@@ -114,7 +121,8 @@ impl JobQueue {
                 for entry in expired {
                     let limit = entry.spec.queuing_timeout.unwrap_or_default();
                     let reason = wording::over_queue_time(entry.spec.created.elapsed(), limit);
-                    ledger.end_unstarted(&entry, JobState::Timeout, &reason);
+                    let code = error_code(entry.spec.engine, JobState::Timeout);
+                    ledger.end_claimed_unstarted(&entry, JobState::Timeout, code, &reason);
                 }
                 jobs = self.lock();
                 continue;

@@ -2,7 +2,8 @@
 //!
 //! The history stores plain rows; the job domain works with [`JobSpec`] and [`JobLive`]. Only
 //! restart recovery turns a row back into a live [`JobEntry`] (to queue it again or end it);
-//! lookups of ended jobs read their rows through [`super::view::JobView`].
+//! lookups of ended jobs read their rows through [`super::view::JobView`]. It must not know
+//! SQL (storage's) or HTTP.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

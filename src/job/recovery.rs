@@ -2,7 +2,7 @@
 //!
 //! Runs once at start-up, before any worker. Queued jobs are queued again; jobs that were
 //! starting or running are marked `Failed` (never run twice), and whatever they left running is
-//! killed, but only processes proven to be theirs.
+//! killed, but only processes proven to be theirs. It must not know HTTP or the queue's order.
 
 use std::sync::Arc;
 
@@ -47,7 +47,9 @@ pub(super) fn recover(ledger: &Ledger, queue: &JobQueue) -> Result<(), JobError>
                     &format!("Killed {killed} processes the job left running across the restart."),
                 );
             }
-            ledger.end_unstarted_with_code(&entry, JobState::Failed, finish::INTERRUPTED_ERROR_CODE, reason);
+            if Ledger::claim(&mut entry.live()) {
+                ledger.end_claimed_unstarted(&entry, JobState::Failed, finish::INTERRUPTED_ERROR_CODE, reason);
+            }
             failed += 1;
             continue;
         }

@@ -3,10 +3,11 @@
 //! `submit` gives a job its ids and files (`admission.rs`), commits its history row, records it
 //! in the store and appends it to the queue (`queue.rs`); only then is the client told its
 //! execID, so an accepted job is never lost. A fixed pool (`workers.rs`) takes queued jobs and
-//! runs them to their end (`runner.rs`); every end goes through `Ledger::end` (`finish.rs`).
-//! Kill and pause of a queued job are settled here under the queue lock; for a started job the
-//! intent is stored in the job's live state and its worker is woken to act on it. Lookups
-//! answer with a [`JobView`] copy, never a lock or a live entry.
+//! runs them to their end (`runner/`); every end goes through `Ledger::end` (`finish.rs`).
+//! A kill of a queued job takes it out of the queue and claims its end under the queue lock (the
+//! end itself is committed after); a pause holds it there. For a started job the intent is
+//! stored in the job's live state and its worker is woken to act on it. Lookups answer with a
+//! [`JobView`] copy, never a lock or a live entry. It must not know HTTP or how a process runs.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -14,7 +15,7 @@ use std::time::Duration;
 
 use super::admission::Admission;
 pub use super::admission::Submitter;
-use super::finish::Ledger;
+use super::finish::{error_code, Ledger};
 use super::queue::JobQueue;
 use super::record::{new_record, pause_update};
 use super::request::JobRequest;
@@ -37,6 +38,9 @@ pub enum KillOutcome {
     Signalled,
     /// The job had already ended in this state; nothing changed.
     AlreadyEnded(JobState),
+    /// The job is already ending (its process has exited, or it is being ended); nothing
+    /// changed.
+    AlreadyEnding,
 }
 
 /// What a pause or resume request did.
@@ -121,6 +125,18 @@ impl Scheduler {
         }
         log::info!("job {task_id} accepted: {} for {}", entry.spec.engine_type, entry.spec.execute_user);
         shared.queue.push(Arc::clone(&entry));
+        // A pause that came while the row was being committed (the job was in no queue yet)
+        // found nothing to hold: it holds now, and the history and log are told as for any
+        // queued job.
+        let paused = {
+            let _queue = shared.queue.lock();
+            let live = entry.live();
+            live.paused.then(|| (live.paused_for(), live.pause_changed_by.clone().unwrap_or_default()))
+        };
+        if let Some((paused_for, by)) = paused {
+            shared.ledger.record(task_id, pause_update(true, paused_for));
+            entry.log_event(Level::Info, &wording::paused_in_queue(&by));
+        }
         Ok(JobView::of_entry(&entry, None))
     }
 
@@ -191,13 +207,17 @@ impl Scheduler {
 
     fn kill_entry(&self, entry: &Arc<JobEntry>, by: &str) -> KillOutcome {
         let shared = &self.shared;
-        if shared.queue.remove(entry) {
-            shared.ledger.end_unstarted(entry, JobState::Cancelled, &wording::killed_by(by));
+        if shared.queue.remove_to_end(entry) {
+            let code = error_code(entry.spec.engine, JobState::Cancelled);
+            shared.ledger.end_claimed_unstarted(entry, JobState::Cancelled, code, &wording::killed_by(by));
             return KillOutcome::Dequeued;
         }
         let mut live = entry.live();
         if live.state.is_terminal() {
             return KillOutcome::AlreadyEnded(live.state);
+        }
+        if live.ending || live.process_exited {
+            return KillOutcome::AlreadyEnding;
         }
         if live.kill_requested_by.is_none() {
             live.kill_requested_by = Some(by.to_string());
@@ -220,7 +240,7 @@ impl Scheduler {
         if live.state.is_terminal() {
             return PauseOutcome::AlreadyEnded(live.state);
         }
-        if live.paused || live.kill_requested_by.is_some() {
+        if live.paused || live.kill_requested_by.is_some() || live.ending || live.process_exited {
             return PauseOutcome::Unchanged;
         }
         live.pause();
@@ -232,10 +252,7 @@ impl Scheduler {
         self.shared.ledger.record(job.task_id, pause_update(true, live.paused_for()));
         drop(live);
         drop(queue);
-        entry.log_event(
-            Level::Info,
-            &format!("Job paused by user {by} while queued: it stays in the queue until resumed."),
-        );
+        entry.log_event(Level::Info, &wording::paused_in_queue(by));
         PauseOutcome::Queued
     }
 
@@ -250,7 +267,7 @@ impl Scheduler {
         if live.state.is_terminal() {
             return PauseOutcome::AlreadyEnded(live.state);
         }
-        if !live.paused {
+        if !live.paused || live.ending {
             return PauseOutcome::Unchanged;
         }
         live.resume();
@@ -264,7 +281,7 @@ impl Scheduler {
         // Woken under the queue lock so a waiting worker or the queue timer cannot miss it.
         self.shared.queue.wake_all();
         drop(queue);
-        entry.log_event(Level::Info, &format!("Job resumed by user {by}: back in the queue."));
+        entry.log_event(Level::Info, &wording::resumed_in_queue(by));
         PauseOutcome::Queued
     }
 

@@ -1,7 +1,8 @@
-//! The jobs in memory (queued or running), and each one's changing state.
+//! The jobs in memory (queued or running, and ended ones whose end could not be committed),
+//! each with its changing state, its log writer and the channel that wakes its worker.
 //!
 //! The store maps task ids (and execIDs) to [`JobEntry`]s; requests read them only through a
-//! [`super::view::JobView`] copy. An entry's immutable [`JobSpec`] is
+//! [`super::view::JobView`] copy. It must not know how jobs are queued, run or recorded. An entry's immutable [`JobSpec`] is
 //! readable without locking; its changing [`JobLive`] sits behind its own mutex, held only to
 //! copy or update a few fields, never across process, file or database I/O. Reads therefore
 //! never wait on a running job's worker.
@@ -84,6 +85,12 @@ pub struct JobLive {
     pub kill_requested_by: Option<String>,
     /// Who last paused or resumed the job; `paused` is the intent, the worker acts on it.
     pub pause_changed_by: Option<String>,
+    /// Someone has taken on ending the job (the ledger is committing its end, or a kill or
+    /// the queue timer has taken it out of the queue to end it): nothing may start, pause or
+    /// end it any more.
+    pub ending: bool,
+    /// The job's main process has exited: a kill has nothing left to stop.
+    pub process_exited: bool,
     /// The latest resource figures (live while running, final once ended).
     pub resources: Resources,
     /// Result sets written so far.
@@ -107,6 +114,8 @@ impl JobLive {
             err_desc: None,
             kill_requested_by: None,
             pause_changed_by: None,
+            ending: false,
+            process_exited: false,
             resources: Resources::default(),
             result_sets: 0,
         }
@@ -211,7 +220,8 @@ impl JobEntry {
     /// Wakes the job's worker to act on the live state; a wake-up sent before the worker
     /// starts waits in the channel and is acted on as soon as the process exists.
     pub fn wake(&self) {
-        // The receiver lives as long as the entry, so sending cannot fail while we hold `self`.
+        // Fails only once the worker has dropped the receiver, when the run is over and there
+        // is nothing left to wake.
         let _ = self.control_tx.send(Wake);
     }
 

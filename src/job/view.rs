@@ -2,8 +2,9 @@
 //!
 //! A [`JobView`] is a copy taken in one go: from the live state while the job is in memory
 //! (queued or running), from its history row once it has ended. Handlers format it and hold no
-//! lock while they do; they never see a store entry, a mutex or a history row of a job, and
-//! an ended job's view is built straight from its row, never by rebuilding a live entry.
+//! lock while they do; they never see a store entry or a mutex (the history endpoints get rows,
+//! with live status overlaid here), and an ended job's view is built straight from its row,
+//! never by rebuilding a live entry. [`Resources`], the figures a view carries, live here too.
 //! What a view must not know: HTTP, JSON, or how the job is run.
 
 use std::path::PathBuf;

@@ -36,6 +36,31 @@ pub fn over_queue_time(waited: Duration, limit: Duration) -> String {
     format!("Job queued {} seconds over max queue time : {} seconds.", waited.as_secs(), limit.as_secs())
 }
 
+/// The error slot of a job that ran longer than its `jobRunningTimeout` (paused time excluded).
+pub fn over_run_time(ran: Duration, limit: Duration) -> String {
+    format!("Job run {} seconds over max run time : {} seconds.", ran.as_secs(), limit.as_secs())
+}
+
+/// A queued job held by a pause.
+pub fn paused_in_queue(by: &str) -> String {
+    format!("Job paused by user {by} while queued: it stays in the queue until resumed.")
+}
+
+/// A held job released to the queue.
+pub fn resumed_in_queue(by: &str) -> String {
+    format!("Job resumed by user {by}: back in the queue.")
+}
+
+/// A running job's processes stopped by a pause.
+pub fn paused_running(by: &str) -> String {
+    format!("Job paused by user {by}: its processes are stopped (SIGSTOP).")
+}
+
+/// A paused job's processes continued.
+pub fn resumed_running(by: &str, paused_for: Duration) -> String {
+    format!("Job resumed by user {by} (SIGCONT); paused {:.1}s in all.", paused_for.as_secs_f64())
+}
+
 /// The error line of a job that did not succeed.
 pub fn failed_with(reason: &str) -> String {
     format!("Sorry, your job executed failed with reason: {reason}")

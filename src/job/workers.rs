@@ -81,7 +81,8 @@ fn fail_after_panic(shared: &Shared, entry: &JobEntry) {
         let _ = control::signal_group(pgid, libc::SIGKILL);
     }
     entry.close_log();
-    shared.ledger.end(entry, |live| {
+    // Forced: the panic may have come after the runner claimed the end.
+    shared.ledger.end_claimed(entry, |live| {
         live.state = JobState::Failed;
         live.err_code = Some(finish::INTERNAL_ERROR_CODE);
         live.err_desc = Some("Portico failed while running this job (see the server log); it was stopped.".into());

@@ -1,4 +1,5 @@
-//! The one definition of a job's row: every column is named once, in [`job_row!`] below, and
+//! The one definition of a job's row in Rust: every column is named once, in [`job_row!`] below
+//! (the SQL schema in `history/schema.rs` and the list queries' filters name columns too), and
 //! the record type, the column list, reading a row (by column name) and writing one (with
 //! named parameters) are all generated from that list, so adding a column is one line and a
 //! wrong index cannot exist. [`JobUpdate`] lists, once, the columns that change while a job

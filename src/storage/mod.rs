@@ -1,4 +1,5 @@
-//! What outlives a request: job logs and result sets as files in the data directory.
+//! What outlives a request: the job history (`history.db`, SQLite) and job logs and result
+//! sets as files in the data directory.
 //!
 //! Nothing here knows about jobs or HTTP; it reads and writes files in the formats Linkis
 //! clients expect, without ever loading a whole file to serve a page of it.

@@ -1,3 +1,5 @@
+//! Unit tests of the login throttle: windows, per-pair and per-address limits, check slots.
+
 use super::*;
 
 const A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1));

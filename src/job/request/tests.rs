@@ -1,3 +1,5 @@
+//! Unit tests of submit/execute body parsing and its Linkis error codes.
+
 use super::*;
 use serde_json::json;
 

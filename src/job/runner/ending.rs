@@ -1,5 +1,5 @@
 //! How a run ends: nothing of the group left alive, the outcome decided, the log closed, and
-//! the end committed through the ledger.
+//! the end committed through the ledger. It must not know HTTP.
 
 use std::time::{Duration, Instant};
 

@@ -5,7 +5,7 @@
 //! line events and a reaper thread waits for the main process; the worker blocks on
 //! `crossbeam_channel::select!` over those events, the job's wake-ups, and the nearest deadline
 //! (kill escalation, run timeout, output drain, resource sample). Nothing else touches the
-//! process group. A wake-up only says "look again": kill and pause intent live in the job's
+//! process group, except `workers.rs` killing it after a panic here. It must not know HTTP. A wake-up only says "look again": kill and pause intent live in the job's
 //! [`JobLive`](super::store::JobLive), and the run's [`Phase`] says what the worker is doing
 //! about the process.
 
@@ -51,7 +51,7 @@ pub fn run(config: &Config, ledger: &Ledger, entry: &Arc<JobEntry>) {
     }
     {
         let mut live = entry.live();
-        if live.state.is_terminal() {
+        if live.state.is_terminal() || live.ending {
             return;
         }
         live.state = JobState::Scheduled;
@@ -243,12 +243,15 @@ impl<'a> Run<'a> {
         }
         if let Some(deadline) = self.run_deadline() {
             if now >= deadline {
-                let limit = self.entry.spec.running_timeout.unwrap_or_default().as_secs();
-                let ran = self.started.elapsed().saturating_sub(self.entry.live().paused_for()).as_secs();
-                let reason = format!("Job run {ran} seconds over max run time : {limit} seconds.");
+                let limit = self.entry.spec.running_timeout.unwrap_or_default();
+                let ran = self.started.elapsed().saturating_sub(self.entry.live().paused_for());
+                let reason = wording::over_run_time(ran, limit);
                 self.entry.log_event(Level::Error, &reason);
                 self.timed_out = Some(reason);
-                self.begin_kill("the server (run timeout)");
+                let by = "the server (run timeout)";
+                // Stored like a user's kill, so a pause or kill asked for now sees the job dying.
+                self.entry.live().kill_requested_by.get_or_insert_with(|| by.to_string());
+                self.begin_kill(by);
             }
         }
         match self.phase {
@@ -266,6 +269,15 @@ impl<'a> Run<'a> {
             Phase::Draining { until } if now >= until => {
                 // The main process is gone but something still holds its output open: end the
                 // rest of the group, then give the pipes a moment to close.
+                if self.killed.is_some() {
+                    self.entry.log_event(
+                        Level::Warn,
+                        &format!(
+                            "The job did not end within {:?} of SIGTERM; sent SIGKILL to its process group.",
+                            self.config.kill_grace
+                        ),
+                    );
+                }
                 self.signal(libc::SIGKILL);
                 self.phase = Phase::Abandoning { until: now + Duration::from_secs(1) };
             }
@@ -281,8 +293,15 @@ impl<'a> Run<'a> {
             Event::Closed => self.open_streams = self.open_streams.saturating_sub(1),
             Event::Exited(info) => {
                 self.exited = Some(info);
+                self.entry.live().process_exited = true;
                 if self.open_streams > 0 {
-                    self.phase = Phase::Draining { until: Instant::now() + self.config.kill_grace };
+                    // A kill in progress keeps its SIGKILL time if that comes sooner.
+                    let drain = Instant::now() + self.config.kill_grace;
+                    let until = match self.phase {
+                        Phase::Killing { escalate_at: Some(at) } => at.min(drain),
+                        _ => drain,
+                    };
+                    self.phase = Phase::Draining { until };
                 }
             }
         }
@@ -310,18 +329,14 @@ impl<'a> Run<'a> {
             self.phase = Phase::Running { stopped: true };
             self.record_pause(true);
             log::info!("job {} paused by {by}", self.entry.spec.task_id);
-            self.entry
-                .log_event(Level::Info, &format!("Job paused by user {by}: its processes are stopped (SIGSTOP)."));
+            self.entry.log_event(Level::Info, &wording::paused_running(&by));
         } else if !paused && stopped {
             self.signal(libc::SIGCONT);
             self.phase = Phase::Running { stopped: false };
             let paused_for = self.entry.live().paused_for();
             self.record_pause(false);
             log::info!("job {} resumed by {by}", self.entry.spec.task_id);
-            self.entry.log_event(
-                Level::Info,
-                &format!("Job resumed by user {by} (SIGCONT); paused {:.1}s in all.", paused_for.as_secs_f64()),
-            );
+            self.entry.log_event(Level::Info, &wording::resumed_running(&by, paused_for));
         }
     }
 

@@ -1,5 +1,5 @@
 //! A running job's output: log lines (up to the log cap), progress markers, the stdout result
-//! set, and the stderr tail a failure quotes.
+//! set, and the stderr tail a failure quotes. It must not know how the process is signalled.
 
 use super::Run;
 use crate::job::child::Stream;

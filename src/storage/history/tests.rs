@@ -1,3 +1,5 @@
+//! Unit tests of the job history: inserts, updates, list filters on their indexes, upgrades.
+
 use super::*;
 
 fn record(task_id: u64, user: &str, created_ms: u64, status: &str) -> JobRecord {

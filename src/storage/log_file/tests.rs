@@ -1,3 +1,5 @@
+//! Unit tests of the job log: writing, the sparse line index, paging, torn-log repair.
+
 use super::*;
 
 #[test]
