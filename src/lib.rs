@@ -30,6 +30,8 @@ pub use logging::init as init_logging;
 pub use signals::on_termination;
 /// The job history on its own, for the benchmark that measures its queries.
 pub use storage::history::{History, HistoryError, JobRecord, JobUpdate, ListFilter};
+/// The table result-set writer on its own, for the benchmark that measures it.
+pub use storage::result_set::{Column, TableResultWriter, TableWriteError};
 
 use accounts::Accounts;
 use data_dir::DataDirLock;

@@ -4,9 +4,9 @@
 //! Sockets stay non-blocking for their whole life. A handler thread that must wait for body
 //! bytes waits in `poll(2)` on that one socket with the time left before the body's deadline;
 //! it never waits on a client to read an answer: whatever does not fit in the socket buffer
-//! at once goes back to the poller to be written as the client makes room.
+//! at once (`outgoing.rs`) goes back to the poller to be written as the client makes room.
 
-use std::io::{self, BufRead, IoSlice, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
 use std::panic::{self, AssertUnwindSafe};
@@ -17,7 +17,7 @@ use crossbeam_channel::{Receiver, Sender};
 use mio::Waker;
 
 use super::incoming::transport_error;
-use super::response::Response;
+use super::outgoing::{Outgoing, Progress};
 use super::transport::{Handler, Limits};
 use super::wire::{self, After, BodyError, Framing, Head};
 
@@ -180,50 +180,6 @@ fn write_all_before(mut stream: &TcpStream, mut bytes: &[u8], deadline: Instant)
     Ok(())
 }
 
-/// An answer on its way out: its head, its body, how far it got, and what holds until it is out.
-pub struct Outgoing {
-    pub head: Vec<u8>,
-    pub body: Vec<u8>,
-    pub written: usize,
-    pub deadline: Instant,
-    /// Never read: dropping it, when the answer is out or given up, releases what it holds.
-    #[allow(dead_code)]
-    pub hold: Option<Box<dyn std::any::Any + Send>>,
-}
-
-impl Outgoing {
-    /// The answer as it will be written; `head_only` for HEAD requests.
-    pub fn new(response: Response, after: After, head_only: bool, io_timeout: Duration) -> Outgoing {
-        let Response { status, headers, body, hold } = response;
-        let head = wire::response_head(status, &headers, body.len(), after);
-        let body = if head_only { Vec::new() } else { body };
-        let deadline = Instant::now() + allowance(io_timeout, (head.len() + body.len()) as u64);
-        Outgoing { head, body, written: 0, deadline, hold }
-    }
-
-    /// Writes as much as the socket takes now: `Ok(true)` once everything is out.
-    pub fn write_some(&mut self, mut stream: &TcpStream) -> io::Result<bool> {
-        loop {
-            let total = self.head.len() + self.body.len();
-            if self.written >= total {
-                return Ok(true);
-            }
-            let slices = if self.written < self.head.len() {
-                [IoSlice::new(&self.head[self.written..]), IoSlice::new(&self.body)]
-            } else {
-                [IoSlice::new(&self.body[self.written - self.head.len()..]), IoSlice::new(&[])]
-            };
-            match stream.write_vectored(&slices) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.written += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-    }
-}
-
 /// What the poller does with a connection a handler gives back.
 pub enum Next {
     /// Wait for the next request.
@@ -254,7 +210,7 @@ pub fn handle_requests(
 ) {
     while let Ok((mut conn, head)) = jobs.recv() {
         let peer = conn.peer;
-        let (wants_keep_alive, head_only) = (head.keep_alive(), head.method == "HEAD");
+        let (wants_keep_alive, head_only, http11) = (head.keep_alive(), head.method == "HEAD", head.http11);
         let mut body = Body::new(&mut conn, &head, limits.io_timeout);
         // A panic is a bug; it costs its request a 500, never the thread or the connection.
         let response = panic::catch_unwind(AssertUnwindSafe(|| handler(head, peer, &mut body)))
@@ -263,15 +219,16 @@ pub fn handle_requests(
         let keep_alive = wants_keep_alive && consumed && !stopping.load(Ordering::Relaxed);
         let idle = limits.idle_timeout.as_secs().max(1);
         let after = if keep_alive { After::KeepAlive(idle) } else { After::Close };
-        let mut out = Outgoing::new(response, after, head_only, limits.io_timeout);
-        let next = match (keep_alive, consumed) {
+        let mut out = Outgoing::new(response, after, head_only, http11, limits.io_timeout);
+        let next = match (keep_alive && !out.ends_with_connection(), consumed) {
             (true, _) => Next::KeepAlive,
             (false, true) => Next::Close,
             (false, false) => Next::Linger,
         };
-        let returned = match out.write_some(&conn.stream) {
-            Ok(true) => Returned { conn, pending: None, next },
-            Ok(false) => Returned { conn, pending: Some(out), next },
+        // This thread has nothing else to do: it writes (and produces) until the socket is full.
+        let returned = match out.write_some(&conn.stream, usize::MAX) {
+            Ok(Progress::Done) => Returned { conn, pending: None, next },
+            Ok(Progress::Blocked | Progress::Yielded) => Returned { conn, pending: Some(out), next },
             Err(_) => Returned { conn, pending: None, next: Next::Close },
         };
         if returner.send(returned).is_err() {

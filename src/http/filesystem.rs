@@ -15,11 +15,13 @@ use super::message::{ApiError, Message};
 use super::request::Request;
 use crate::data_dir::{Layout, UserTree};
 use crate::storage::log_file::LevelSplit;
-use crate::storage::result_set::{self, ResultKind};
+use crate::storage::result_set::{number_in_name, ReadError, ResultKind, ResultReader, NULL_VALUE};
 
 /// Rows a page holds when the client does not say, and the most it may ask for (Linkis's).
 const DEFAULT_PAGE_SIZE: u64 = 5000;
 const MAX_PAGE_SIZE: u64 = 100_000;
+/// Columns a table page holds when the client does not say, and the most it may ask for.
+const MAX_COLUMN_PAGE_SIZE: u64 = 500;
 /// `openLog` serves a whole log only up to this size; bigger ones are paged through the
 /// entrance log endpoint.
 const MAX_OPEN_LOG_BYTES: u64 = 30 * 1024 * 1024;
@@ -48,8 +50,8 @@ impl Tree {
     }
 }
 
-fn linkis_error(code: u32, desc: String) -> ApiError {
-    ApiError::BadRequest(format!("error code(错误码): {code}, error message(错误信息): {desc}."))
+pub(super) fn linkis_error(code: u32, desc: String) -> ApiError {
+    ApiError::Workspace { code, desc }
 }
 
 /// The `path` parameter as a real path inside the caller's `tree`; `Ok(None)` if it does not
@@ -159,6 +161,7 @@ pub fn dir_file_trees(call: Call<'_>) -> Result<Message, ApiError> {
         let mut children: Vec<PathBuf> = std::fs::read_dir(&dir)
             .map_err(|e| ApiError::Internal(format!("cannot list {}: {e}", dir.display())))?
             .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|path| !is_hidden(path))
             .collect();
         children.sort_by_key(|p| result_order(p));
         tree["children"] = Value::Array(children.iter().map(|child| node(child, Some(&dir))).collect());
@@ -166,15 +169,16 @@ pub fn dir_file_trees(call: Call<'_>) -> Result<Message, ApiError> {
     Ok(Message::ok(method, json!({"dirFileTrees": tree})))
 }
 
+/// Portico's own files in a result directory (a table's row index) start with a dot; clients
+/// are shown only result sets.
+pub(super) fn is_hidden(path: &Path) -> bool {
+    path.file_name().is_some_and(|n| n.as_encoded_bytes().starts_with(b"."))
+}
+
 /// Result sets sort by the number in their name (`_2` before `_10`), as Linkis clients expect.
-fn result_order(path: &Path) -> (u64, String) {
+pub(super) fn result_order(path: &Path) -> (u64, String) {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let number = name
-        .strip_suffix(".dolphin")
-        .and_then(|stem| stem.rsplit('_').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(u64::MAX);
-    (number, name)
+    (number_in_name(&name).unwrap_or(u64::MAX), name)
 }
 
 /// A positive count parameter; absent, blank or below 1 means `default`.
@@ -182,51 +186,99 @@ fn count_param(request: &Request, name: &str, default: u64) -> Result<u64, ApiEr
     Ok(integer_param(request, name)?.filter(|n| *n >= 1).map_or(default, |n| n as u64))
 }
 
-/// `GET filesystem/openFile?path=&page=&pageSize=&nullValue=`: one page of a result set.
+/// `columnPage` or `columnPageSize`: absent or blank means `default`; below 1 or above `max`
+/// is Linkis's 80036.
+fn column_param(request: &Request, name: &str, default: u64, max: u64) -> Result<u64, ApiError> {
+    match integer_param(request, name)? {
+        None => Ok(default),
+        Some(n) if n >= 1 && n as u64 <= max => Ok(n as u64),
+        Some(_) => Err(column_window_refused()),
+    }
+}
+
+fn column_window_refused() -> ApiError {
+    linkis_error(
+        80036,
+        format!(
+            "Parameter error, page size is incorrect, please pass in a number within [1-{MAX_COLUMN_PAGE_SIZE}] \
+             (分页参数错误，页码从1开始，页大小需在[1-{MAX_COLUMN_PAGE_SIZE}]范围内，获取的列索引需在实际结果集列数范围内)"
+        ),
+    )
+}
+
+/// A result set that cannot be read, as the client is told.
+pub(super) fn read_refused(path: &Path, error: ReadError) -> ApiError {
+    match error {
+        ReadError::PageTooLarge { .. } => linkis_error(80034, error.to_string()),
+        ReadError::Invalid(_) => linkis_error(80003, format!("{} is not a result set file: {error}", uri_of(path))),
+        ReadError::Io(e) => linkis_error(80032, format!("cannot read {}: {e}", uri_of(path))),
+    }
+}
+
+/// What `nullValue` asks for: Linkis's default shows NULL as the text `NULL`, `LINKIS_NULL`
+/// as a JSON null, anything else replaces NULLs and empty values.
+fn shown_value(value: Option<String>, null_value: &str) -> Value {
+    match (value, null_value) {
+        (None, NULL_VALUE) => Value::Null,
+        (None, "") => json!("NULL"),
+        (None, replacement) => json!(replacement),
+        (Some(v), replacement) if v.is_empty() && !replacement.is_empty() && replacement != NULL_VALUE => {
+            json!(replacement)
+        }
+        (Some(v), _) => Value::String(v),
+    }
+}
+
+/// `GET filesystem/openFile?path=&page=&pageSize=&nullValue=&columnPage=&columnPageSize=`: one
+/// page of a result set; for a table, the columns of one column page.
 pub fn open_file(call: Call<'_>) -> Result<Message, ApiError> {
     let Call { context, request, method, .. } = call;
     let path = resolve_file(call, Tree::Result)?;
     let page = count_param(request, "page", 1)?;
     let page_size = count_param(request, "pageSize", DEFAULT_PAGE_SIZE)?;
     if page_size > MAX_PAGE_SIZE {
-        return Err(linkis_error(80034, format!("pageSize may be at most {MAX_PAGE_SIZE} rows")));
+        return Err(linkis_error(
+            80034,
+            format!(
+                "The result set exceeds {MAX_PAGE_SIZE} rows and page viewing is currently not supported. \
+                 Please download to view or view in the shared directory\
+                 (结果集行数超过{MAX_PAGE_SIZE}行，暂不支持页面查看。请下载查看或在共享目录中查看)"
+            ),
+        ));
     }
+    let column_page = column_param(request, "columnPage", 1, u64::MAX)?;
+    let column_page_size = column_param(request, "columnPageSize", MAX_COLUMN_PAGE_SIZE, MAX_COLUMN_PAGE_SIZE)?;
     let permit = context.large_answer()?;
-    let result = result_set::read_page(&path, page, page_size).map_err(|e| match e.kind() {
-        std::io::ErrorKind::InvalidInput => linkis_error(80034, e.to_string()),
-        _ => linkis_error(80032, format!("cannot read {}: {e}", uri_of(&path))),
-    })?;
+    let mut reader = ResultReader::open(&path).map_err(|e| read_refused(&path, e))?;
+    let total_columns = reader.columns().len() as u64;
+    let first = (column_page - 1).saturating_mul(column_page_size);
+    if reader.kind() == ResultKind::Table && first > total_columns {
+        return Err(column_window_refused());
+    }
+    let window = first as usize..first.saturating_add(column_page_size).min(total_columns) as usize;
+    let rows = reader.page(page, page_size, window.clone()).map_err(|e| read_refused(&path, e))?;
     let null_value = request.param("nullValue").unwrap_or_default();
-    let show = |value: &Option<String>| -> Value {
-        match (value, null_value.as_str()) {
-            (None, "LINKIS_NULL") => Value::Null,
-            (None, "") => json!("NULL"),
-            (None, replacement) => json!(replacement),
-            (Some(v), replacement) if v.is_empty() && !replacement.is_empty() && replacement != "LINKIS_NULL" => {
-                json!(replacement)
-            }
-            (Some(v), _) => json!(v),
-        }
-    };
-    let content: Vec<Value> = result.rows.iter().map(|row| Value::Array(row.iter().map(show).collect())).collect();
+    let total_line = rows.len();
+    let content: Vec<Value> = rows
+        .into_iter()
+        .map(|row| Value::Array(row.into_iter().map(|v| shown_value(v, &null_value)).collect()))
+        .collect();
     let mut data = json!({
         "fileContent": content,
-        "type": (result.kind as u8).to_string(),
-        "totalLine": result.rows.len(),
+        "type": (reader.kind() as u8).to_string(),
+        "totalLine": total_line,
         "page": page,
         "totalPage": 0,
     });
-    match result.kind {
+    match reader.kind() {
         ResultKind::Text => data["metadata"] = json!("NULL"),
         ResultKind::Table => {
-            data["metadata"] = Value::Array(
-                result
-                    .columns
-                    .iter()
-                    .map(|c| json!({"columnName": c.name, "dataType": c.data_type, "comment": c.comment.as_deref().unwrap_or("NULL")}))
-                    .collect(),
-            );
-            data["totalColumn"] = json!(result.columns.len());
+            let columns = reader.columns().get(window).unwrap_or_default();
+            data["metadata"] = columns
+                .iter()
+                .map(|c| json!({"columnName": c.name, "dataType": c.data_type, "comment": c.comment.as_deref().unwrap_or("NULL")}))
+                .collect();
+            data["totalColumn"] = json!(total_columns);
         }
     }
     Ok(Message::ok(method, data).holding(Box::new(permit)))

@@ -108,6 +108,9 @@ pub enum ApiError {
     Job(JobError),
     /// Malformed input: bad JSON, wrong types, bad parameters.
     BadRequest(String),
+    /// A refusal of the filesystem service, with its Linkis error code (800xx), so that
+    /// clients that look for the code find it where Linkis puts it.
+    Workspace { code: u32, desc: String },
     /// The named job does not exist (the text is the endpoint's Linkis message).
     JobNotFound(String),
     /// No valid session or token.
@@ -156,6 +159,12 @@ impl ApiError {
                 None,
                 format!("error code(错误码): {code}, error message(错误信息): {desc}."),
                 json!({"errorMsg": {"level": 2, "errCode": code, "desc": desc, "serviceKind": "linkis-cg-entrance"}}),
+            ),
+            ApiError::Workspace { code, desc } => error(
+                status::ERROR,
+                None,
+                format!("error code(错误码): {code}, error message(错误信息): {desc}."),
+                json!({"errorMsg": {"level": 2, "errCode": code, "desc": desc, "serviceKind": "linkis-ps-publicservice"}}),
             ),
             ApiError::Job(JobError::ShuttingDown) => error(
                 status::ERROR,

@@ -16,6 +16,7 @@ mod filesystem;
 mod incoming;
 mod jobhistory;
 pub mod message;
+mod outgoing;
 mod request;
 mod response;
 mod routes;

@@ -31,8 +31,9 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use super::admission::{Admission, Full};
-use super::conn::{self, Conn, Next, Outgoing, Returned};
+use super::conn::{self, Conn, Next, Returned};
 use super::incoming::{parse_ready, transport_error, Scan};
+use super::outgoing::{Outgoing, Progress, POLLER_BUDGET};
 use super::response::Response;
 use super::wire::{After, Head};
 
@@ -343,7 +344,7 @@ impl Poller {
     fn refuse_head(&mut self, token: usize, refusal: Response) {
         self.unmark_evictable(token);
         let Some(entry) = self.entries.get_mut(&token) else { return };
-        let out = Outgoing::new(refusal, After::Close, false, self.limits.io_timeout);
+        let out = Outgoing::new(refusal, After::Close, false, true, self.limits.io_timeout);
         entry.deadline = out.deadline;
         entry.state = State::Writing(out, Next::Linger);
         self.write_pending(token);
@@ -392,9 +393,19 @@ impl Poller {
     fn write_pending(&mut self, token: usize) {
         let Some(entry) = self.entries.get_mut(&token) else { return };
         let (Some(conn), State::Writing(out, _)) = (&entry.conn, &mut entry.state) else { return };
-        match out.write_some(&conn.stream) {
-            Ok(false) => {}
-            Ok(true) => {
+        match out.write_some(&conn.stream, POLLER_BUDGET) {
+            Ok(Progress::Blocked) => entry.deadline = out.deadline,
+            Ok(Progress::Yielded) => {
+                entry.deadline = out.deadline;
+                // Edge-triggered epoll reports a socket that stayed writable only when asked
+                // again: re-registering queues its next turn behind the events already waiting.
+                let fd = conn.stream.as_raw_fd();
+                let interest = Interest::READABLE | Interest::WRITABLE;
+                if self.poll.registry().reregister(&mut SourceFd(&fd), Token(token), interest).is_err() {
+                    self.close(token);
+                }
+            }
+            Ok(Progress::Done) => {
                 if let State::Writing(_, next) = std::mem::replace(&mut entry.state, State::Busy) {
                     self.after_answer(token, next);
                 }
@@ -439,7 +450,7 @@ fn into_std(stream: mio::net::TcpStream) -> TcpStream {
 
 /// Answers 503 and closes, without waiting for the client.
 fn refuse(stream: &TcpStream, message: &str) {
-    let mut out = Outgoing::new(transport_error(503, message), After::Close, false, Duration::from_millis(200));
-    let _ = out.write_some(stream);
+    let mut out = Outgoing::new(transport_error(503, message), After::Close, false, true, Duration::from_millis(200));
+    let _ = out.write_some(stream, 0);
     let _ = stream.shutdown(Shutdown::Write);
 }

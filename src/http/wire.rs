@@ -236,8 +236,21 @@ pub enum After {
 /// Headers the transport writes itself; an application's copies are left out.
 const FRAMING_HEADERS: [&str; 4] = ["Content-Length", "Connection", "Transfer-Encoding", "Keep-Alive"];
 
-/// The head of a response with a body of `length` bytes.
-pub fn response_head(status: u16, headers: &[(String, String)], length: usize, after: After) -> Vec<u8> {
+/// How a response's body is delimited on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delimited {
+    /// `Content-Length`: the size is known before the first byte.
+    Length(u64),
+    /// `Transfer-Encoding: chunked` (HTTP/1.1): produced while it is sent, size unknown.
+    Chunked,
+    /// Size unknown and the client speaks HTTP/1.0: the end of the body is the end of the
+    /// connection (the head says `Connection: close`).
+    UntilClose,
+}
+
+/// The head of a response whose body is `delimited` so; `after` says what the connection does
+/// next (a body delimited by closing always closes).
+pub fn response_head(status: u16, headers: &[(String, String)], delimited: Delimited, after: After) -> Vec<u8> {
     use std::io::Write;
     let mut out = Vec::with_capacity(256);
     let _ = write!(out, "HTTP/1.1 {status} {}\r\n", reason(status));
@@ -253,14 +266,37 @@ pub fn response_head(status: u16, headers: &[(String, String)], length: usize, a
         }
         let _ = write!(out, "{name}: {value}\r\n");
     }
-    let _ = write!(out, "Content-Length: {length}\r\n");
+    match delimited {
+        Delimited::Length(length) => {
+            let _ = write!(out, "Content-Length: {length}\r\n");
+        }
+        Delimited::Chunked => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
+        Delimited::UntilClose => {}
+    }
     match after {
-        After::KeepAlive(idle) => {
+        After::KeepAlive(idle) if delimited != Delimited::UntilClose => {
             let _ = write!(out, "Connection: keep-alive\r\nKeep-Alive: timeout={idle}\r\n\r\n");
         }
-        After::Close => out.extend_from_slice(b"Connection: close\r\n\r\n"),
+        _ => out.extend_from_slice(b"Connection: close\r\n\r\n"),
     }
     out
+}
+
+/// Room kept before a chunk's data for its size line (a `usize` in hex and CRLF).
+pub const CHUNK_PREFIX: usize = 18;
+
+/// The chunk that ends a chunked body (no trailers).
+pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+
+/// Frames the chunk whose data fills `buf[CHUNK_PREFIX..]`: writes its size line just before
+/// the data and CRLF after it, and returns where the framed chunk starts in `buf`.
+pub fn frame_chunk(buf: &mut Vec<u8>) -> usize {
+    let len = buf.len().saturating_sub(CHUNK_PREFIX);
+    let line = format!("{len:x}\r\n");
+    let start = CHUNK_PREFIX - line.len();
+    buf[start..CHUNK_PREFIX].copy_from_slice(line.as_bytes());
+    buf.extend_from_slice(b"\r\n");
+    start
 }
 
 /// Token characters (RFC 9110 §5.6.2), for header names.

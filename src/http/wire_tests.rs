@@ -133,12 +133,33 @@ fn response_heads_frame_the_body_themselves() {
         ("Bad\nName".to_string(), "x".to_string()),
         ("X-Evil".to_string(), "a\r\nInjected: 1".to_string()),
     ];
-    let text = String::from_utf8(response_head(200, &headers, 12, After::KeepAlive(60))).unwrap();
+    let text = String::from_utf8(response_head(200, &headers, Delimited::Length(12), After::KeepAlive(60))).unwrap();
     assert!(text.starts_with("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"), "{text}");
     assert!(text.contains("Content-Length: 12\r\n") && !text.contains("999") && !text.contains("Injected"), "{text}");
     assert!(text.ends_with("Keep-Alive: timeout=60\r\n\r\n"), "{text}");
-    let closing = String::from_utf8(response_head(503, &[], 0, After::Close)).unwrap();
+    let closing = String::from_utf8(response_head(503, &[], Delimited::Length(0), After::Close)).unwrap();
     assert!(
         closing.starts_with("HTTP/1.1 503 Service Unavailable\r\n") && closing.ends_with("Connection: close\r\n\r\n")
     );
+}
+
+#[test]
+fn streamed_bodies_are_chunked_or_end_with_the_connection() {
+    let chunked = String::from_utf8(response_head(200, &[], Delimited::Chunked, After::KeepAlive(60))).unwrap();
+    assert!(chunked.contains("Transfer-Encoding: chunked\r\n") && !chunked.contains("Content-Length"), "{chunked}");
+    assert!(chunked.ends_with("Keep-Alive: timeout=60\r\n\r\n"), "{chunked}");
+    // HTTP/1.0 knows no chunks: the body ends where the connection does, whatever was asked.
+    let until_close = String::from_utf8(response_head(200, &[], Delimited::UntilClose, After::KeepAlive(60))).unwrap();
+    assert!(!until_close.contains("Content-Length") && !until_close.contains("chunked"), "{until_close}");
+    assert!(until_close.ends_with("Connection: close\r\n\r\n"), "{until_close}");
+
+    let mut buf = vec![0u8; CHUNK_PREFIX];
+    buf.extend_from_slice(&[b'x'; 300]);
+    let start = frame_chunk(&mut buf);
+    let framed = &buf[start..];
+    assert!(framed.starts_with(b"12c\r\nxxx") && framed.ends_with(b"x\r\n") && framed.len() == 5 + 300 + 2);
+    // A chunked body read back with our own reader is the data again.
+    let mut wire = framed.to_vec();
+    wire.extend_from_slice(LAST_CHUNK);
+    assert_eq!(read_body(&mut &wire[..], Framing::Chunked, 1 << 20).unwrap(), vec![b'x'; 300]);
 }

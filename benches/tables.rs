@@ -1,0 +1,164 @@
+//! `cargo bench --bench tables`: TABLE result sets, each figure beside its ceiling.
+//!
+//! * rows per second the `TableResultWriter` writes for 1,000,000 rows of four columns, beside
+//!   copying the same bytes (the disk's share of the work, which no encoder can beat);
+//! * `openFile` at page 1 and at page 2,500 of 200 rows on that result, through the real
+//!   server over loopback (ceiling 5 ms: a deep page must cost about what the first one does).
+//!
+//! The server is the real release binary on 127.0.0.1 with a temporary data directory; every
+//! loop is bounded in count and time.
+
+use std::time::{Duration, Instant};
+
+mod common;
+
+use common::{millis, quantile, start, Server};
+use portico::{Column, TableResultWriter};
+use serde_json::Value;
+
+const ROWS: u64 = 1_000_000;
+const PAGE_SIZE: u64 = 200;
+const DEEP_PAGE: u64 = 2_500;
+const SAMPLES: usize = 50;
+const OPEN_FILE_CEILING: Duration = Duration::from_millis(5);
+
+struct Api {
+    agent: ureq::Agent,
+    base: String,
+    token: String,
+}
+
+impl Api {
+    fn new(server: &Server) -> Api {
+        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).max_idle_connections_per_host(1).build();
+        Api { agent, base: server.base.clone(), token: server.token.clone() }
+    }
+
+    fn get_text(&self, path: &str) -> String {
+        self.agent
+            .get(&format!("{}/api/rest_j/v1/{path}", self.base))
+            .set("Token-Code", &self.token)
+            .set("Token-User", "hadoop")
+            .call()
+            .expect("GET")
+            .into_string()
+            .expect("body")
+    }
+
+    fn get(&self, path: &str) -> Value {
+        serde_json::from_str(&self.get_text(path)).expect("JSON")
+    }
+
+    /// Runs `true` as the admin and returns the directory its results would go in.
+    fn finished_job_result_dir(&self) -> std::path::PathBuf {
+        let body = serde_json::json!({"executionContent": {"code": "true", "runType": "shell"}, "labels": {"engineType": "shell-1"}});
+        let answer: Value = self
+            .agent
+            .post(&format!("{}/api/rest_j/v1/entrance/submit", self.base))
+            .set("Token-Code", &self.token)
+            .set("Token-User", "hadoop")
+            .send_json(body)
+            .expect("submit")
+            .into_json()
+            .expect("JSON");
+        let task = answer["data"]["taskID"].as_u64().expect("taskID");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let status = self.get(&format!("entrance/{task}/status"));
+            if matches!(status["data"]["status"].as_str(), Some("Succeed" | "Failed" | "Cancelled" | "Timeout")) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "job {task} did not finish in time");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let location = self.get(&format!("jobhistory/{task}/get"))["data"]["task"]["resultLocation"]
+            .as_str()
+            .expect("resultLocation")
+            .to_string();
+        location.strip_prefix("file://").expect("file:// URI").into()
+    }
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "ok"
+    } else {
+        "OVER"
+    }
+}
+
+fn main() {
+    let (server, _) = start(2);
+    let api = Api::new(&server);
+    let dir = api.finished_job_result_dir();
+    let columns = [
+        Column::new("id", "bigint"),
+        Column::new("name", "string"),
+        Column::new("score", "double"),
+        Column { name: "note".into(), data_type: "string".into(), comment: Some("NULL every tenth row".into()) },
+    ];
+    // Values prepared up front: the figure is the writer's, not the formatting of numbers.
+    let values: Vec<[Option<String>; 4]> = (0..1000u64)
+        .map(|i| {
+            [
+                Some((i * 7919).to_string()),
+                Some(format!("name-{i:04}")),
+                Some(format!("{}.{:03}", i / 3, i % 1000)),
+                (i % 10 != 0).then(|| "a note of modest length".to_string()),
+            ]
+        })
+        .collect();
+
+    let started = Instant::now();
+    let mut writer = TableResultWriter::create_next(&dir, &columns).expect("create");
+    for i in 0..ROWS {
+        writer.row(&values[(i % 1000) as usize]).expect("row");
+    }
+    let path = writer.finish().expect("finish");
+    let wrote = started.elapsed();
+    let size = std::fs::metadata(&path).expect("size").len();
+
+    // The ceiling: the same bytes copied into a new file, synced the same way.
+    let copy = dir.join("copy.bin");
+    let started = Instant::now();
+    let mut output = std::fs::File::create(&copy).expect("copy");
+    std::io::copy(&mut std::fs::File::open(&path).expect("open"), &mut output).expect("copy");
+    output.sync_data().expect("sync");
+    let copied = started.elapsed();
+    std::fs::remove_file(&copy).expect("remove copy");
+    println!(
+        "table writer: {:.0} rows/s for {ROWS} rows of 4 columns ({:.0} MB, finished and synced in {:.0} ms; \
+         ceiling: copying the same bytes, {:.0} rows/s)",
+        ROWS as f64 / wrote.as_secs_f64(),
+        size as f64 / 1e6,
+        millis(wrote),
+        ROWS as f64 / copied.as_secs_f64()
+    );
+
+    let uri = format!("file://{}", path.display());
+    for page in [1, DEEP_PAGE] {
+        let query = format!("filesystem/openFile?path={uri}&page={page}&pageSize={PAGE_SIZE}");
+        let first = api.get(&query);
+        let expected_first_id = ((page - 1) * PAGE_SIZE % 1000 * 7919).to_string();
+        assert_eq!(first["data"]["fileContent"][0][0].as_str(), Some(expected_first_id.as_str()), "page {page}");
+        assert_eq!(first["data"]["totalLine"], PAGE_SIZE, "page {page}");
+        let mut samples: Vec<Duration> = (0..SAMPLES)
+            .map(|_| {
+                let started = Instant::now();
+                let body = api.get_text(&query);
+                assert!(body.len() > 1000);
+                started.elapsed()
+            })
+            .collect();
+        let p50 = quantile(&mut samples, 0.5);
+        let p99 = quantile(&mut samples, 0.99);
+        println!(
+            "openFile page {page} of {PAGE_SIZE} rows on {ROWS} rows: p50 {:.2} ms, p99 {:.2} ms \
+             (ceiling {} ms) [{}]",
+            millis(p50),
+            millis(p99),
+            OPEN_FILE_CEILING.as_millis(),
+            verdict(p50 <= OPEN_FILE_CEILING)
+        );
+    }
+}

@@ -1,0 +1,122 @@
+//! Dolphin result-set files, the format Linkis clients page through with `openFile` and
+//! download with `resultsetToExcel`.
+//!
+//! A result set is the 7 bytes `dolphin`, its type as a 10-digit number, then rows, each a
+//! 10-digit byte length followed by that many bytes; the first row is the metadata. In a TEXT
+//! result set (type 1) rows are lines and the metadata is `NULL`. In a TABLE result set (type
+//! 2) each row carries its own index: a 10-digit index length, the index (each value's byte
+//! length followed by a comma), then the values back to back; the metadata row is (name, type,
+//! comment) per column. NULL is written as `LINKIS_NULL`. These are the bytes Linkis's own
+//! reader expects (linkis-api.md §7.5).
+//!
+//! `text.rs` and `table.rs` write, `read.rs` reads without ever loading a file whole, helped by
+//! the sparse row index a table writer keeps beside its file (`index.rs`, a hidden
+//! `._N.dolphin.idx`); a job's result files are named `_0.dolphin`, `_1.dolphin`, … in
+//! creation order by [`create_next`]. Nothing here knows about jobs, engines or HTTP.
+
+mod index;
+mod read;
+mod table;
+mod text;
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::path::{Path, PathBuf};
+
+pub use index::index_path;
+pub use read::{ReadError, ResultReader, Row, MAX_PAGE_BYTES};
+pub use table::{TableResultWriter, TableWriteError};
+pub use text::TextResultWriter;
+
+/// Longest row Linkis writes (2 MB): TEXT lines are cut to it, TABLE rows over it are refused.
+pub const MAX_ROW_BYTES: usize = 2 * 1024 * 1024;
+
+/// How Linkis writes a NULL value in a TABLE result set, and reads it back.
+pub const NULL_VALUE: &str = "LINKIS_NULL";
+
+/// The file name suffix of every result set.
+pub const EXTENSION: &str = "dolphin";
+
+/// The result-set types Linkis clients know, by their wire code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResultKind {
+    Text = 1,
+    Table = 2,
+}
+
+/// One column of a TABLE result set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Column {
+    pub name: String,
+    /// Linkis's type name (`string`, `int`, `bigint`, `double`, `decimal`, `date`, …); clients
+    /// show it, nothing here interprets it.
+    pub data_type: String,
+    /// `None` when the file stores no comment (Linkis shows the string `NULL`).
+    pub comment: Option<String>,
+}
+
+impl Column {
+    /// A column without a comment.
+    pub fn new(name: impl Into<String>, data_type: impl Into<String>) -> Column {
+        Column { name: name.into(), data_type: data_type.into(), comment: None }
+    }
+}
+
+/// The number in a result file's name (`_12.dolphin` → 12, `alias_3.dolphin` → 3): clients
+/// order result sets by it, numerically.
+pub fn number_in_name(name: &str) -> Option<u64> {
+    name.strip_suffix(".dolphin")?.rsplit('_').next()?.parse().ok()
+}
+
+/// Creates the next result file of `dir` (creating `dir` if needed): `_N.dolphin` for the
+/// smallest N above every number already used there.
+///
+/// Two writers of one job (the runner's stdout TEXT set and an engine's TABLE sets) may ask at
+/// the same moment; the file is created with `O_EXCL`, so each gets a name of its own and the
+/// loser of a race simply takes the next number. The numbers follow creation order.
+pub fn create_next(dir: &Path) -> io::Result<(PathBuf, File)> {
+    std::fs::create_dir_all(dir)?;
+    let mut next = std::fs::read_dir(dir)?
+        .filter_map(|entry| entry.ok())
+        .filter_map(|entry| number_in_name(&entry.file_name().to_string_lossy()))
+        .max()
+        .map_or(0, |n| n.saturating_add(1));
+    loop {
+        let path = dir.join(format!("_{next}.{EXTENSION}"));
+        match OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(file) => return Ok((path, file)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => next += 1,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// `n` as the format's 10-digit number (callers keep `n` below 10^10).
+fn number(n: usize) -> [u8; 10] {
+    let mut digits = [b'0'; 10];
+    let mut rest = n;
+    for slot in digits.iter_mut().rev() {
+        *slot = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    digits
+}
+
+/// Writes `n` in decimal (an index entry) into `out`.
+fn push_decimal(out: &mut Vec<u8>, n: usize) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = n;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+#[cfg(test)]
+mod tests;
