@@ -44,6 +44,8 @@ pub struct Config {
     pub python: String,
     /// The shell that runs `shell` jobs.
     pub shell: String,
+    /// SQL jobs: the databases besides each user's own, and the row cap of a result set.
+    pub sqlite: SqliteSettings,
     /// On SIGTERM/SIGINT, how long running jobs may go on before they are killed.
     pub shutdown_grace: Duration,
     /// A job's log stops taking the job's output past this many bytes (a note says so).
@@ -78,6 +80,7 @@ impl Default for Config {
             log_level: log::LevelFilter::Info,
             python: "python3".into(),
             shell: "sh".into(),
+            sqlite: SqliteSettings::default(),
             session_timeout: Duration::from_secs(3600),
             linkis_admin_tokens: false,
             shutdown_grace: Duration::from_secs(30),
@@ -86,6 +89,33 @@ impl Default for Config {
             tokens: Vec::new(),
         }
     }
+}
+
+/// Settings of the `sqlite` engine (and of `jdbc` jobs mapped to it).
+#[derive(Clone, Debug)]
+pub struct SqliteSettings {
+    /// Rows a result set keeps; past it the result is cut and the log says so.
+    pub row_cap: u64,
+    /// Named databases jobs may choose, each with the users allowed to use it.
+    pub databases: Vec<SqliteDatabase>,
+    /// The named database `jdbc-*` jobs run against; without one, `jdbc` jobs are refused.
+    pub jdbc_database: Option<String>,
+}
+
+impl Default for SqliteSettings {
+    fn default() -> Self {
+        SqliteSettings { row_cap: 5_000_000, databases: Vec::new(), jdbc_database: None }
+    }
+}
+
+/// A `[[engines.sqlite.databases]]` entry: a database file some users may run SQL against.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqliteDatabase {
+    pub name: String,
+    pub path: PathBuf,
+    /// Who may use it; `"*"` is everyone.
+    pub users: Vec<String>,
 }
 
 /// A `[[users]]` entry of the config file.
@@ -167,6 +197,23 @@ struct ServerSection {
 struct EngineSection {
     python: Option<String>,
     shell: Option<String>,
+    sqlite: Option<SqliteSection>,
+    jdbc: Option<JdbcSection>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SqliteSection {
+    row_cap: Option<u64>,
+    #[serde(default)]
+    databases: Vec<SqliteDatabase>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JdbcSection {
+    /// The name of an `[[engines.sqlite.databases]]` entry.
+    database: String,
 }
 
 /// Why the settings could not be resolved; printed to stderr before exiting with status 2.
@@ -311,6 +358,35 @@ impl Config {
         }
         if let Some(shell) = file.engines.shell {
             self.shell = shell;
+        }
+        if let Some(sqlite) = file.engines.sqlite {
+            if let Some(cap) = at_least("engines.sqlite.row_cap", sqlite.row_cap, 1)? {
+                self.sqlite.row_cap = cap;
+            }
+            for database in &sqlite.databases {
+                if !crate::names::is_safe(&database.name) {
+                    return Err(file_error(format!(
+                        "engines.sqlite.databases: {:?} is not a usable name (letters, digits, _ . -)",
+                        database.name
+                    )));
+                }
+                if sqlite.databases.iter().filter(|d| d.name == database.name).count() > 1 {
+                    return Err(file_error(format!(
+                        "engines.sqlite.databases: the name {:?} is given twice",
+                        database.name
+                    )));
+                }
+            }
+            self.sqlite.databases = sqlite.databases;
+        }
+        if let Some(jdbc) = file.engines.jdbc {
+            if !self.sqlite.databases.iter().any(|d| d.name == jdbc.database) {
+                return Err(file_error(format!(
+                    "engines.jdbc.database names {:?}, which is not in [[engines.sqlite.databases]]",
+                    jdbc.database
+                )));
+            }
+            self.sqlite.jdbc_database = Some(jdbc.database);
         }
         self.users = file.users;
         self.tokens = file.tokens;

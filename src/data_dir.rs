@@ -76,6 +76,11 @@ impl Layout {
         self.root.join("work")
     }
 
+    /// A user's own SQLite database for SQL jobs: `users/<user>/sqlite/default.db`.
+    pub fn user_database(&self, user: &str) -> PathBuf {
+        self.users().join(user).join("sqlite").join("default.db")
+    }
+
     /// Where a job's files go; `date` is its creation day, `YYYY-MM-DD`.
     pub fn job(&self, user: &str, date: &str, task_id: u64) -> JobPaths {
         let user_dir = self.users().join(user);

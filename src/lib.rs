@@ -18,6 +18,7 @@ mod logging;
 mod names;
 mod random;
 mod signals;
+mod sql;
 mod storage;
 mod sync;
 
@@ -28,6 +29,8 @@ pub use accounts::hash_password;
 pub use config::{Config, ConfigError};
 pub use logging::init as init_logging;
 pub use signals::on_termination;
+/// The SQL engine's child process, which the server starts as `portico __sql-engine`.
+pub use sql::{main as sql_engine_main, SUBCOMMAND as SQL_ENGINE_SUBCOMMAND};
 /// The job history on its own, for the benchmark that measures its queries.
 pub use storage::history::{History, HistoryError, JobRecord, JobUpdate, ListFilter};
 /// The table result-set writer on its own, for the benchmark that measures it.

@@ -11,6 +11,10 @@ fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some("hash-password") {
         return hash_password();
     }
+    // Not for people: how the server runs an SQL job as a process of its own.
+    if std::env::args().nth(1).as_deref() == Some(portico::SQL_ENGINE_SUBCOMMAND) {
+        return portico::sql_engine_main(std::env::args().skip(2));
+    }
     let config = match Config::from_args_and_env(std::env::args().skip(1), &|name| std::env::var(name).ok()) {
         Ok(config) => config,
         Err(ConfigError::Info(text)) => {

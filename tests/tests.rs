@@ -13,3 +13,4 @@ mod history;
 mod logs;
 mod readme;
 mod restart;
+mod sql;

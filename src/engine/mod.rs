@@ -7,28 +7,56 @@
 
 mod python;
 mod shell;
+pub mod sqlite;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use serde_json::Value;
+
 use crate::config::Config;
+use crate::data_dir::Layout;
 
 /// An engine that runs submitted code as a child process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Engine {
     Shell,
     Python,
+    /// SQL against a SQLite database, run by this same binary as the job's child process.
+    Sqlite,
+    /// Linkis's JDBC engine type, mapped by the config to one named SQLite database.
+    Jdbc,
+}
+
+/// A line a job prints (on stdout) to report progress: `##portico:progress 0.42` or
+/// `##portico:progress 3/10`. It goes neither to the log nor to the result set.
+pub const PROGRESS_MARKER: &str = "##portico:progress";
+
+/// A line a job prints (on stdout) to say why it failed, in its own words: the text after the
+/// marker becomes the job's error (`errDesc`) if the job fails.
+pub const ERROR_MARKER: &str = "##portico:error";
+
+/// What an engine needs to know of a job to start it.
+pub struct Launch<'a> {
+    pub code: &'a str,
+    pub work_dir: &'a Path,
+    pub result_dir: &'a Path,
+    pub user: &'a str,
+    /// The submission's `params` (the SQL engines read their database choice there).
+    pub params: &'a Value,
 }
 
 impl Engine {
     /// Every engine, in the order error messages list them.
-    pub const ALL: [Engine; 2] = [Engine::Shell, Engine::Python];
+    pub const ALL: [Engine; 4] = [Engine::Shell, Engine::Python, Engine::Sqlite, Engine::Jdbc];
 
     /// The engine name used in `engineType` labels, short ids and job history.
     pub fn name(self) -> &'static str {
         match self {
             Engine::Shell => "shell",
             Engine::Python => "python",
+            Engine::Sqlite => "sqlite",
+            Engine::Jdbc => "jdbc",
         }
     }
 
@@ -37,6 +65,8 @@ impl Engine {
         match self {
             Engine::Shell => "1",
             Engine::Python => "python3",
+            Engine::Sqlite => "3",
+            Engine::Jdbc => "4",
         }
     }
 
@@ -45,6 +75,8 @@ impl Engine {
         match self {
             Engine::Shell => &["shell", "sh"],
             Engine::Python => &["python", "py", "py3", "python3"],
+            Engine::Sqlite => &["sql"],
+            Engine::Jdbc => &["jdbc", "sql"],
         }
     }
 
@@ -76,20 +108,59 @@ impl Engine {
     /// Removes what [`Engine::command`] wrote into `work_dir`, then the directory itself if the
     /// job left nothing else there (what a job leaves behind is kept for its owner).
     pub fn clean_up(self, work_dir: &Path) {
-        for script in ["job.sh", "job.py"] {
-            let _ = std::fs::remove_file(work_dir.join(script));
+        for file in [shell::SCRIPT, python::SCRIPT, python::HELPER, sqlite::SCRIPT] {
+            let _ = std::fs::remove_file(work_dir.join(file));
         }
         let _ = std::fs::remove_dir(work_dir);
     }
 
-    /// The command that runs `code` in `work_dir`. Code too long for one argument is written
-    /// to a file in `work_dir` first, which is why this can fail.
-    pub fn command(self, code: &str, work_dir: &Path, config: &Config) -> std::io::Result<Command> {
+    /// Checks at submission what would stop the job from starting (for SQL: a database the
+    /// user may not use), so the client hears it at once rather than from a failed job.
+    pub fn check(self, config: &Config, user: &str, params: &Value) -> Result<(), EngineError> {
         match self {
-            Engine::Shell => shell::command(&config.shell, code, work_dir),
-            Engine::Python => python::command(&config.python, code, work_dir),
+            Engine::Shell | Engine::Python => Ok(()),
+            Engine::Sqlite | Engine::Jdbc => sqlite::database_for(self, config, user, params).map(drop),
         }
     }
+
+    /// The command that runs a job. Code is written to a file in the job's working directory
+    /// when it is long (shell) or always (Python, SQL), which is why this can fail.
+    pub fn command(self, job: &Launch<'_>, config: &Config) -> Result<Command, EngineError> {
+        match self {
+            Engine::Shell => Ok(shell::command(&config.shell, job.code, job.work_dir)?),
+            Engine::Python => Ok(python::command(&config.python, job)?),
+            Engine::Sqlite | Engine::Jdbc => sqlite::command(self, job, config),
+        }
+    }
+}
+
+/// Why an engine cannot run a job.
+#[derive(Debug)]
+pub enum EngineError {
+    /// The job asks for something it may not have (a database not open to its user).
+    Refused(String),
+    /// The job's files could not be written, or the engine's program not found.
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for EngineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EngineError::Refused(why) => f.write_str(why),
+            EngineError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl From<std::io::Error> for EngineError {
+    fn from(e: std::io::Error) -> EngineError {
+        EngineError::Io(e)
+    }
+}
+
+/// Where a user's own SQLite database lives, created on first use.
+fn user_database(config: &Config, user: &str) -> PathBuf {
+    Layout::new(&config.data_dir).user_database(user)
 }
 
 #[cfg(test)]
@@ -101,6 +172,9 @@ mod tests {
         assert_eq!(Engine::from_engine_type("shell-1"), Some(Engine::Shell));
         assert_eq!(Engine::from_engine_type("python-python2"), Some(Engine::Python));
         assert_eq!(Engine::from_engine_type("spark-2.4.3"), None);
+        assert_eq!(Engine::from_engine_type("sqlite-3"), Some(Engine::Sqlite));
+        assert_eq!(Engine::from_engine_type("jdbc-4"), Some(Engine::Jdbc));
+        assert_eq!(Engine::from_run_type("sql"), Some(Engine::Sqlite));
         assert_eq!(Engine::from_run_type("py3"), Some(Engine::Python));
         assert!(Engine::Shell.accepts_run_type("SH"));
         assert!(!Engine::Shell.accepts_run_type("python"));

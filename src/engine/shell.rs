@@ -3,6 +3,9 @@
 use std::path::Path;
 use std::process::Command;
 
+/// The script file of code too long for one argument.
+pub(super) const SCRIPT: &str = "job.sh";
+
 /// Longest code passed as one argument; Linux refuses single arguments over 128 KiB.
 const MAX_INLINE_CODE: usize = 100 * 1024;
 
@@ -11,7 +14,7 @@ pub(super) fn command(shell: &str, code: &str, work_dir: &Path) -> std::io::Resu
     if code.len() <= MAX_INLINE_CODE {
         command.arg("-c").arg(code);
     } else {
-        let script = work_dir.join("job.sh");
+        let script = work_dir.join(SCRIPT);
         std::fs::write(&script, code)?;
         command.arg(script);
     }

@@ -60,8 +60,10 @@ impl Admission {
         }
     }
 
-    /// Creates the job's log with the lines Linkis writes when it accepts a job.
-    pub(super) fn write_accepted(&self, spec: &JobSpec) -> std::io::Result<()> {
+    /// Creates the job's result directory (so that its listing exists, empty, whatever the
+    /// job does) and its log with the lines Linkis writes when it accepts a job.
+    pub(super) fn create_files(&self, spec: &JobSpec) -> std::io::Result<()> {
+        std::fs::create_dir_all(&spec.result_dir)?;
         let mut log = LogWriter::create(&spec.log_path)?;
         log.event(Level::Info, wording::SUBMITTED)?;
         log.line(wording::CODE_RULE.as_bytes())?;

@@ -11,6 +11,7 @@ use crossbeam_channel::Sender;
 
 use super::store::JobEntry;
 use crate::config::Config;
+use crate::engine::{EngineError, Launch};
 use crate::storage::history::History;
 
 /// Output lines longer than this are cut into several lines, so one line never costs more
@@ -58,10 +59,22 @@ pub const JOB_MARKER_VAR: &str = "PORTICO_JOB";
 pub(super) fn start(config: &Config, entry: &JobEntry, marker: &str) -> io::Result<std::process::Child> {
     let spec = &entry.spec;
     std::fs::create_dir_all(&spec.work_dir)?;
-    let mut command: Command = spec.engine.command(&spec.code, &spec.work_dir, config)?;
-    // The server's own settings (and any secrets among them) stay out of jobs.
+    let launch = Launch {
+        code: &spec.code,
+        work_dir: &spec.work_dir,
+        result_dir: &spec.result_dir,
+        user: &spec.execute_user,
+        params: &spec.params,
+    };
+    let mut command: Command = spec.engine.command(&launch, config).map_err(|e| match e {
+        EngineError::Io(e) => e,
+        refused => io::Error::new(io::ErrorKind::PermissionDenied, refused.to_string()),
+    })?;
+    // The server's own settings (and any secrets among them) stay out of jobs; what the engine
+    // set for the job itself stays.
+    let own: Vec<_> = command.get_envs().map(|(name, _)| name.to_os_string()).collect();
     for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("PORTICO_") {
+        if name.to_string_lossy().starts_with("PORTICO_") && !own.contains(&name) {
             command.env_remove(&name);
         }
     }

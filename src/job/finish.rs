@@ -138,5 +138,7 @@ pub(super) fn error_code(engine: Engine, state: JobState) -> u32 {
         (JobState::Timeout, _) => 50037,
         (_, Engine::Shell) => 50037,
         (_, Engine::Python) => 60002,
+        // Linkis's JDBC engine's "execute error".
+        (_, Engine::Sqlite | Engine::Jdbc) => 70001,
     }
 }

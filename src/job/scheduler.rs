@@ -56,6 +56,10 @@ pub enum PauseOutcome {
     AlreadyEnded(JobState),
 }
 
+/// The Linkis error code for a job its engine cannot run as asked (Linkis's "engine
+/// conn refused the request" family).
+const ENGINE_REFUSED: u32 = 20010;
+
 /// The job service: cheap to clone, shared by every handler thread.
 #[derive(Clone)]
 pub struct Scheduler {
@@ -114,7 +118,10 @@ impl Scheduler {
         }
         let spec = shared.admission.spec_for(request, who);
         let task_id = spec.task_id;
-        shared.admission.write_accepted(&spec).map_err(|e| JobError::storage("write the job log", e))?;
+        spec.engine
+            .check(&shared.config, &spec.execute_user, &spec.params)
+            .map_err(|e| JobError::invalid(ENGINE_REFUSED, e.to_string()))?;
+        shared.admission.create_files(&spec).map_err(|e| JobError::storage("create the job's files", e))?;
         let record = new_record(&spec, &shared.admission.instance);
         // In the store before the row is visible, so a lookup never sees a row without its job.
         let entry = Arc::new(JobEntry::new(spec));

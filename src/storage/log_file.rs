@@ -27,7 +27,7 @@ pub enum Level {
 }
 
 impl Level {
-    fn word(self) -> &'static str {
+    pub(crate) fn word(self) -> &'static str {
         match self {
             Level::Error => "ERROR",
             Level::Warn => "WARN",

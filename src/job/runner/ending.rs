@@ -8,6 +8,7 @@ use crate::job::child::ExitInfo;
 use crate::job::finish::error_code;
 use crate::job::{control, wording, JobState};
 use crate::storage::log_file::Level;
+use crate::storage::result_set;
 
 impl Run<'_> {
     /// Makes sure nothing of the group survives, records the outcome, and ends the job.
@@ -57,8 +58,10 @@ impl Run<'_> {
         self.entry.close_log();
         drop(self.result.take());
 
+        let result_sets = result_set::count(&spec.result_dir);
         self.ledger.end(self.entry, |live| {
             live.state = state;
+            live.result_sets = result_sets;
             live.exit_code = exit.map(|e| e.code);
             live.resources = resources;
             if state != JobState::Succeed {
@@ -78,6 +81,9 @@ impl Run<'_> {
         }
         match exit {
             Some(exit) if exit.code == 0 => (JobState::Succeed, None),
+            Some(exit) if exit.signal.is_none() && self.reported_error.is_some() => {
+                (JobState::Failed, self.reported_error.clone())
+            }
             Some(exit) => {
                 let how = match exit.signal {
                     Some(sig) => format!("was killed by signal {sig}"),

@@ -158,6 +158,8 @@ struct Run<'a> {
     stderr_tail: VecDeque<String>,
     killed: Option<KillNote>,
     timed_out: Option<String>,
+    /// Why the job failed, in its own words (an `##portico:error` line), if it said.
+    reported_error: Option<String>,
     exited: Option<ExitInfo>,
     open_streams: u32,
     next_sample: Instant,
@@ -178,6 +180,7 @@ impl<'a> Run<'a> {
             stderr_tail: VecDeque::with_capacity(STDERR_TAIL_LINES),
             killed: None,
             timed_out: None,
+            reported_error: None,
             exited: None,
             open_streams: 2,
             next_sample: Instant::now() + SAMPLE_EVERY,

@@ -2,13 +2,11 @@
 //! set, and the stderr tail a failure quotes. It must not know how the process is signalled.
 
 use super::Run;
+use crate::engine::{ERROR_MARKER, PROGRESS_MARKER};
 use crate::job::child::Stream;
 use crate::job::store::StageCounts;
 use crate::storage::log_file::Level;
 use crate::storage::result_set::TextResultWriter;
-
-/// Lines a job prints to report progress: `##portico:progress 0.42` or `##portico:progress 3/10`.
-pub const PROGRESS_MARKER: &str = "##portico:progress";
 
 /// The most stages a `n/m` progress marker may report; larger markers are ignored.
 const MAX_STAGES: u64 = 1_000_000_000_000;
@@ -18,9 +16,14 @@ pub(super) const STDERR_TAIL_LINES: usize = 5;
 
 impl Run<'_> {
     pub(super) fn on_line(&mut self, stream: Stream, line: Vec<u8>) {
-        let marker = line.starts_with(PROGRESS_MARKER.as_bytes());
-        if marker {
+        let progress = line.starts_with(PROGRESS_MARKER.as_bytes());
+        let error = stream == Stream::Stdout && line.starts_with(ERROR_MARKER.as_bytes());
+        let marker = progress || error;
+        if progress {
             self.on_progress_marker(&String::from_utf8_lossy(&line[PROGRESS_MARKER.len()..]));
+        }
+        if error {
+            self.reported_error = Some(String::from_utf8_lossy(&line[ERROR_MARKER.len()..]).trim().to_string());
         }
         if stream == Stream::Stdout && !marker {
             self.append_result(&line);
@@ -77,11 +80,8 @@ impl Run<'_> {
             return;
         }
         if self.result.is_none() {
-            match TextResultWriter::create(&self.entry.spec.result_dir.join("_0.dolphin")) {
-                Ok(writer) => {
-                    self.result = Some(writer);
-                    self.entry.live().result_sets = 1;
-                }
+            match TextResultWriter::create_next(&self.entry.spec.result_dir) {
+                Ok(writer) => self.result = Some(writer),
                 Err(e) => {
                     self.result_broken = true;
                     log::error!("job {}: cannot create its result set: {e}", self.entry.spec.task_id);

@@ -68,6 +68,14 @@ pub fn number_in_name(name: &str) -> Option<u64> {
     name.strip_suffix(".dolphin")?.rsplit('_').next()?.parse().ok()
 }
 
+/// How many result sets `dir` holds (none if it does not exist).
+pub fn count(dir: &Path) -> u32 {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries.filter_map(Result::ok).filter(|e| number_in_name(&e.file_name().to_string_lossy()).is_some()).count()
+            as u32
+    })
+}
+
 /// Creates the next result file of `dir` (creating `dir` if needed): `_N.dolphin` for the
 /// smallest N above every number already used there.
 ///

@@ -1,0 +1,148 @@
+"""Portico's result-set helper for Python jobs.
+
+    from portico import show
+    show([(1, "a"), (2, None)], columns=["id", "name"])   # a TABLE result set
+    show(dataframe)                                      # a pandas DataFrame, if pandas is there
+
+Each call writes one TABLE result set (Linkis's dolphin format, type 2) into the job's result
+directory, numbered after the sets written before it; printing stays a TEXT result set. Column
+types come from the data: bool -> boolean, int -> bigint, float -> double, Decimal -> decimal,
+datetime -> timestamp, date -> date, bytes -> binary, anything else -> string; None (and a
+float NaN) is NULL. A row over 2 MB is refused with ValueError before anything is written.
+"""
+
+import datetime
+import decimal
+import math
+import os
+
+__all__ = ["show"]
+
+_NULL = b"LINKIS_NULL"
+_MAX_ROW_BYTES = 2 * 1024 * 1024
+
+
+def show(rows, columns=None):
+    """Writes `rows` (an iterable of sequences or dicts, or a pandas DataFrame) as a table.
+
+    Returns the path of the result-set file written."""
+    columns, rows = _columns_and_rows(rows, columns)
+    types = [_column_type(rows, i) for i in range(len(columns))]
+    encoded = []
+    for number, row in enumerate(rows, 1):
+        if len(row) != len(columns):
+            raise ValueError("row %d has %d values for %d columns" % (number, len(row), len(columns)))
+        record = _record([_text(value, kind) for value, kind in zip(row, types)])
+        if len(record) > _MAX_ROW_BYTES:
+            raise ValueError("row %d is over 2 MB (%d bytes): result sets refuse such rows" % (number, len(record)))
+        encoded.append(record)
+    meta = []
+    for name, kind in zip(columns, types):
+        meta.extend([str(name).encode("utf-8"), kind.encode("ascii"), _NULL])
+    path, out = _next_file()
+    with out:
+        out.write(b"dolphin" + b"%010d" % 2)
+        out.write(_record(meta))
+        for record in encoded:
+            out.write(record)
+    return path
+
+
+def _columns_and_rows(rows, columns):
+    if hasattr(rows, "itertuples") and hasattr(rows, "columns"):
+        names = [str(c) for c in rows.columns] if columns is None else list(columns)
+        return names, [tuple(r) for r in rows.itertuples(index=False, name=None)]
+    rows = list(rows)
+    if rows and isinstance(rows[0], dict):
+        names = list(rows[0].keys()) if columns is None else list(columns)
+        return names, [tuple(r.get(n) for n in names) for r in rows]
+    rows = [tuple(r) for r in rows]
+    if columns is None:
+        width = len(rows[0]) if rows else 0
+        columns = ["_c%d" % i for i in range(width)]
+    return [str(c) for c in columns], rows
+
+
+def _is_null(value):
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _kind(value):
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "bigint"
+    if isinstance(value, float):
+        return "double"
+    if isinstance(value, decimal.Decimal):
+        return "decimal"
+    if isinstance(value, datetime.datetime):
+        return "timestamp"
+    if isinstance(value, datetime.date):
+        return "date"
+    if isinstance(value, (bytes, bytearray)):
+        return "binary"
+    name = type(value).__name__
+    if name.startswith("int") or name.startswith("uint"):
+        return "bigint"
+    if name.startswith("float"):
+        return "double"
+    if name == "bool_":
+        return "boolean"
+    if name == "Timestamp":
+        return "timestamp"
+    return "string"
+
+
+def _column_type(rows, i):
+    kinds = {_kind(row[i]) for row in rows if i < len(row) and not _is_null(row[i])}
+    if len(kinds) == 1:
+        return kinds.pop()
+    if kinds and kinds <= {"bigint", "double"}:
+        return "double"
+    return "string"
+
+
+def _text(value, kind):
+    if _is_null(value):
+        return None
+    if kind == "boolean":
+        return b"true" if value else b"false"
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).hex().encode("ascii")
+    if isinstance(value, datetime.datetime):
+        return value.isoformat(sep=" ").encode("utf-8")
+    if isinstance(value, float):
+        return repr(value).encode("ascii")
+    return str(value).encode("utf-8")
+
+
+def _record(values):
+    values = [_NULL if v is None else v for v in values]
+    index = b"".join(b"%d," % len(v) for v in values)
+    data = b"".join(values)
+    return b"%010d%010d" % (10 + len(index) + len(data), len(index)) + index + data
+
+
+def _next_file():
+    directory = os.environ.get("PORTICO_RESULT_DIR")
+    if not directory:
+        raise RuntimeError("PORTICO_RESULT_DIR is not set: show() writes result sets of Portico jobs")
+    os.makedirs(directory, exist_ok=True)
+    used = [_number(name) for name in os.listdir(directory)]
+    number = max([n for n in used if n is not None], default=-1) + 1
+    while True:
+        path = os.path.join(directory, "_%d.dolphin" % number)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            number += 1
+            continue
+        return path, os.fdopen(fd, "wb")
+
+
+def _number(name):
+    if not name.endswith(".dolphin"):
+        return None
+    tail = name[: -len(".dolphin")].rsplit("_", 1)[-1]
+    return int(tail) if tail.isdigit() else None

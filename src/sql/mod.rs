@@ -1,0 +1,263 @@
+//! The SQL engine's child process: `portico __sql-engine --database D --script S --result-dir R
+//! --row-cap N` runs a job's SQL against one SQLite database and writes each statement's rows
+//! as a TABLE result set.
+//!
+//! It runs as the job's process (started by `engine/sqlite.rs`), not inside the server: a kill
+//! or pause reaches it mid-query like any job's process group, and a query that builds a huge
+//! result or sorts a huge table grows this process, never the server. It speaks to the runner
+//! the way every job does: `##portico:progress done/total` and `##portico:error …` markers on
+//! stdout (nothing else goes there), log lines in Linkis's format on stderr, exit code 0 or 1.
+//! It must not know HTTP, the scheduler or the history.
+
+mod split;
+mod types;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
+use rusqlite::types::Value;
+use rusqlite::{Connection, OpenFlags};
+
+use crate::clock;
+use crate::engine::{ERROR_MARKER, PROGRESS_MARKER};
+use crate::storage::log_file::Level;
+use crate::storage::result_set::{Column, TableResultWriter, TableWriteError};
+use split::Statement;
+
+/// The hidden subcommand that runs this engine.
+pub const SUBCOMMAND: &str = "__sql-engine";
+
+/// Rows of an expression column read before its type is settled from its first non-NULL
+/// value (they wait in memory; all NULL so far means `string`).
+const TYPE_SAMPLE_ROWS: usize = 100;
+
+/// What the engine was asked to do.
+struct Args {
+    database: PathBuf,
+    script: PathBuf,
+    result_dir: PathBuf,
+    row_cap: u64,
+}
+
+impl Args {
+    fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
+        let (mut database, mut script, mut result_dir, mut row_cap) = (None, None, None, None);
+        while let Some(flag) = args.next() {
+            let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+            match flag.as_str() {
+                "--database" => database = Some(PathBuf::from(value)),
+                "--script" => script = Some(PathBuf::from(value)),
+                "--result-dir" => result_dir = Some(PathBuf::from(value)),
+                "--row-cap" => row_cap = Some(value.parse().map_err(|_| format!("bad --row-cap {value}"))?),
+                _ => return Err(format!("unknown argument {flag}")),
+            }
+        }
+        Ok(Args {
+            database: database.ok_or("--database is required")?,
+            script: script.ok_or("--script is required")?,
+            result_dir: result_dir.ok_or("--result-dir is required")?,
+            row_cap: row_cap.unwrap_or(5_000_000),
+        })
+    }
+}
+
+/// Runs the engine with `args` (after the subcommand); the process's exit code.
+pub fn main(args: impl Iterator<Item = String>) -> ExitCode {
+    let args = match Args::parse(args) {
+        Ok(args) => args,
+        Err(e) => return fail(&format!("the SQL engine was started wrongly: {e}")),
+    };
+    let script = match std::fs::read_to_string(&args.script) {
+        Ok(script) => script,
+        Err(e) => return fail(&format!("cannot read the job's SQL: {e}")),
+    };
+    let statements = split::statements(&script);
+    let conn = match open(&args) {
+        Ok(conn) => conn,
+        Err(e) => return fail(&format!("cannot open the database: {e}")),
+    };
+    let total = statements.len();
+    progress(0, total);
+    log(Level::Info, &format!("{total} SQL statements to run"));
+    for (i, statement) in statements.iter().enumerate() {
+        let started = Instant::now();
+        let number = i + 1;
+        match run(&conn, statement, &args) {
+            Ok(done) => {
+                let ms = started.elapsed().as_secs_f64() * 1000.0;
+                let what = match done {
+                    Done::Changed(rows) => format!("changed {rows} rows"),
+                    Done::Rows { rows, cut: false } => format!("returned {rows} rows"),
+                    Done::Rows { rows, cut: true } => {
+                        log(
+                            Level::Warn,
+                            &format!(
+                                "Statement {number}: its result was cut at {rows} rows (the row cap); \
+                                 the rest of its rows are not in the result set"
+                            ),
+                        );
+                        format!("returned {rows} rows (cut at the row cap)")
+                    }
+                };
+                log(
+                    Level::Info,
+                    &format!("Statement {number} of {total} (line {}) {what} in {ms:.1} ms", statement.line),
+                );
+            }
+            Err(why) => {
+                return fail(&format!(
+                    "SQL statement {number} of {total} (line {}: {}) failed: {why}",
+                    statement.line,
+                    statement.first_line()
+                ))
+            }
+        }
+        progress(number, total);
+    }
+    ExitCode::SUCCESS
+}
+
+/// Opens the database for the job: no extension may be loaded and no other database file
+/// attached (or written with `VACUUM INTO`), so SQL reaches only the database it was given.
+fn open(args: &Args) -> rusqlite::Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(&args.database, flags)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.authorizer(Some(|context: AuthContext<'_>| match context.action {
+        AuthAction::Attach { .. } | AuthAction::Detach { .. } => Authorization::Deny,
+        AuthAction::Function { function_name } if function_name.eq_ignore_ascii_case("load_extension") => {
+            Authorization::Deny
+        }
+        _ => Authorization::Allow,
+    }));
+    Ok(conn)
+}
+
+/// What a statement did.
+enum Done {
+    Changed(usize),
+    Rows { rows: u64, cut: bool },
+}
+
+fn run(conn: &Connection, statement: &Statement, args: &Args) -> Result<Done, String> {
+    let mut prepared = conn.prepare(&statement.text).map_err(|e| e.to_string())?;
+    if prepared.column_count() == 0 {
+        return prepared.raw_execute().map(Done::Changed).map_err(|e| e.to_string());
+    }
+    let names: Vec<String> = prepared.column_names().into_iter().map(str::to_string).collect();
+    let mut kinds: Vec<Option<&'static str>> =
+        prepared.columns().iter().map(|c| c.decl_type().map(types::from_declared)).collect();
+    let mut rows = prepared.raw_query();
+    let mut sample: Vec<Vec<Value>> = Vec::new();
+    let mut writer: Option<Table> = None;
+    let mut count = 0u64;
+    let mut cut = false;
+    while let Some(row) = rows.next().map_err(|e| e.to_string())? {
+        if count >= args.row_cap {
+            cut = true;
+            break;
+        }
+        count += 1;
+        let values = (0..names.len()).map(|i| row.get_ref(i)).collect::<Result<Vec<_>, _>>();
+        let values = values.map_err(|e| e.to_string())?;
+        if let Some(table) = &mut writer {
+            table.row(&values, count)?;
+            continue;
+        }
+        for (kind, value) in kinds.iter_mut().zip(&values) {
+            if kind.is_none() {
+                *kind = types::from_value(*value);
+            }
+        }
+        sample.push(values.iter().map(|v| Value::from(*v)).collect());
+        if kinds.iter().all(Option::is_some) || sample.len() >= TYPE_SAMPLE_ROWS {
+            writer = Some(Table::start(&names, &kinds, &sample, args)?);
+            sample.clear();
+        }
+    }
+    let table = match writer {
+        Some(table) => table,
+        None => Table::start(&names, &kinds, &sample, args)?,
+    };
+    table.finish()?;
+    Ok(Done::Rows { rows: count, cut })
+}
+
+/// One statement's result set being written.
+struct Table {
+    writer: TableResultWriter,
+    types: Vec<&'static str>,
+    /// One reusable buffer per column for its rendered value.
+    cells: Vec<Vec<u8>>,
+}
+
+impl Table {
+    fn start(
+        names: &[String],
+        kinds: &[Option<&'static str>],
+        sample: &[Vec<Value>],
+        args: &Args,
+    ) -> Result<Table, String> {
+        let types: Vec<&'static str> = kinds.iter().map(|k| k.unwrap_or("string")).collect();
+        let columns: Vec<Column> =
+            names.iter().zip(&types).map(|(name, kind)| Column::new(name.as_str(), *kind)).collect();
+        let writer = TableResultWriter::create_next(&args.result_dir, &columns).map_err(|e| e.to_string())?;
+        let mut table = Table { writer, cells: vec![Vec::new(); types.len()], types };
+        for (n, values) in sample.iter().enumerate() {
+            let refs: Vec<_> = values.iter().map(rusqlite::types::ValueRef::from).collect();
+            table.row(&refs, n as u64 + 1)?;
+        }
+        Ok(table)
+    }
+
+    fn row(&mut self, values: &[rusqlite::types::ValueRef<'_>], number: u64) -> Result<(), String> {
+        let mut present = Vec::with_capacity(values.len());
+        for ((value, kind), cell) in values.iter().zip(&self.types).zip(&mut self.cells) {
+            present.push(types::render(*value, kind, cell));
+        }
+        let row: Vec<Option<&[u8]>> =
+            self.cells.iter().zip(present).map(|(cell, present)| present.then_some(cell.as_slice())).collect();
+        self.writer.row(&row).map_err(|e| match e {
+            TableWriteError::RowTooLarge { .. } => {
+                format!("row {number} of its result is over 2 MB; result sets refuse such rows ({e})")
+            }
+            other => format!("cannot write the result set: {other}"),
+        })
+    }
+
+    fn finish(self) -> Result<(), String> {
+        self.writer.finish().map(drop).map_err(|e| format!("cannot write the result set: {e}"))
+    }
+}
+
+/// Tells the runner how many statements are done.
+fn progress(done: usize, total: usize) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{PROGRESS_MARKER} {done}/{}", total.max(1));
+    let _ = out.flush();
+}
+
+/// One log line in Linkis's format, on stderr (the runner copies it into the job's log).
+fn log(level: Level, text: &str) {
+    let stamp = clock::log_timestamp(clock::now_millis());
+    let mut err = std::io::stderr().lock();
+    for part in text.split('\n') {
+        let _ = writeln!(err, "{stamp} {} {part}", level.word());
+    }
+}
+
+/// Reports why the job failed (the runner puts it in the job's error slot) and exits 1.
+fn fail(why: &str) -> ExitCode {
+    log(Level::Error, why);
+    let one_line = why.replace('\n', " ");
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{ERROR_MARKER} {one_line}");
+    let _ = out.flush();
+    ExitCode::from(1)
+}
+
+#[cfg(test)]
+mod tests;
