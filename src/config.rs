@@ -91,33 +91,6 @@ impl Default for Config {
     }
 }
 
-/// Settings of the `sqlite` engine (and of `jdbc` jobs mapped to it).
-#[derive(Clone, Debug)]
-pub struct SqliteSettings {
-    /// Rows a result set keeps; past it the result is cut and the log says so.
-    pub row_cap: u64,
-    /// Named databases jobs may choose, each with the users allowed to use it.
-    pub databases: Vec<SqliteDatabase>,
-    /// The named database `jdbc-*` jobs run against; without one, `jdbc` jobs are refused.
-    pub jdbc_database: Option<String>,
-}
-
-impl Default for SqliteSettings {
-    fn default() -> Self {
-        SqliteSettings { row_cap: 5_000_000, databases: Vec::new(), jdbc_database: None }
-    }
-}
-
-/// A `[[engines.sqlite.databases]]` entry: a database file some users may run SQL against.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SqliteDatabase {
-    pub name: String,
-    pub path: PathBuf,
-    /// Who may use it; `"*"` is everyone.
-    pub users: Vec<String>,
-}
-
 /// A `[[users]]` entry of the config file.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -192,30 +165,6 @@ struct ServerSection {
     linkis_admin_tokens: Option<bool>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EngineSection {
-    python: Option<String>,
-    shell: Option<String>,
-    sqlite: Option<SqliteSection>,
-    jdbc: Option<JdbcSection>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SqliteSection {
-    row_cap: Option<u64>,
-    #[serde(default)]
-    databases: Vec<SqliteDatabase>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct JdbcSection {
-    /// The name of an `[[engines.sqlite.databases]]` entry.
-    database: String,
-}
-
 /// Why the settings could not be resolved; printed to stderr before exiting with status 2.
 #[derive(Debug)]
 pub enum ConfigError {
@@ -245,6 +194,8 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+use engines::EngineSection;
+pub use engines::{SqliteDatabase, SqliteSettings};
 use flags::Flags;
 
 impl Config {
@@ -353,41 +304,7 @@ impl Config {
         if let Some(on) = server.linkis_admin_tokens {
             self.linkis_admin_tokens = on;
         }
-        if let Some(python) = file.engines.python {
-            self.python = python;
-        }
-        if let Some(shell) = file.engines.shell {
-            self.shell = shell;
-        }
-        if let Some(sqlite) = file.engines.sqlite {
-            if let Some(cap) = at_least("engines.sqlite.row_cap", sqlite.row_cap, 1)? {
-                self.sqlite.row_cap = cap;
-            }
-            for database in &sqlite.databases {
-                if !crate::names::is_safe(&database.name) {
-                    return Err(file_error(format!(
-                        "engines.sqlite.databases: {:?} is not a usable name (letters, digits, _ . -)",
-                        database.name
-                    )));
-                }
-                if sqlite.databases.iter().filter(|d| d.name == database.name).count() > 1 {
-                    return Err(file_error(format!(
-                        "engines.sqlite.databases: the name {:?} is given twice",
-                        database.name
-                    )));
-                }
-            }
-            self.sqlite.databases = sqlite.databases;
-        }
-        if let Some(jdbc) = file.engines.jdbc {
-            if !self.sqlite.databases.iter().any(|d| d.name == jdbc.database) {
-                return Err(file_error(format!(
-                    "engines.jdbc.database names {:?}, which is not in [[engines.sqlite.databases]]",
-                    jdbc.database
-                )));
-            }
-            self.sqlite.jdbc_database = Some(jdbc.database);
-        }
+        self.apply_engines(file.engines, &file_error)?;
         self.users = file.users;
         self.tokens = file.tokens;
         Ok(())
@@ -447,6 +364,7 @@ fn positive(value: &str) -> Option<usize> {
     value.parse::<usize>().ok().filter(|n| *n >= 1 && *n <= 4096)
 }
 
+mod engines;
 mod flags;
 
 #[cfg(test)]

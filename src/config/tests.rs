@@ -106,3 +106,29 @@ fn config_file_rejects_unknown_keys() {
     std::fs::write(&path, "[server]\nworkerz = 3\n").unwrap();
     assert!(matches!(config.apply_file(&path), Err(ConfigError::File { .. })));
 }
+
+#[test]
+fn sql_databases_come_from_the_file_with_checked_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("portico.toml");
+    let mut config = Config::default();
+    assert_eq!(config.sqlite.row_cap, 5_000_000);
+    std::fs::write(
+        &path,
+        "[engines.sqlite]\nrow_cap = 10\n[[engines.sqlite.databases]]\nname = \"sales\"\npath = \"/srv/sales.db\"\nusers = [\"alice\"]\n[engines.jdbc]\ndatabase = \"sales\"\n",
+    )
+    .unwrap();
+    config.apply_file(&path).unwrap();
+    assert_eq!(config.sqlite.row_cap, 10);
+    assert_eq!(config.sqlite.databases[0].name, "sales");
+    assert_eq!(config.sqlite.jdbc_database.as_deref(), Some("sales"));
+    for bad in [
+        "[engines.sqlite]\nrow_cap = 0\n",
+        "[[engines.sqlite.databases]]\nname = \"../x\"\npath = \"/x\"\nusers = []\n",
+        "[[engines.sqlite.databases]]\nname = \"a\"\npath = \"/x\"\nusers = []\n[[engines.sqlite.databases]]\nname = \"a\"\npath = \"/y\"\nusers = []\n",
+        "[engines.jdbc]\ndatabase = \"nowhere\"\n",
+    ] {
+        std::fs::write(&path, bad).unwrap();
+        assert!(matches!(Config::default().apply_file(&path), Err(ConfigError::File { .. })), "{bad}");
+    }
+}
