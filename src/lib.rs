@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod data_dir;
 pub mod engine;
+pub mod export;
 pub mod http;
 pub mod job;
 pub mod logging;
