@@ -12,3 +12,4 @@ mod front_door;
 mod history;
 mod logs;
 mod restart;
+mod tables;
