@@ -15,7 +15,10 @@ pub enum Body {
     /// Read from `source` as the client takes it. With a `length` it is sent with a
     /// `Content-Length` and must yield exactly that many bytes; without, chunked (or, to an
     /// HTTP/1.0 client, until the connection closes).
-    Stream { source: Box<dyn Read + Send>, length: Option<u64> },
+    Stream {
+        source: Box<dyn Read + Send>,
+        length: Option<u64>,
+    },
 }
 
 /// One HTTP answer.
