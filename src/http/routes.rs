@@ -186,6 +186,9 @@ mod tests {
         assert_eq!(Route::classify("GET", &p("entrance/submit")), Route::WrongMethod("POST"));
         assert_eq!(Route::classify("GET", "/other"), Route::Unknown);
         assert_eq!(Route::classify("GET", &p("entrance/1/2/status")), Route::Unknown);
+        assert_eq!(Route::classify("GET", &p("filesystem/resultsetToExcel")), Route::ResultsetToExcel);
+        assert_eq!(Route::classify("HEAD", &p("filesystem/resultsetsToExcel")), Route::ResultsetsToExcel);
+        assert_eq!(Route::classify("POST", &p("filesystem/resultsetToExcel")), Route::WrongMethod("GET"));
         assert_eq!(Route::Login.body_limit(10 << 20), PUBLIC_BODY_LIMIT);
         assert_eq!(Route::Submit.body_limit(10 << 20), 10 << 20);
         assert_eq!(method_echo(&p("entrance/1/status")), "/api/entrance/1/status");
