@@ -273,6 +273,10 @@ fn downloads_are_csv_python_reads_and_workbooks_openpyxl_opens() {
         ]}})
     );
 
+    // A symlink among the result sets, to a table outside every user's tree, is not followed.
+    let outside = out.path().join("outside.dolphin");
+    write_table(&outside, &[("secret", "string", None)], &[vec![Some("s")]]);
+    std::os::unix::fs::symlink(&outside, dir.join("_3.dolphin")).unwrap();
     let (status, _, _) = get(&format!("resultsetsToExcel?path={}&nullValue=BLANK", uri(&dir)));
     assert_eq!(status, 200);
     let workbook = python(READ_XLSX, &workbook_file);

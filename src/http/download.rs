@@ -83,8 +83,12 @@ pub fn resultsets(call: Call<'_>) -> Result<Answer, ApiError> {
     let permit = context.large_answer()?;
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .map_err(|e| ApiError::Internal(format!("cannot list {}: {e}", dir.display())))?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|p| !is_hidden(p) && p.is_file() && p.extension().is_some_and(|e| e == EXTENSION))
+        .filter_map(|entry| entry.ok())
+        // Regular files only: a symlink in the directory could lead where openFile's check of
+        // the real path would not let the caller go.
+        .filter(|entry| entry.file_type().is_ok_and(|t| t.is_file()))
+        .map(|entry| entry.path())
+        .filter(|p| !is_hidden(p) && p.extension().is_some_and(|e| e == EXTENSION))
         .collect();
     if files.is_empty() {
         return Err(linkis_error(80029, "Empty dir(空目录)!".into()));

@@ -275,3 +275,21 @@ fn deep_pages_jump_along_the_row_index() {
     TextResultWriter::create(&path).unwrap().flush().unwrap();
     assert!(!index.exists());
 }
+
+#[test]
+fn a_result_still_being_written_shows_its_complete_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("_0.dolphin");
+    let mut writer = TableResultWriter::create(&path, &[Column::new("s", "string")]).unwrap();
+    for i in 0..3 {
+        writer.row(&[Some(format!("row {i}"))]).unwrap();
+    }
+    writer.finish().unwrap();
+    let whole = std::fs::read(&path).unwrap();
+    for cut in [3, 12, 22] {
+        std::fs::write(&path, &whole[..whole.len() - cut]).unwrap();
+        let (_, _, rows) = all_rows(&path);
+        assert_eq!(rows.len(), 2, "cut by {cut} bytes: the last row is not there yet");
+        assert_eq!(ResultReader::open(&path).unwrap().skip(10).unwrap(), 2);
+    }
+}
