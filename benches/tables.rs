@@ -3,7 +3,9 @@
 //! * rows per second the `TableResultWriter` writes for 1,000,000 rows of four columns, beside
 //!   copying the same bytes (the disk's share of the work, which no encoder can beat);
 //! * `openFile` at page 1 and at page 2,500 of 200 rows on that result, through the real
-//!   server over loopback (ceiling 5 ms: a deep page must cost about what the first one does).
+//!   server over loopback (ceiling 5 ms: a deep page must cost about what the first one does);
+//! * that result downloaded as CSV and as XLSX: time, and how much the server's peak resident
+//!   memory grows (ceiling 16 MB: a download is streamed, never held).
 //!
 //! The server is the real release binary on 127.0.0.1 with a temporary data directory; every
 //! loop is bounded in count and time.
@@ -12,7 +14,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{millis, quantile, start, Server};
+use common::{millis, proc_status, quantile, start, Server};
 use portico::{Column, TableResultWriter};
 use serde_json::Value;
 
@@ -21,6 +23,7 @@ const PAGE_SIZE: u64 = 200;
 const DEEP_PAGE: u64 = 2_500;
 const SAMPLES: usize = 50;
 const OPEN_FILE_CEILING: Duration = Duration::from_millis(5);
+const DOWNLOAD_MEMORY_CEILING_KIB: u64 = 16 * 1024;
 
 struct Api {
     agent: ureq::Agent,
@@ -43,6 +46,18 @@ impl Api {
             .expect("GET")
             .into_string()
             .expect("body")
+    }
+
+    /// Downloads `path` into nothing; returns the bytes received.
+    fn drain(&self, path: &str) -> u64 {
+        let response = self
+            .agent
+            .get(&format!("{}/api/rest_j/v1/{path}", self.base))
+            .set("Token-Code", &self.token)
+            .set("Token-User", "hadoop")
+            .call()
+            .expect("GET");
+        std::io::copy(&mut response.into_reader(), &mut std::io::sink()).expect("download")
     }
 
     fn get(&self, path: &str) -> Value {
@@ -159,6 +174,26 @@ fn main() {
             millis(p99),
             OPEN_FILE_CEILING.as_millis(),
             verdict(p50 <= OPEN_FILE_CEILING)
+        );
+    }
+
+    for (what, query) in [("CSV", "outputFileType=csv"), ("XLSX", "outputFileType=xlsx")] {
+        // The peak is reset to what is resident now (clear_refs 5), so that the peak after the
+        // download, less the resident before it, is what the download cost.
+        std::fs::write(format!("/proc/{}/clear_refs", server.child.id()), "5").expect("reset the peak");
+        let before = proc_status(server.child.id(), "VmRSS");
+        let started = Instant::now();
+        let bytes = api.drain(&format!("filesystem/resultsetToExcel?path={uri}&{query}"));
+        let took = started.elapsed();
+        let grew = proc_status(server.child.id(), "VmHWM").saturating_sub(before);
+        println!(
+            "{what} download of {ROWS} rows: {:.0} MB in {:.0} ms; server peak memory grew {} KiB \
+             (ceiling {} KiB) [{}]",
+            bytes as f64 / 1e6,
+            millis(took),
+            grew,
+            DOWNLOAD_MEMORY_CEILING_KIB,
+            verdict(grew <= DOWNLOAD_MEMORY_CEILING_KIB)
         );
     }
 }

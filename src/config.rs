@@ -195,7 +195,7 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 use engines::EngineSection;
-pub use engines::{SqliteDatabase, SqliteSettings};
+pub use engines::SqliteSettings;
 use flags::Flags;
 
 impl Config {

@@ -12,6 +12,7 @@ mod clock;
 mod config;
 mod data_dir;
 mod engine;
+mod export;
 mod http;
 mod job;
 mod logging;

@@ -14,3 +14,4 @@ mod logs;
 mod readme;
 mod restart;
 mod sql;
+mod tables;

@@ -28,7 +28,7 @@ const MAX_OPEN_LOG_BYTES: u64 = 30 * 1024 * 1024;
 
 /// Which of a user's trees a path must be in.
 #[derive(Clone, Copy)]
-enum Tree {
+pub(super) enum Tree {
     Result,
     Log,
 }
@@ -56,7 +56,12 @@ pub(super) fn linkis_error(code: u32, desc: String) -> ApiError {
 
 /// The `path` parameter as a real path inside the caller's `tree`; `Ok(None)` if it does not
 /// exist (Linkis answers that with an empty listing, not an error).
-fn resolve(context: &Context, request: &Request, caller: &Caller, tree: Tree) -> Result<Option<PathBuf>, ApiError> {
+pub(super) fn resolve(
+    context: &Context,
+    request: &Request,
+    caller: &Caller,
+    tree: Tree,
+) -> Result<Option<PathBuf>, ApiError> {
     let uri = request.param("path").unwrap_or_default();
     if uri.trim().is_empty() {
         return Err(linkis_error(80004, "The path: is empty(路径: 为空)!".into()));
@@ -102,7 +107,7 @@ fn within_tree(path: &Path, users: &Path, caller: &Caller, tree: Tree) -> bool {
 }
 
 /// The `path` parameter as an existing file of `tree`'s kind inside the caller's tree.
-fn resolve_file(call: Call<'_>, tree: Tree) -> Result<PathBuf, ApiError> {
+pub(super) fn resolve_file(call: Call<'_>, tree: Tree) -> Result<PathBuf, ApiError> {
     let path = resolve(call.context, call.request, call.caller, tree)?
         .ok_or_else(|| linkis_error(80003, "The file does not exist(文件不存在)".into()))?;
     let (extension, kind) = tree.file_kind();
@@ -122,7 +127,7 @@ fn no_permission(caller: &Caller, uri: &str) -> ApiError {
     )
 }
 
-fn uri_of(path: &Path) -> String {
+pub(super) fn uri_of(path: &Path) -> String {
     format!("file://{}", path.display())
 }
 

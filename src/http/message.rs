@@ -101,6 +101,27 @@ impl Message {
     }
 }
 
+/// What a handler answers: the Linkis envelope, or a response of its own (a download).
+pub enum Answer {
+    Envelope(Message),
+    Raw(Response),
+}
+
+impl From<Message> for Answer {
+    fn from(message: Message) -> Answer {
+        Answer::Envelope(message)
+    }
+}
+
+impl Answer {
+    pub fn into_response(self) -> Response {
+        match self {
+            Answer::Envelope(message) => message.into_response(),
+            Answer::Raw(response) => response,
+        }
+    }
+}
+
 /// A request that could not be honoured, with what the client needs to know.
 #[derive(Debug)]
 pub enum ApiError {

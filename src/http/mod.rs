@@ -11,6 +11,7 @@ mod admission;
 pub mod auth;
 mod call;
 mod conn;
+mod download;
 mod entrance;
 mod filesystem;
 mod incoming;
@@ -136,7 +137,7 @@ fn serve(context: &Context, head: Head, peer: SocketAddr, body: &mut conn::Body<
     let request = Request::new(head, peer, &context.config.trusted_proxies);
     let method = method_echo(request.path());
     let (answer, request) = answer(context, &route, request, body, &method);
-    let response = answer.unwrap_or_else(|e| e.into_message(&method)).into_response();
+    let response = answer.map_or_else(|e| e.into_message(&method).into_response(), message::Answer::into_response);
     if context.config.access_log {
         log::info!(
             "{} {} {} {}us {}",
@@ -156,7 +157,7 @@ fn answer(
     request: Request,
     body: &mut conn::Body<'_>,
     method: &str,
-) -> (Result<message::Message, ApiError>, Request) {
+) -> (Result<message::Answer, ApiError>, Request) {
     if *route == Route::Unknown {
         let error = ApiError::NoRoute(shown(request.path()));
         return (Err(error), request);

@@ -4,10 +4,10 @@
 
 use super::auth::Caller;
 use super::call::{Call, Context};
-use super::message::{ApiError, Message};
+use super::message::{Answer, ApiError, Message};
 use super::request::percent_decode;
 use super::request::Request;
-use super::{entrance, filesystem, jobhistory, user};
+use super::{download, entrance, filesystem, jobhistory, user};
 
 /// The URL prefix every Linkis REST path starts with.
 pub const PREFIX: &str = "/api/rest_j/v1/";
@@ -30,6 +30,8 @@ pub enum Route {
     DirFileTrees,
     OpenFile,
     OpenLog,
+    ResultsetToExcel,
+    ResultsetsToExcel,
     Submit,
     KillJobs,
     Status(String),
@@ -66,8 +68,12 @@ impl Route {
             ["filesystem", "getDirFileTrees"] if get => Route::DirFileTrees,
             ["filesystem", "openFile"] if get => Route::OpenFile,
             ["filesystem", "openLog"] if get => Route::OpenLog,
+            ["filesystem", "resultsetToExcel"] if get => Route::ResultsetToExcel,
+            ["filesystem", "resultsetsToExcel"] if get => Route::ResultsetsToExcel,
             ["jobhistory", "list"] | ["jobhistory", _, "get"] => Route::WrongMethod("GET"),
-            ["filesystem", "getDirFileTrees" | "openFile" | "openLog"] => Route::WrongMethod("GET"),
+            ["filesystem", "getDirFileTrees" | "openFile" | "openLog" | "resultsetToExcel" | "resultsetsToExcel"] => {
+                Route::WrongMethod("GET")
+            }
             ["entrance", "submit" | "execute"] if post => Route::Submit,
             ["entrance", "submit" | "execute"] => Route::WrongMethod("POST"),
             ["entrance", "killJobs"] | ["entrance", _, "killJobs"] if post => Route::KillJobs,
@@ -109,10 +115,10 @@ impl Route {
         request: &Request,
         method: &str,
         caller: Option<&Caller>,
-    ) -> Result<Message, ApiError> {
+    ) -> Result<Answer, ApiError> {
         match self {
-            Route::Login => return user::login(context, request, method),
-            Route::Logout => return user::logout(context, request, method),
+            Route::Login => return user::login(context, request, method).map(Answer::from),
+            Route::Logout => return user::logout(context, request, method).map(Answer::from),
             _ => {}
         }
         let Some(caller) = caller else {
@@ -120,7 +126,19 @@ impl Route {
         };
         let call = Call { context, request, caller, method };
         match self {
-            Route::Login | Route::Logout => Err(ApiError::Internal("public routes are answered above".into())),
+            Route::ResultsetToExcel => download::resultset(call),
+            Route::ResultsetsToExcel => download::resultsets(call),
+            _ => self.envelope(call).map(Answer::from),
+        }
+    }
+
+    /// The routes that answer with the Linkis envelope.
+    fn envelope(&self, call: Call<'_>) -> Result<Message, ApiError> {
+        let Call { request, .. } = call;
+        match self {
+            Route::Login | Route::Logout | Route::ResultsetToExcel | Route::ResultsetsToExcel => {
+                Err(ApiError::Internal("these routes are answered in dispatch".into()))
+            }
             Route::UserInfo => user::user_info(call),
             Route::Heartbeat => user::heartbeat(call),
             Route::HistoryList => jobhistory::list(call),
@@ -168,6 +186,9 @@ mod tests {
         assert_eq!(Route::classify("GET", &p("entrance/submit")), Route::WrongMethod("POST"));
         assert_eq!(Route::classify("GET", "/other"), Route::Unknown);
         assert_eq!(Route::classify("GET", &p("entrance/1/2/status")), Route::Unknown);
+        assert_eq!(Route::classify("GET", &p("filesystem/resultsetToExcel")), Route::ResultsetToExcel);
+        assert_eq!(Route::classify("HEAD", &p("filesystem/resultsetsToExcel")), Route::ResultsetsToExcel);
+        assert_eq!(Route::classify("POST", &p("filesystem/resultsetToExcel")), Route::WrongMethod("GET"));
         assert_eq!(Route::Login.body_limit(10 << 20), PUBLIC_BODY_LIMIT);
         assert_eq!(Route::Submit.body_limit(10 << 20), 10 << 20);
         assert_eq!(method_echo(&p("entrance/1/status")), "/api/entrance/1/status");

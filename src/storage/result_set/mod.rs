@@ -23,8 +23,7 @@ use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 
-pub use index::index_path;
-pub use read::{ReadError, ResultReader, Row, MAX_PAGE_BYTES};
+pub use read::{ReadError, ResultReader, Row};
 pub use table::{TableResultWriter, TableWriteError};
 pub use text::TextResultWriter;
 

@@ -1,6 +1,7 @@
 //! Reading result sets row by row, never loading a file whole: the metadata once, then rows
 //! one at a time into a buffer that is reused, earlier rows skipped along their length
-//! prefixes without their contents being read.
+//! prefixes without their contents being read. A file may still be growing (a job writing its
+//! result): only complete rows are read, a row cut short at the end counts as not there yet.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
@@ -60,6 +61,10 @@ pub struct ResultReader {
     index: Option<IndexReader>,
     /// The number of the next row (0 is the first after the metadata).
     row: u64,
+    /// Where the next row starts, and how long the file was when last asked: a skip must not
+    /// count a row the file does not hold whole yet.
+    offset: u64,
+    file_len: u64,
     kind: ResultKind,
     columns: Vec<Column>,
     /// The current row's bytes and where each of its values lies in them (`None`: NULL).
@@ -93,6 +98,7 @@ impl<'a> Row<'a> {
     }
 
     /// The values in order.
+    #[cfg(test)]
     pub fn values(&self) -> impl Iterator<Item = Option<&'a [u8]>> + '_ {
         (0..self.len()).map(|i| self.get(i))
     }
@@ -102,7 +108,8 @@ impl ResultReader {
     /// Opens a result set and reads its header and metadata.
     pub fn open(path: &Path) -> Result<ResultReader, ReadError> {
         let file = File::open(path)?;
-        let index = IndexReader::open(path, file.metadata()?.len());
+        let file_len = file.metadata()?.len();
+        let index = IndexReader::open(path, file_len);
         let mut reader = BufReader::with_capacity(64 * 1024, file);
         let mut magic = [0u8; 7];
         reader.read_exact(&mut magic).map_err(|_| invalid("too short"))?;
@@ -114,8 +121,17 @@ impl ResultReader {
             2 => ResultKind::Table,
             other => return Err(ReadError::Invalid(format!("unsupported type {other}"))),
         };
-        let mut result =
-            ResultReader { reader, index, row: 0, kind, columns: Vec::new(), bytes: Vec::new(), spans: Vec::new() };
+        let mut result = ResultReader {
+            reader,
+            index,
+            row: 0,
+            offset: 17,
+            file_len,
+            kind,
+            columns: Vec::new(),
+            bytes: Vec::new(),
+            spans: Vec::new(),
+        };
         if !result.read_row()? {
             return Err(invalid("no metadata row"));
         }
@@ -152,14 +168,23 @@ impl ResultReader {
         let (start, target) = (self.row, self.row.saturating_add(rows));
         if let Some((row, offset)) = self.index.as_mut().and_then(|index| index.jump(target, start)) {
             self.reader.seek(SeekFrom::Start(offset))?;
-            self.row = row;
+            (self.row, self.offset) = (row, offset);
         }
         while self.row < target {
             let Some(len) = read_number(&mut self.reader)? else {
                 break;
             };
+            let end = self.offset + 10 + len;
+            if end > self.file_len {
+                self.file_len = self.reader.get_ref().metadata()?.len();
+            }
+            if end > self.file_len {
+                // Not whole yet: leave the reader at the row's start, as at the end of a file.
+                self.reader.seek_relative(-10)?;
+                break;
+            }
             self.reader.seek_relative(len as i64)?;
-            self.row += 1;
+            (self.row, self.offset) = (self.row + 1, end);
         }
         Ok(self.row - start)
     }
@@ -207,8 +232,13 @@ impl ResultReader {
         }
         self.bytes.clear();
         self.bytes.resize(len as usize, 0);
-        self.reader.read_exact(&mut self.bytes).map_err(|_| invalid("truncated row"))?;
+        match self.reader.read_exact(&mut self.bytes) {
+            // A row cut short at the end is one still being written: the file ends before it.
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(false),
+            other => other?,
+        }
         self.row += 1;
+        self.offset += 10 + len;
         self.spans.clear();
         match self.kind {
             ResultKind::Text => self.spans.push(Some(0..self.bytes.len())),
@@ -234,7 +264,8 @@ fn split_table_row(bytes: &[u8], spans: &mut Vec<Option<Range<usize>>>) -> Resul
     Ok(())
 }
 
-/// A 10-digit number, or `None` at a clean end of file.
+/// A 10-digit number, or `None` at the end of the file (also when the number itself is cut
+/// short there: the row it begins is still being written).
 fn read_number(reader: &mut BufReader<File>) -> Result<Option<u64>, ReadError> {
     let available = reader.fill_buf()?;
     if available.is_empty() {
@@ -247,7 +278,10 @@ fn read_number(reader: &mut BufReader<File>) -> Result<Option<u64>, ReadError> {
         return Ok(Some(n));
     }
     let mut digits = [0u8; 10];
-    reader.read_exact(&mut digits).map_err(|_| invalid("truncated length"))?;
+    match reader.read_exact(&mut digits) {
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+        other => other?,
+    }
     parse_number(&digits).map(Some).ok_or_else(|| invalid("bad length"))
 }
 

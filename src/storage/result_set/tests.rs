@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use super::index::index_path;
 use super::*;
 
 /// The 7.5 example built from its documented parts (the concatenated line in linkis-api.md
@@ -155,7 +156,8 @@ fn result_files_are_named_in_creation_order_and_never_shared() {
     let results = dir.path().join("result");
     let text = TextResultWriter::create_next(&results).unwrap();
     let table = TableResultWriter::create_next(&results, &[Column::new("a", "int")]).unwrap();
-    assert_eq!(text.path(), results.join("_0.dolphin"));
+    assert!(results.join("_0.dolphin").is_file());
+    drop(text);
     assert_eq!(table.path(), results.join("_1.dolphin"));
     std::fs::write(results.join("alias_7.dolphin"), "").unwrap();
     assert_eq!(create_next(&results).unwrap().0, results.join("_8.dolphin"));
@@ -274,4 +276,22 @@ fn deep_pages_jump_along_the_row_index() {
     std::fs::write(&index, 17u64.to_le_bytes()).unwrap();
     TextResultWriter::create(&path).unwrap().flush().unwrap();
     assert!(!index.exists());
+}
+
+#[test]
+fn a_result_still_being_written_shows_its_complete_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("_0.dolphin");
+    let mut writer = TableResultWriter::create(&path, &[Column::new("s", "string")]).unwrap();
+    for i in 0..3 {
+        writer.row(&[Some(format!("row {i}"))]).unwrap();
+    }
+    writer.finish().unwrap();
+    let whole = std::fs::read(&path).unwrap();
+    for cut in [3, 12, 22] {
+        std::fs::write(&path, &whole[..whole.len() - cut]).unwrap();
+        let (_, _, rows) = all_rows(&path);
+        assert_eq!(rows.len(), 2, "cut by {cut} bytes: the last row is not there yet");
+        assert_eq!(ResultReader::open(&path).unwrap().skip(10).unwrap(), 2);
+    }
 }
