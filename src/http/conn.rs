@@ -11,6 +11,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
@@ -199,12 +200,30 @@ pub struct Returned {
     pub next: Next,
 }
 
+/// How handler threads tell the poller a connection is back. Under load many come back
+/// between two turns of the poller; one wake-up covers them all, so only the first handler
+/// to return one since the poller last looked pays the system call.
+pub struct WakePoller {
+    pub waker: Arc<Waker>,
+    /// Set by the first handler that wakes the poller; cleared by the poller before it drains
+    /// the returned connections.
+    pub pending: Arc<AtomicBool>,
+}
+
+impl WakePoller {
+    fn wake(&self) {
+        if !self.pending.swap(true, Ordering::SeqCst) {
+            let _ = self.waker.wake();
+        }
+    }
+}
+
 /// A handler thread: serves handed-over requests one at a time, and gives each connection back.
 pub fn handle_requests(
     jobs: &Receiver<(Conn, Head)>,
     returner: &Sender<Returned>,
     handler: &Handler,
-    waker: &Waker,
+    waker: &WakePoller,
     stopping: &AtomicBool,
     limits: Limits,
 ) {
@@ -234,6 +253,6 @@ pub fn handle_requests(
         if returner.send(returned).is_err() {
             return;
         }
-        let _ = waker.wake();
+        waker.wake();
     }
 }

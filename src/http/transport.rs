@@ -107,6 +107,8 @@ struct Poller {
     work: Sender<(Conn, Head)>,
     returns: Receiver<Returned>,
     reserve: Option<File>,
+    /// Set while a wake-up for returned connections is on its way (see `conn::WakePoller`).
+    wake_pending: Arc<AtomicBool>,
     scratch: Vec<u8>,
 }
 
@@ -125,12 +127,14 @@ pub fn run(
     poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
     let (work, jobs) = crossbeam_channel::unbounded::<(Conn, Head)>();
     let (returner, returns) = crossbeam_channel::unbounded::<Returned>();
+    let wake_pending = Arc::new(AtomicBool::new(false));
     for _ in 0..limits.handler_threads.max(1) {
-        let (jobs, returner, handler, waker, stopping) =
-            (jobs.clone(), returner.clone(), Arc::clone(&handler), Arc::clone(&waker), Arc::clone(&stopping));
+        let wake = conn::WakePoller { waker: Arc::clone(&waker), pending: Arc::clone(&wake_pending) };
+        let (jobs, returner, handler, stopping) =
+            (jobs.clone(), returner.clone(), Arc::clone(&handler), Arc::clone(&stopping));
         std::thread::Builder::new()
             .name("portico-http".into())
-            .spawn(move || conn::handle_requests(&jobs, &returner, &*handler, &waker, &stopping, limits))?;
+            .spawn(move || conn::handle_requests(&jobs, &returner, &*handler, &wake, &stopping, limits))?;
     }
     let mut poller = Poller {
         poll,
@@ -142,6 +146,7 @@ pub fn run(
         next_token: FIRST_CONNECTION,
         work,
         returns,
+        wake_pending,
         reserve: File::open("/dev/null").ok(),
         scratch: vec![0; 16 * 1024],
     };
@@ -168,6 +173,8 @@ impl Poller {
                     Token(token) => self.on_ready(token),
                 }
             }
+            // Cleared before draining: a connection returned after the drain wakes us again.
+            self.wake_pending.store(false, Ordering::SeqCst);
             while let Ok(returned) = self.returns.try_recv() {
                 self.take_back(returned);
             }

@@ -8,6 +8,7 @@
 mod admission;
 mod child;
 mod control;
+mod ended;
 pub mod exec_id;
 mod finish;
 mod queue;

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use super::admission::Admission;
 pub use super::admission::Submitter;
+use super::ended::EndedViews;
 use super::finish::{error_code, Ledger};
 use super::queue::JobQueue;
 use super::record::{new_record, pause_update};
@@ -76,6 +77,8 @@ pub(super) struct Shared {
     /// Set at shutdown: no job is accepted or started from then on.
     pub(super) stopping: AtomicBool,
     queue_timer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Views of ended jobs, so a poll of one costs no database query.
+    ended: EndedViews,
 }
 
 impl Scheduler {
@@ -98,6 +101,7 @@ impl Scheduler {
             workers: Workers::new(),
             stopping: AtomicBool::new(false),
             queue_timer: Mutex::new(None),
+            ended: EndedViews::default(),
         });
         recovery::recover(&shared.ledger, &shared.queue)?;
         Workers::start(&shared, workers);
@@ -153,6 +157,9 @@ impl Scheduler {
         if let Some(entry) = self.shared.ledger.store.find(id) {
             return Some(self.view_of(&entry));
         }
+        if let Some(view) = self.shared.ended.get(id) {
+            return Some(view);
+        }
         let history = &self.shared.ledger.history;
         let record = match id.parse::<TaskId>() {
             Ok(task_id) if task_id > i64::MAX as u64 => return None,
@@ -160,7 +167,11 @@ impl Scheduler {
             Err(_) => history.find_exec_id(id),
         };
         match record {
-            Ok(record) => record.as_ref().and_then(JobView::of_record),
+            Ok(record) => {
+                let view = record.as_ref().and_then(JobView::of_record)?;
+                self.shared.ended.keep(&view);
+                Some(view)
+            }
             Err(e) => {
                 log::error!("cannot look job {id} up in the history: {e}");
                 None

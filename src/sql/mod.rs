@@ -17,14 +17,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use rusqlite::config::DbConfig;
 use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
-use rusqlite::types::Value;
+use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, OpenFlags};
 
 use crate::clock;
 use crate::engine::{ERROR_MARKER, PROGRESS_MARKER};
 use crate::storage::log_file::Level;
-use crate::storage::result_set::{Column, TableResultWriter, TableWriteError};
+use crate::storage::result_set::{Column, TableResultWriter, TableWriteError, MAX_ROW_BYTES};
 use split::Statement;
 
 /// The hidden subcommand that runs this engine.
@@ -117,18 +118,33 @@ pub fn main(args: impl Iterator<Item = String>) -> ExitCode {
         }
         progress(number, total);
     }
+    if !conn.is_autocommit() {
+        return fail(
+            "the script opened a transaction and did not end it (COMMIT or ROLLBACK): its changes were rolled back",
+        );
+    }
     ExitCode::SUCCESS
 }
 
-/// Opens the database for the job: no extension may be loaded and no other database file
-/// attached (or written with `VACUUM INTO`), so SQL reaches only the database it was given.
+/// Opens the database for the job so that SQL reaches only the database it was given: no
+/// other file attached (or written with `VACUUM INTO`, which attaches it), no extension
+/// loaded, no temporary files sent to another directory, and defensive mode on (no writable
+/// schema, no page-level writes) so one user's SQL cannot corrupt a database others share.
 fn open(args: &Args) -> rusqlite::Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(&args.database, flags)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
     conn.authorizer(Some(|context: AuthContext<'_>| match context.action {
+        // Plain VACUUM attaches a nameless temporary database of its own: that one is fine.
+        AuthAction::Attach { filename: "" } => Authorization::Allow,
         AuthAction::Attach { .. } | AuthAction::Detach { .. } => Authorization::Deny,
         AuthAction::Function { function_name } if function_name.eq_ignore_ascii_case("load_extension") => {
+            Authorization::Deny
+        }
+        AuthAction::Pragma { pragma_name, .. }
+            if ["temp_store_directory", "data_store_directory"].iter().any(|p| pragma_name.eq_ignore_ascii_case(p)) =>
+        {
             Authorization::Deny
         }
         _ => Authorization::Allow,
@@ -148,42 +164,94 @@ fn run(conn: &Connection, statement: &Statement, args: &Args) -> Result<Done, St
         return prepared.raw_execute().map(Done::Changed).map_err(|e| e.to_string());
     }
     let names: Vec<String> = prepared.column_names().into_iter().map(str::to_string).collect();
-    let mut kinds: Vec<Option<&'static str>> =
+    let declared: Vec<Option<&'static str>> =
         prepared.columns().iter().map(|c| c.decl_type().map(types::from_declared)).collect();
     let mut rows = prepared.raw_query();
-    let mut sample: Vec<Vec<Value>> = Vec::new();
-    let mut writer: Option<Table> = None;
+    let mut result = Building { names, declared, sample: Vec::new(), sampled: types::Sampled::default(), table: None };
     let mut count = 0u64;
     let mut cut = false;
-    while let Some(row) = rows.next().map_err(|e| e.to_string())? {
-        if count >= args.row_cap {
-            cut = true;
-            break;
-        }
-        count += 1;
-        let values = (0..names.len()).map(|i| row.get_ref(i)).collect::<Result<Vec<_>, _>>();
-        let values = values.map_err(|e| e.to_string())?;
-        if let Some(table) = &mut writer {
-            table.row(&values, count)?;
-            continue;
-        }
-        for (kind, value) in kinds.iter_mut().zip(&values) {
-            if kind.is_none() {
-                *kind = types::from_value(*value);
+    let filled = (|| {
+        while let Some(row) = rows.next().map_err(|e| e.to_string())? {
+            if count >= args.row_cap {
+                cut = true;
+                break;
             }
+            count += 1;
+            let values = (0..result.names.len()).map(|i| row.get_ref(i)).collect::<rusqlite::Result<Vec<_>>>();
+            result.take(&values.map_err(|e| e.to_string())?, count, args)?;
         }
-        sample.push(values.iter().map(|v| Value::from(*v)).collect());
-        if kinds.iter().all(Option::is_some) || sample.len() >= TYPE_SAMPLE_ROWS {
-            writer = Some(Table::start(&names, &kinds, &sample, args)?);
-            sample.clear();
+        result.start(args)
+    })();
+    match (filled, result.table) {
+        (Ok(()), Some(table)) => table.finish().map(|()| Done::Rows { rows: count, cut }),
+        (Ok(()), None) => Err("the result set was not started".into()),
+        (Err(why), table) => {
+            if let Some(table) = table {
+                table.writer.discard();
+            }
+            Err(why)
         }
     }
-    let table = match writer {
-        Some(table) => table,
-        None => Table::start(&names, &kinds, &sample, args)?,
-    };
-    table.finish()?;
-    Ok(Done::Rows { rows: count, cut })
+}
+
+/// A statement's rows on their way into a result set: the first rows wait in a sample until
+/// the types of the columns with no declared type are known.
+struct Building {
+    names: Vec<String>,
+    declared: Vec<Option<&'static str>>,
+    sample: Vec<Vec<Value>>,
+    sampled: types::Sampled,
+    table: Option<Table>,
+}
+
+impl Building {
+    /// Takes row `number`: written at once, or kept in the sample (checked against the row
+    /// limit first, so the sample never holds an over-long row).
+    fn take(&mut self, values: &[ValueRef<'_>], number: u64, args: &Args) -> Result<(), String> {
+        if let Some(table) = &mut self.table {
+            return table.row(values, number);
+        }
+        if self.declared.iter().all(Option::is_some) {
+            self.start(args)?;
+            return self.take(values, number, args);
+        }
+        let bytes: usize = values.iter().map(types::size).sum();
+        if bytes > MAX_ROW_BYTES {
+            return Err(too_large(number, bytes));
+        }
+        self.sampled.see(values);
+        self.sample.push(values.iter().map(|v| Value::from(*v)).collect());
+        if self.sample.len() >= TYPE_SAMPLE_ROWS {
+            self.start(args)?;
+        }
+        Ok(())
+    }
+
+    /// Creates the result set (once) with the types known now, and writes the sample into it.
+    fn start(&mut self, args: &Args) -> Result<(), String> {
+        if self.table.is_some() {
+            return Ok(());
+        }
+        let types: Vec<&'static str> =
+            (0..self.names.len()).map(|i| self.declared[i].unwrap_or_else(|| self.sampled.type_of(i))).collect();
+        let columns: Vec<Column> =
+            self.names.iter().zip(&types).map(|(name, kind)| Column::new(name.as_str(), *kind)).collect();
+        let writer = TableResultWriter::create_next(&args.result_dir, &columns).map_err(|e| e.to_string())?;
+        let mut table = Table { writer, cells: vec![Vec::new(); types.len()], types };
+        for (n, values) in std::mem::take(&mut self.sample).iter().enumerate() {
+            let refs: Vec<ValueRef<'_>> = values.iter().map(ValueRef::from).collect();
+            if let Err(why) = table.row(&refs, n as u64 + 1) {
+                table.writer.discard();
+                return Err(why);
+            }
+        }
+        self.table = Some(table);
+        Ok(())
+    }
+}
+
+fn too_large(number: u64, bytes: usize) -> String {
+    format!("row {number} of its result is over 2 MB ({bytes} bytes); result sets refuse such rows")
 }
 
 /// One statement's result set being written.
@@ -195,25 +263,7 @@ struct Table {
 }
 
 impl Table {
-    fn start(
-        names: &[String],
-        kinds: &[Option<&'static str>],
-        sample: &[Vec<Value>],
-        args: &Args,
-    ) -> Result<Table, String> {
-        let types: Vec<&'static str> = kinds.iter().map(|k| k.unwrap_or("string")).collect();
-        let columns: Vec<Column> =
-            names.iter().zip(&types).map(|(name, kind)| Column::new(name.as_str(), *kind)).collect();
-        let writer = TableResultWriter::create_next(&args.result_dir, &columns).map_err(|e| e.to_string())?;
-        let mut table = Table { writer, cells: vec![Vec::new(); types.len()], types };
-        for (n, values) in sample.iter().enumerate() {
-            let refs: Vec<_> = values.iter().map(rusqlite::types::ValueRef::from).collect();
-            table.row(&refs, n as u64 + 1)?;
-        }
-        Ok(table)
-    }
-
-    fn row(&mut self, values: &[rusqlite::types::ValueRef<'_>], number: u64) -> Result<(), String> {
+    fn row(&mut self, values: &[ValueRef<'_>], number: u64) -> Result<(), String> {
         let mut present = Vec::with_capacity(values.len());
         for ((value, kind), cell) in values.iter().zip(&self.types).zip(&mut self.cells) {
             present.push(types::render(*value, kind, cell));
@@ -221,9 +271,7 @@ impl Table {
         let row: Vec<Option<&[u8]>> =
             self.cells.iter().zip(present).map(|(cell, present)| present.then_some(cell.as_slice())).collect();
         self.writer.row(&row).map_err(|e| match e {
-            TableWriteError::RowTooLarge { .. } => {
-                format!("row {number} of its result is over 2 MB; result sets refuse such rows ({e})")
-            }
+            TableWriteError::RowTooLarge { bytes, .. } => too_large(number, bytes),
             other => format!("cannot write the result set: {other}"),
         })
     }

@@ -20,10 +20,12 @@ pub fn from_declared(declared: &str) -> &'static str {
         "timestamp"
     } else if has("DATE") {
         "date"
-    } else if has("BIGINT") || upper.trim() == "INTEGER" {
-        "bigint"
-    } else if has("INT") {
+    } else if has("TINYINT") || has("SMALLINT") || has("MEDIUMINT") {
+        // Declared small: clients may read these as 32-bit `int`.
         "int"
+    } else if has("INT") {
+        // SQLite's integers are 64-bit whatever the declaration says (`INT` included).
+        "bigint"
     } else if has("CHAR") || has("CLOB") || has("TEXT") {
         "string"
     } else if has("BLOB") || upper.trim().is_empty() {
@@ -35,14 +37,45 @@ pub fn from_declared(declared: &str) -> &'static str {
     }
 }
 
-/// The type of an undeclared (expression) column, from a value of it.
-pub fn from_value(value: ValueRef<'_>) -> Option<&'static str> {
+/// What kinds of values the sampled rows held, per column.
+#[derive(Default)]
+pub struct Sampled {
+    /// Per column: integers, reals, texts, blobs seen.
+    seen: Vec<[bool; 4]>,
+}
+
+impl Sampled {
+    pub fn see(&mut self, values: &[ValueRef<'_>]) {
+        self.seen.resize(values.len(), [false; 4]);
+        for (seen, value) in self.seen.iter_mut().zip(values) {
+            match value {
+                ValueRef::Null => {}
+                ValueRef::Integer(_) => seen[0] = true,
+                ValueRef::Real(_) => seen[1] = true,
+                ValueRef::Text(_) => seen[2] = true,
+                ValueRef::Blob(_) => seen[3] = true,
+            }
+        }
+    }
+
+    /// The type of column `i` from what was seen in it.
+    pub fn type_of(&self, i: usize) -> &'static str {
+        match self.seen.get(i).copied().unwrap_or_default() {
+            [true, false, false, false] => "bigint",
+            [_, true, false, false] => "double",
+            [false, false, false, true] => "binary",
+            _ => "string",
+        }
+    }
+}
+
+/// The bytes a value takes in a result set (about: a number's text is short).
+pub fn size(value: &ValueRef<'_>) -> usize {
     match value {
-        ValueRef::Null => None,
-        ValueRef::Integer(_) => Some("bigint"),
-        ValueRef::Real(_) => Some("double"),
-        ValueRef::Text(_) => Some("string"),
-        ValueRef::Blob(_) => Some("binary"),
+        ValueRef::Null => 11,
+        ValueRef::Integer(_) | ValueRef::Real(_) => 24,
+        ValueRef::Text(bytes) => bytes.len(),
+        ValueRef::Blob(bytes) => bytes.len() * 2,
     }
 }
 
@@ -59,6 +92,9 @@ pub fn render(value: ValueRef<'_>, linkis_type: &str, out: &mut Vec<u8>) -> bool
         ValueRef::Integer(n) => {
             let _ = write!(out, "{n}");
         }
+        // Java's spelling of the values that are not numbers, which Linkis clients parse.
+        ValueRef::Real(x) if x.is_nan() => out.extend_from_slice(b"NaN"),
+        ValueRef::Real(x) if x.is_infinite() => out.extend_from_slice(if x > 0.0 { b"Infinity" } else { b"-Infinity" }),
         ValueRef::Real(x) => {
             let _ = write!(out, "{x:?}");
         }
@@ -80,9 +116,10 @@ mod tests {
     fn declared_types_map_to_linkis_names() {
         for (declared, linkis) in [
             ("INTEGER", "bigint"),
-            ("int", "int"),
+            ("int", "bigint"),
             ("BIGINT", "bigint"),
             ("smallint", "int"),
+            ("TINYINT", "int"),
             ("VARCHAR(20)", "string"),
             ("TEXT", "string"),
             ("REAL", "double"),
@@ -110,5 +147,27 @@ mod tests {
         assert!(render(ValueRef::Blob(&[0, 255]), "binary", &mut out) && out == b"00ff");
         assert!(render(ValueRef::Text("héllo".as_bytes()), "string", &mut out) && out == "héllo".as_bytes());
         assert!(!render(ValueRef::Null, "string", &mut out));
+        assert!(render(ValueRef::Real(f64::INFINITY), "double", &mut out) && out == b"Infinity");
+    }
+
+    #[test]
+    fn undeclared_columns_take_their_type_from_the_sample() {
+        let mut sampled = Sampled::default();
+        sampled.see(&[
+            ValueRef::Integer(1),
+            ValueRef::Integer(1),
+            ValueRef::Null,
+            ValueRef::Blob(b"x"),
+            ValueRef::Text(b"a"),
+        ]);
+        sampled.see(&[
+            ValueRef::Integer(2),
+            ValueRef::Real(0.5),
+            ValueRef::Null,
+            ValueRef::Blob(b"y"),
+            ValueRef::Integer(3),
+        ]);
+        let types: Vec<&str> = (0..5).map(|i| sampled.type_of(i)).collect();
+        assert_eq!(types, ["bigint", "double", "string", "binary", "string"]);
     }
 }

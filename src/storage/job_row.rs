@@ -1,7 +1,7 @@
 //! The one definition of a job's row in Rust: every column is named once, in [`job_row!`] below
 //! (the SQL schema in `history/schema.rs` and the list queries' filters name columns too), and
-//! the record type, the column list, reading a row (by column name) and writing one (with
-//! named parameters) are all generated from that list, so adding a column is one line and a
+//! the record type, the column list, reading a row (by its place in that generated list) and
+//! writing one (with named parameters) are all generated from that list, so adding a column is one line and a
 //! wrong index cannot exist. [`JobUpdate`] lists, once, the columns that change while a job
 //! lives.
 //!
@@ -34,8 +34,14 @@ macro_rules! job_row {
             pub(super) const COLUMNS: &'static [(&'static str, &'static str)] =
                 &[$( (column!($field $(, $name)?), concat!(":", column!($field $(, $name)?))) ),*];
 
+            /// Reads a row selected with [`JobRecord::COLUMNS`] in their order. Values are
+            /// taken by position in that generated list, the one the SELECT names, so a
+            /// position cannot drift from its name (a test checks the statement's names); a
+            /// lookup by name would compare every column name for every value, on every status
+            /// poll of an ended job.
             pub(super) fn from_row(row: &Row<'_>) -> rusqlite::Result<JobRecord> {
-                Ok(JobRecord { $( $field: row.get(column!($field $(, $name)?))?, )* })
+                let mut position = 0usize..;
+                Ok(JobRecord { $( $field: row.get(position.next().unwrap_or_default())?, )* })
             }
 
             /// The named parameters of an insert of this row.

@@ -134,3 +134,12 @@ fn list_queries_use_an_index() {
         assert!(!history.explain_list(&filter).unwrap().contains("SCAN jobs\n"), "no full table scan");
     }
 }
+
+#[test]
+fn rows_are_read_in_the_order_the_select_names_their_columns() {
+    let conn = rusqlite::Connection::open_in_memory().unwrap();
+    conn.execute_batch(super::schema::SCHEMA).unwrap();
+    let stmt = conn.prepare(&format!("SELECT {} FROM jobs", crate::storage::job_row::column_list())).unwrap();
+    let named: Vec<&str> = JobRecord::COLUMNS.iter().map(|(name, _)| *name).collect();
+    assert_eq!(stmt.column_names(), named);
+}

@@ -146,6 +146,14 @@ impl TableResultWriter {
         self.index.flush()?;
         Ok(self.path)
     }
+
+    /// Gives the result set up: its file and row index are removed, so a statement that failed
+    /// halfway leaves no partial result for a client to mistake for a whole one.
+    pub fn discard(self) {
+        let path = self.path.clone();
+        drop(self);
+        discard(&path);
+    }
 }
 
 /// Removes what a writer that failed to start left behind.
