@@ -185,7 +185,12 @@ fn pause_stops_a_long_query_and_kill_interrupts_it() {
     alice.ok(&format!("entrance/{task_id}/kill"));
     let task = wait_record(&alice, task_id);
     assert_eq!(task["status"], "Cancelled");
-    eventually("the query's process to be gone", || proc_state(pid).is_none().then_some(()));
+    // Gone, or its pid taken by another process (a parallel test's): either way not our query.
+    let needle = format!("/work/{task_id}/job.sql");
+    eventually("the query's process to be gone", || {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        (!String::from_utf8_lossy(&cmdline).contains(&needle) || proc_state(pid).as_deref() == Some("Z")).then_some(())
+    });
 }
 
 #[test]
@@ -261,9 +266,10 @@ fn a_python_job_shows_a_table_beside_its_printed_text() {
     let pages: Vec<Value> =
         result_files(&alice, &task).iter().map(|f| alice.ok(&format!("filesystem/openFile?path={f}"))).collect();
     assert_eq!(pages.len(), 2);
-    let text = pages.iter().find(|p| p["type"] == "1").expect("the printed text");
+    // Numbered in the order of the job's output: the text printed first is _0, the table _1.
+    let (text, table) = (&pages[0], &pages[1]);
+    assert_eq!((text["type"].as_str(), table["type"].as_str()), (Some("1"), Some("2")));
     assert_eq!(text["fileContent"], json!([["hello"]]));
-    let table = pages.iter().find(|p| p["type"] == "2").expect("the table");
     assert_eq!(
         column_names_and_types(table),
         [("id", "bigint"), ("name", "string"), ("x", "double"), ("flag", "boolean")]
@@ -301,4 +307,36 @@ fn a_million_row_result_is_paged_without_reading_it_all() {
     assert_eq!(deep["fileContent"][0], json!(["500200", "row 500200"]));
     assert_eq!(deep["fileContent"][199], json!(["500001", "row 500001"]));
     assert_eq!(task["metrics"].as_str().map(|m| m.contains("\"resultSets\":1")), Some(true), "{}", task["metrics"]);
+}
+
+#[test]
+fn scripts_keep_their_data_or_say_why_not() {
+    let (server, _dir) = server();
+    let alice = server.as_user("alice");
+    // Plain VACUUM works (it attaches a nameless database of its own); a transaction left open
+    // fails the job rather than losing its changes without a word.
+    let vacuum = wait_record(
+        &alice,
+        submit_sql(&alice, "create table v (a); insert into v values (1); vacuum", json!({})).unwrap(),
+    );
+    assert_eq!(vacuum["status"], "Succeed", "{vacuum}");
+    let open = wait_record(&alice, submit_sql(&alice, "begin; insert into v values (2); select 1", json!({})).unwrap());
+    assert_eq!(open["status"], "Failed");
+    assert!(open["errDesc"].as_str().unwrap().contains("did not end it"), "{open}");
+    let count = wait_record(&alice, submit_sql(&alice, "select count(*) as n from v", json!({})).unwrap());
+    let page = alice.ok(&format!("filesystem/openFile?path={}", result_files(&alice, &count)[0]));
+    assert_eq!(page["fileContent"], json!([["1"]]), "the open transaction's row was rolled back");
+
+    // A column of integers and reals with no declared type is double; a statement that fails
+    // halfway through its rows leaves no partial result behind.
+    let mixed = "select x, case when x % 2 = 0 then x else x + 0.5 end as y from (select 1 as x union all select 2)";
+    let mixed = wait_record(&alice, submit_sql(&alice, mixed, json!({})).unwrap());
+    let page = alice.ok(&format!("filesystem/openFile?path={}", result_files(&alice, &mixed)[0]));
+    assert_eq!(column_names_and_types(&page)[1].1, "double");
+    let broken = "with recursive s(n) as (select 1 union all select n + 1 from s where n < 300) \
+                  select n, case when n = 250 then json('not json') else n end from s";
+    let broken = wait_record(&alice, submit_sql(&alice, broken, json!({})).unwrap());
+    assert_eq!(broken["status"], "Failed");
+    assert!(broken["errDesc"].as_str().unwrap().contains("malformed JSON"), "{broken}");
+    assert!(result_files(&alice, &broken).is_empty(), "no partial result set");
 }

@@ -84,6 +84,12 @@ impl Config {
                         database.name
                     )));
                 }
+                if !database.path.is_absolute() {
+                    return Err(file_error(format!(
+                        "engines.sqlite.databases: the path of {:?} must be absolute (jobs run in their own directories)",
+                        database.name
+                    )));
+                }
                 if sqlite.databases.iter().filter(|d| d.name == database.name).count() > 1 {
                     return Err(file_error(format!(
                         "engines.sqlite.databases: the name {:?} is given twice",

@@ -127,6 +127,7 @@ fn sql_databases_come_from_the_file_with_checked_names() {
         "[[engines.sqlite.databases]]\nname = \"../x\"\npath = \"/x\"\nusers = []\n",
         "[[engines.sqlite.databases]]\nname = \"a\"\npath = \"/x\"\nusers = []\n[[engines.sqlite.databases]]\nname = \"a\"\npath = \"/y\"\nusers = []\n",
         "[engines.jdbc]\ndatabase = \"nowhere\"\n",
+        "[[engines.sqlite.databases]]\nname = \"rel\"\npath = \"sales.db\"\nusers = []\n",
     ] {
         std::fs::write(&path, bad).unwrap();
         assert!(matches!(Config::default().apply_file(&path), Err(ConfigError::File { .. })), "{bad}");

@@ -36,6 +36,14 @@ pub const PROGRESS_MARKER: &str = "##portico:progress";
 /// marker becomes the job's error (`errDesc`) if the job fails.
 pub const ERROR_MARKER: &str = "##portico:error";
 
+/// A line a Python job prints (on stdout) when its `show()` has written a table result set to
+/// a hidden file of its result directory: the runner gives it the next result number, in the
+/// order of the job's output, so printed text and shown tables keep the order they came in.
+pub const RESULT_MARKER: &str = "##portico:result";
+
+/// The prefix of the hidden files `show()` writes before the runner numbers them.
+pub const PENDING_RESULT_PREFIX: &str = ".portico-table-";
+
 /// What an engine needs to know of a job to start it.
 pub struct Launch<'a> {
     pub code: &'a str,
@@ -112,6 +120,18 @@ impl Engine {
             let _ = std::fs::remove_file(work_dir.join(file));
         }
         let _ = std::fs::remove_dir(work_dir);
+    }
+
+    /// Whether the engine's own `##portico:error` line is the job's error (the SQL engine's);
+    /// for other engines such a line is just output.
+    pub fn reports_errors(self) -> bool {
+        matches!(self, Engine::Sqlite | Engine::Jdbc)
+    }
+
+    /// Whether the engine's jobs announce table result sets with `##portico:result` (Python's
+    /// `show()`).
+    pub fn announces_results(self) -> bool {
+        self == Engine::Python
     }
 
     /// Checks at submission what would stop the job from starting (for SQL: a database the

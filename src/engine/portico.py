@@ -5,16 +5,20 @@
     show(dataframe)                                      # a pandas DataFrame, if pandas is there
 
 Each call writes one TABLE result set (Linkis's dolphin format, type 2) into the job's result
-directory, numbered after the sets written before it; printing stays a TEXT result set. Column
+directory and announces it on stdout; Portico numbers it in the order of the job's output, so
+text printed before it comes first. Printing stays a TEXT result set. Column
 types come from the data: bool -> boolean, int -> bigint, float -> double, Decimal -> decimal,
 datetime -> timestamp, date -> date, bytes -> binary, anything else -> string; None (and a
-float NaN) is NULL. A row over 2 MB is refused with ValueError before anything is written.
+float NaN) (and pandas' NaT and NA) is NULL. A row over 2 MB, or a table without columns, is refused with
+ValueError before anything is written.
 """
 
 import datetime
 import decimal
 import math
 import os
+import sys
+import tempfile
 
 __all__ = ["show"]
 
@@ -27,24 +31,29 @@ def show(rows, columns=None):
 
     Returns the path of the result-set file written."""
     columns, rows = _columns_and_rows(rows, columns)
+    if not columns:
+        raise ValueError("a table needs at least one column")
     types = [_column_type(rows, i) for i in range(len(columns))]
     encoded = []
     for number, row in enumerate(rows, 1):
         if len(row) != len(columns):
             raise ValueError("row %d has %d values for %d columns" % (number, len(row), len(columns)))
         record = _record([_text(value, kind) for value, kind in zip(row, types)])
-        if len(record) > _MAX_ROW_BYTES:
+        # The limit counts what follows the row's own length field, as Portico's reader does.
+        if len(record) - 10 > _MAX_ROW_BYTES:
             raise ValueError("row %d is over 2 MB (%d bytes): result sets refuse such rows" % (number, len(record)))
         encoded.append(record)
     meta = []
     for name, kind in zip(columns, types):
         meta.extend([str(name).encode("utf-8"), kind.encode("ascii"), _NULL])
-    path, out = _next_file()
+    path, out = _pending_file()
     with out:
         out.write(b"dolphin" + b"%010d" % 2)
         out.write(_record(meta))
         for record in encoded:
             out.write(record)
+    sys.stdout.flush()
+    print("##portico:result " + os.path.basename(path), flush=True)
     return path
 
 
@@ -64,7 +73,9 @@ def _columns_and_rows(rows, columns):
 
 
 def _is_null(value):
-    return value is None or (isinstance(value, float) and math.isnan(value))
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return True
+    return type(value).__name__ in ("NaTType", "NAType")
 
 
 def _kind(value):
@@ -87,7 +98,7 @@ def _kind(value):
         return "bigint"
     if name.startswith("float"):
         return "double"
-    if name == "bool_":
+    if name in ("bool_", "bool"):
         return "boolean"
     if name == "Timestamp":
         return "timestamp"
@@ -124,25 +135,12 @@ def _record(values):
     return b"%010d%010d" % (10 + len(index) + len(data), len(index)) + index + data
 
 
-def _next_file():
+def _pending_file():
     directory = os.environ.get("PORTICO_RESULT_DIR")
     if not directory:
         raise RuntimeError("PORTICO_RESULT_DIR is not set: show() writes result sets of Portico jobs")
     os.makedirs(directory, exist_ok=True)
-    used = [_number(name) for name in os.listdir(directory)]
-    number = max([n for n in used if n is not None], default=-1) + 1
-    while True:
-        path = os.path.join(directory, "_%d.dolphin" % number)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            number += 1
-            continue
-        return path, os.fdopen(fd, "wb")
+    fd, path = tempfile.mkstemp(prefix=".portico-table-", dir=directory)
+    return path, os.fdopen(fd, "wb")
 
 
-def _number(name):
-    if not name.endswith(".dolphin"):
-        return None
-    tail = name[: -len(".dolphin")].rsplit("_", 1)[-1]
-    return int(tail) if tail.isdigit() else None

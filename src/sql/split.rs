@@ -107,6 +107,8 @@ struct Words {
     creating: bool,
     trigger: bool,
     in_body: bool,
+    /// `CASE … END` expressions open inside the body: their `END` does not end it.
+    cases: usize,
     last_was_end: bool,
 }
 
@@ -119,8 +121,16 @@ impl Words {
             self.trigger = true;
         } else if self.trigger && !self.in_body && word.eq_ignore_ascii_case("begin") {
             self.in_body = true;
+        } else if self.in_body && word.eq_ignore_ascii_case("case") {
+            self.cases += 1;
         }
-        self.last_was_end = word.eq_ignore_ascii_case("end");
+        let end = word.eq_ignore_ascii_case("end");
+        if end && self.cases > 0 {
+            self.cases -= 1;
+            self.last_was_end = false;
+        } else {
+            self.last_was_end = end;
+        }
     }
 
     /// Inside a trigger body a `;` ends a body statement, not the trigger, unless it follows
@@ -152,6 +162,11 @@ mod tests {
         assert_eq!(got.len(), 2, "{got:?}");
         assert!(got[0].ends_with("end"));
         assert_eq!(got[1], "select 1");
+        let with_case = "create trigger tr after insert on t begin insert into log values (case when new.a > 0 then 1 else 0 end); insert into log values (2); end; select 2";
+        let got = texts(with_case);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(got[0].ends_with("values (2); end"), "{got:?}");
+        assert_eq!(texts("begin transaction; insert into t values (1); end; select 1").len(), 4);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::Run;
+use crate::engine::PENDING_RESULT_PREFIX;
 use crate::job::child::ExitInfo;
 use crate::job::finish::error_code;
 use crate::job::{control, wording, JobState};
@@ -58,6 +59,8 @@ impl Run<'_> {
         self.entry.close_log();
         drop(self.result.take());
 
+        // Tables a job wrote but never announced (it was killed in between) are not results.
+        result_set::remove_pending(&spec.result_dir, PENDING_RESULT_PREFIX);
         let result_sets = result_set::count(&spec.result_dir);
         self.ledger.end(self.entry, |live| {
             live.state = state;

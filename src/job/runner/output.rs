@@ -2,10 +2,11 @@
 //! set, and the stderr tail a failure quotes. It must not know how the process is signalled.
 
 use super::Run;
-use crate::engine::{ERROR_MARKER, PROGRESS_MARKER};
+use crate::engine::{ERROR_MARKER, PENDING_RESULT_PREFIX, PROGRESS_MARKER, RESULT_MARKER};
 use crate::job::child::Stream;
 use crate::job::store::StageCounts;
 use crate::storage::log_file::Level;
+use crate::storage::result_set;
 use crate::storage::result_set::TextResultWriter;
 
 /// The most stages a `n/m` progress marker may report; larger markers are ignored.
@@ -16,9 +17,15 @@ pub(super) const STDERR_TAIL_LINES: usize = 5;
 
 impl Run<'_> {
     pub(super) fn on_line(&mut self, stream: Stream, line: Vec<u8>) {
+        let engine = self.entry.spec.engine;
         let progress = line.starts_with(PROGRESS_MARKER.as_bytes());
-        let error = stream == Stream::Stdout && line.starts_with(ERROR_MARKER.as_bytes());
-        let marker = progress || error;
+        let error = stream == Stream::Stdout && engine.reports_errors() && line.starts_with(ERROR_MARKER.as_bytes());
+        let result =
+            stream == Stream::Stdout && engine.announces_results() && line.starts_with(RESULT_MARKER.as_bytes());
+        let marker = progress || error || result;
+        if result {
+            self.on_result_marker(&String::from_utf8_lossy(&line[RESULT_MARKER.len()..]));
+        }
         if progress {
             self.on_progress_marker(&String::from_utf8_lossy(&line[PROGRESS_MARKER.len()..]));
         }
@@ -72,6 +79,25 @@ impl Run<'_> {
             }
         } else if let Ok(fraction) = text.parse::<f64>() {
             live.raise_progress(fraction);
+        }
+    }
+
+    /// Numbers a table a Python job's `show()` has written to a hidden file: the next result
+    /// number (taken now, in the order of the job's output) is claimed and the file renamed
+    /// onto it. Only a pending file of the job's own result directory is taken.
+    fn on_result_marker(&mut self, name: &str) {
+        let name = name.trim();
+        let dir = &self.entry.spec.result_dir;
+        let pending = dir.join(name);
+        let valid = name.starts_with(PENDING_RESULT_PREFIX) && !name.contains('/') && pending.is_file();
+        if !valid {
+            self.entry
+                .log_event(Level::Warn, &format!("Ignored a result announcement for {name:?}: no such pending table"));
+            return;
+        }
+        let numbered = result_set::create_next(dir).and_then(|(path, _)| std::fs::rename(&pending, path));
+        if let Err(e) = numbered {
+            self.entry.log_event(Level::Error, &format!("Cannot keep a shown table as a result set: {e}"));
         }
     }
 

@@ -75,6 +75,17 @@ pub fn count(dir: &Path) -> u32 {
     })
 }
 
+/// Removes the files of `dir` whose names start with `prefix` (results written but never
+/// numbered).
+pub fn remove_pending(dir: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.filter_map(Result::ok) {
+        if entry.file_name().to_string_lossy().starts_with(prefix) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Creates the next result file of `dir` (creating `dir` if needed): `_N.dolphin` for the
 /// smallest N above every number already used there.
 ///
