@@ -60,8 +60,7 @@ impl Run<'_> {
         drop(self.result.take());
 
         // Tables a job wrote but never announced (it was killed in between) are not results.
-        result_set::remove_pending(&spec.result_dir, PENDING_RESULT_PREFIX);
-        let result_sets = result_set::count(&spec.result_dir);
+        let result_sets = result_set::settle(&spec.result_dir, PENDING_RESULT_PREFIX);
         self.ledger.end(self.entry, |live| {
             live.state = state;
             live.result_sets = result_sets;

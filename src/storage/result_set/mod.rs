@@ -67,23 +67,22 @@ pub fn number_in_name(name: &str) -> Option<u64> {
     name.strip_suffix(".dolphin")?.rsplit('_').next()?.parse().ok()
 }
 
-/// How many result sets `dir` holds (none if it does not exist).
-pub fn count(dir: &Path) -> u32 {
-    std::fs::read_dir(dir).map_or(0, |entries| {
-        entries.filter_map(Result::ok).filter(|e| number_in_name(&e.file_name().to_string_lossy()).is_some()).count()
-            as u32
-    })
-}
-
-/// Removes the files of `dir` whose names start with `prefix` (results written but never
-/// numbered).
-pub fn remove_pending(dir: &Path, prefix: &str) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+/// Settles a job's result directory once the job is over: removes the files whose names
+/// start with `pending_prefix` (results written but never numbered) and returns how many
+/// result sets it holds (none if it does not exist). One pass over the directory.
+pub fn settle(dir: &Path, pending_prefix: &str) -> u32 {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    let mut count = 0;
     for entry in entries.filter_map(Result::ok) {
-        if entry.file_name().to_string_lossy().starts_with(prefix) {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(pending_prefix) {
             let _ = std::fs::remove_file(entry.path());
+        } else if number_in_name(&name).is_some() {
+            count += 1;
         }
     }
+    count
 }
 
 /// Creates the next result file of `dir` (creating `dir` if needed): `_N.dolphin` for the
