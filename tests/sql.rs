@@ -5,6 +5,7 @@
 use serde_json::{json, Value};
 
 use crate::helper::{eventually, proc_status, Client, Portico, MULTI_USER_CONFIG};
+use crate::tables::{download, python, READ_XLSX};
 
 /// The multi-user config plus a database only alice may use.
 fn server() -> (Portico, tempfile::TempDir) {
@@ -113,6 +114,17 @@ fn sql_results_read_as_a_linkis_sdk_reads_them() {
     assert_eq!(distinct["fileContent"][1][1], Value::Null);
     assert_eq!(distinct["fileContent"][1][2], Value::Null);
     assert_eq!(distinct["fileContent"][2][1], "NULL");
+
+    // The table as the console downloads it, opened with a real reader.
+    let out = tempfile::tempdir().unwrap();
+    let workbook = out.path().join("people.xlsx");
+    let query = format!("filesystem/resultsetToExcel?path={}&outputFileType=xlsx", files[0]);
+    assert_eq!(download(&server, "alice", &query, &workbook).0, 200);
+    let sheets = python(READ_XLSX, &workbook);
+    let rows = sheets.as_object().unwrap().values().next().unwrap()["rows"].clone();
+    assert_eq!(rows[0][0], "id");
+    assert_eq!(rows[1][1], "Zoë 🚀; \"quoted\"");
+    assert_eq!(rows.as_array().unwrap().len(), 4, "a header and three rows: {rows}");
 
     let counts = alice.ok(&format!("filesystem/openFile?path={}", files[1]));
     assert_eq!(column_names_and_types(&counts), [("n".into(), "bigint".into()), ("top".into(), "double".into())]);
@@ -307,6 +319,18 @@ fn a_million_row_result_is_paged_without_reading_it_all() {
     assert_eq!(deep["fileContent"][0], json!(["500200", "row 500200"]));
     assert_eq!(deep["fileContent"][199], json!(["500001", "row 500001"]));
     assert_eq!(task["metrics"].as_str().map(|m| m.contains("\"resultSets\":1")), Some(true), "{}", task["metrics"]);
+
+    // The whole result downloaded as CSV and read back with Python's csv module.
+    let out = tempfile::tempdir().unwrap();
+    let csv_file = out.path().join("million.csv");
+    assert_eq!(download(&server, "alice", &format!("filesystem/resultsetToExcel?path={file}"), &csv_file).0, 200);
+    let summary = python(
+        "import csv, json, sys\n\
+         rows = list(csv.reader(open(sys.argv[1], newline='')))\n\
+         print(json.dumps([len(rows), rows[0], rows[1], rows[-1]]))",
+        &csv_file,
+    );
+    assert_eq!(summary, json!([1_000_001, ["x", "label"], ["1000000", "row 1000000"], ["1", "row 1"]]));
 }
 
 #[test]

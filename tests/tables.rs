@@ -60,7 +60,7 @@ fn uri(path: &Path) -> String {
 }
 
 /// A raw GET as `user`: status, the named response headers, the body as it came.
-fn download(server: &Portico, user: &str, query: &str, to: &Path) -> (u16, Value, String) {
+pub(crate) fn download(server: &Portico, user: &str, query: &str, to: &Path) -> (u16, Value, String) {
     let url = format!("{}/api/rest_j/v1/{query}", server.base);
     let response = match ureq::get(&url).set("Token-Code", TEST_TOKEN).set("Token-User", user).call() {
         Ok(response) => response,
@@ -81,7 +81,7 @@ fn download(server: &Portico, user: &str, query: &str, to: &Path) -> (u16, Value
 }
 
 /// Runs a Python script on `file`; returns what it printed as JSON.
-fn python(script: &str, file: &Path) -> Value {
+pub(crate) fn python(script: &str, file: &Path) -> Value {
     let interpreter = std::env::var("PORTICO_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
     let output = Command::new(&interpreter).arg("-c").arg(script).arg(file).output().expect("run python");
     assert!(
@@ -96,7 +96,7 @@ const READ_CSV: &str = "import csv, json, sys\n\
     with open(sys.argv[1], newline='', encoding='utf-8') as f:\n\
     \x20   print(json.dumps(list(csv.reader(f, delimiter=sys.argv[2] if len(sys.argv) > 2 else ','))))";
 
-const READ_XLSX: &str = "import json, sys, openpyxl\n\
+pub(crate) const READ_XLSX: &str = "import json, sys, openpyxl\n\
     wb = openpyxl.load_workbook(sys.argv[1])\n\
     print(json.dumps({ws.title: {'rows': [list(r) for r in ws.iter_rows(values_only=True)],\n\
     \x20   'bold': bool(ws['A1'].font.bold)} for ws in wb.worksheets}))";
