@@ -18,9 +18,8 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{millis, proc_status, quantile, start, Server};
+use common::{millis, proc_status, quantile, start, Api};
 use portico::{Column, TableResultWriter};
-use serde_json::Value;
 
 const ROWS: u64 = 1_000_000;
 const PAGE_SIZE: u64 = 200;
@@ -29,73 +28,20 @@ const SAMPLES: usize = 50;
 const OPEN_FILE_CEILING: Duration = Duration::from_millis(5);
 const DOWNLOAD_MEMORY_CEILING_KIB: u64 = 16 * 1024;
 
-struct Api {
-    agent: ureq::Agent,
-    base: String,
-    token: String,
+/// Downloads `path` into nothing; returns the bytes received.
+fn drain(api: &Api, path: &str) -> u64 {
+    std::io::copy(&mut api.call(path).into_reader(), &mut std::io::sink()).expect("download")
 }
 
-impl Api {
-    fn new(server: &Server) -> Api {
-        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).max_idle_connections_per_host(1).build();
-        Api { agent, base: server.base.clone(), token: server.token.clone() }
-    }
-
-    fn get_text(&self, path: &str) -> String {
-        self.agent
-            .get(&format!("{}/api/rest_j/v1/{path}", self.base))
-            .set("Token-Code", &self.token)
-            .set("Token-User", "hadoop")
-            .call()
-            .expect("GET")
-            .into_string()
-            .expect("body")
-    }
-
-    /// Downloads `path` into nothing; returns the bytes received.
-    fn drain(&self, path: &str) -> u64 {
-        let response = self
-            .agent
-            .get(&format!("{}/api/rest_j/v1/{path}", self.base))
-            .set("Token-Code", &self.token)
-            .set("Token-User", "hadoop")
-            .call()
-            .expect("GET");
-        std::io::copy(&mut response.into_reader(), &mut std::io::sink()).expect("download")
-    }
-
-    fn get(&self, path: &str) -> Value {
-        serde_json::from_str(&self.get_text(path)).expect("JSON")
-    }
-
-    /// Runs `true` as the admin and returns the directory its results would go in.
-    fn finished_job_result_dir(&self) -> std::path::PathBuf {
-        let body = serde_json::json!({"executionContent": {"code": "true", "runType": "shell"}, "labels": {"engineType": "shell-1"}});
-        let answer: Value = self
-            .agent
-            .post(&format!("{}/api/rest_j/v1/entrance/submit", self.base))
-            .set("Token-Code", &self.token)
-            .set("Token-User", "hadoop")
-            .send_json(body)
-            .expect("submit")
-            .into_json()
-            .expect("JSON");
-        let task = answer["data"]["taskID"].as_u64().expect("taskID");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let status = self.get(&format!("entrance/{task}/status"));
-            if matches!(status["data"]["status"].as_str(), Some("Succeed" | "Failed" | "Cancelled" | "Timeout")) {
-                break;
-            }
-            assert!(Instant::now() < deadline, "job {task} did not finish in time");
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let location = self.get(&format!("jobhistory/{task}/get"))["data"]["task"]["resultLocation"]
-            .as_str()
-            .expect("resultLocation")
-            .to_string();
-        location.strip_prefix("file://").expect("file:// URI").into()
-    }
+/// Runs `true` as the admin and returns the directory its results would go in.
+fn finished_job_result_dir(api: &Api) -> std::path::PathBuf {
+    let task = api.submit("true");
+    api.wait_done(task, Instant::now() + Duration::from_secs(30));
+    let location = api.get(&format!("jobhistory/{task}/get"))["data"]["task"]["resultLocation"]
+        .as_str()
+        .expect("resultLocation")
+        .to_string();
+    location.strip_prefix("file://").expect("file:// URI").into()
 }
 
 fn verdict(ok: bool) -> &'static str {
@@ -109,7 +55,7 @@ fn verdict(ok: bool) -> &'static str {
 fn main() {
     let (server, _) = start(2);
     let api = Api::new(&server);
-    let dir = api.finished_job_result_dir();
+    let dir = finished_job_result_dir(&api);
     let columns = [
         Column::new("id", "bigint"),
         Column::new("name", "string"),
@@ -187,7 +133,7 @@ fn main() {
         std::fs::write(format!("/proc/{}/clear_refs", server.child.id()), "5").expect("reset the peak");
         let before = proc_status(server.child.id(), "VmRSS");
         let started = Instant::now();
-        let bytes = api.drain(&format!("filesystem/resultsetToExcel?path={uri}&{query}"));
+        let bytes = drain(&api, &format!("filesystem/resultsetToExcel?path={uri}&{query}"));
         let took = started.elapsed();
         let grew = proc_status(server.child.id(), "VmHWM").saturating_sub(before);
         println!(

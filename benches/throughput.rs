@@ -11,65 +11,14 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{start, Server};
+use common::{start, Api};
 use portico::{History, ListFilter};
-use serde_json::{json, Value};
 
 const TRIVIAL_JOBS: usize = 1000;
 const SUBMITTERS: usize = 4;
 const STATUS_CONNECTIONS: usize = 16;
 const STATUS_SECONDS: u64 = 3;
 const HISTORY_ROWS: u64 = 1_000_000;
-
-/// One keep-alive connection acting as the admin.
-struct Api {
-    agent: ureq::Agent,
-    base: String,
-    token: String,
-}
-
-impl Api {
-    fn new(server: &Server) -> Api {
-        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).max_idle_connections_per_host(1).build();
-        Api { agent, base: server.base.clone(), token: server.token.clone() }
-    }
-
-    fn get(&self, path: &str) -> Value {
-        self.agent
-            .get(&format!("{}/api/rest_j/v1/{path}", self.base))
-            .set("Token-Code", &self.token)
-            .set("Token-User", "hadoop")
-            .call()
-            .expect("GET")
-            .into_json()
-            .expect("JSON")
-    }
-
-    fn submit(&self, code: &str) -> u64 {
-        let body = json!({"executionContent": {"code": code, "runType": "shell"}, "labels": {"engineType": "shell-1"}});
-        let answer: Value = self
-            .agent
-            .post(&format!("{}/api/rest_j/v1/entrance/submit", self.base))
-            .set("Token-Code", &self.token)
-            .set("Token-User", "hadoop")
-            .send_json(body)
-            .expect("submit")
-            .into_json()
-            .expect("JSON");
-        answer["data"]["taskID"].as_u64().expect("taskID")
-    }
-
-    fn wait_done(&self, task: u64, deadline: Instant) {
-        loop {
-            let status = self.get(&format!("entrance/{task}/status"));
-            if matches!(status["data"]["status"].as_str(), Some("Succeed" | "Failed" | "Cancelled" | "Timeout")) {
-                return;
-            }
-            assert!(Instant::now() < deadline, "job {task} did not finish in time");
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
-}
 
 fn trivial_jobs_per_second() -> (f64, u64) {
     let (server, _) = start(2);

@@ -8,6 +8,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use serde_json::{json, Value};
+
 /// A `portico` process on a free loopback port with a temporary data directory.
 pub struct Server {
     pub child: Child,
@@ -129,4 +131,63 @@ pub fn quantile(samples: &mut [Duration], q: f64) -> Duration {
 
 pub fn millis(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
+}
+
+/// One keep-alive connection acting as the admin, through a real HTTP client.
+pub struct Api {
+    agent: ureq::Agent,
+    base: String,
+    token: String,
+}
+
+impl Api {
+    pub fn new(server: &Server) -> Api {
+        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).max_idle_connections_per_host(1).build();
+        Api { agent, base: server.base.clone(), token: server.token.clone() }
+    }
+
+    /// A GET under `/api/rest_j/v1/` that must get an answer.
+    pub fn call(&self, path: &str) -> ureq::Response {
+        self.agent
+            .get(&format!("{}/api/rest_j/v1/{path}", self.base))
+            .set("Token-Code", &self.token)
+            .set("Token-User", "hadoop")
+            .call()
+            .expect("GET")
+    }
+
+    pub fn get_text(&self, path: &str) -> String {
+        self.call(path).into_string().expect("body")
+    }
+
+    pub fn get(&self, path: &str) -> Value {
+        serde_json::from_str(&self.get_text(path)).expect("JSON")
+    }
+
+    /// Submits shell `code`; returns its taskID.
+    pub fn submit(&self, code: &str) -> u64 {
+        let body = json!({"executionContent": {"code": code, "runType": "shell"}, "labels": {"engineType": "shell-1"}});
+        let answer: Value = self
+            .agent
+            .post(&format!("{}/api/rest_j/v1/entrance/submit", self.base))
+            .set("Token-Code", &self.token)
+            .set("Token-User", "hadoop")
+            .send_json(body)
+            .expect("submit")
+            .into_json()
+            .expect("JSON");
+        answer["data"]["taskID"].as_u64().expect("taskID")
+    }
+
+    /// Polls the job until it has ended, failing the benchmark after `deadline`.
+    pub fn wait_done(&self, task: u64, deadline: Instant) {
+        loop {
+            let status = self.get(&format!("entrance/{task}/status"));
+            if matches!(status["data"]["status"].as_str(), Some("Succeed" | "Failed" | "Cancelled" | "Timeout")) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "job {task} did not finish in time");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
 }
