@@ -364,3 +364,29 @@ fn scripts_keep_their_data_or_say_why_not() {
     assert!(broken["errDesc"].as_str().unwrap().contains("malformed JSON"), "{broken}");
     assert!(result_files(&alice, &broken).is_empty(), "no partial result set");
 }
+
+#[test]
+fn hostile_parameters_and_files_in_a_result_directory_are_refused_without_hanging() {
+    let (server, _dir) = server();
+    let alice = server.as_user("alice");
+    let rows =
+        "with recursive s(n) as (select 1 union all select n + 1 from s where n < 600) select n, null as gap from s";
+    let task = wait_record(&alice, submit_sql(&alice, rows, json!({})).unwrap());
+    let file = result_files(&alice, &task)[0].clone();
+
+    // nullValue stands in for every NULL of an answer: a long one is refused, not multiplied.
+    let (_, answer) = alice.get(&format!("filesystem/openFile?path={file}&nullValue={}", "x".repeat(65)));
+    assert_ne!(answer["status"], 0);
+    assert!(answer["message"].as_str().unwrap().contains("at most 64"), "{answer}");
+    let shown = alice.ok(&format!("filesystem/openFile?path={file}&pageSize=2&nullValue={}", "y".repeat(64)));
+    assert_eq!(shown["fileContent"][0][1], "y".repeat(64));
+
+    // A FIFO where the row index should be (a job could make one) is not waited on.
+    let local = file.strip_prefix("file://").unwrap();
+    let index = std::path::Path::new(local).with_file_name("._0.dolphin.idx");
+    let _ = std::fs::remove_file(&index);
+    let made = std::process::Command::new("mkfifo").arg(&index).status().unwrap();
+    assert!(made.success());
+    let page = alice.ok(&format!("filesystem/openFile?path={file}&page=3&pageSize=256"));
+    assert_eq!(page["fileContent"][0][0], "513", "read by skipping rows instead");
+}

@@ -87,7 +87,8 @@ pub fn sheet_name(name: &str) -> String {
         .map(|c| if "[]:*?/\\".contains(c) || c.is_control() { '_' } else { c })
         .take(MAX_SHEET_NAME_CHARS)
         .collect();
-    let trimmed = cleaned.trim_matches('\'').trim();
+    // Apostrophes and spaces may nest (`a' `): trim both until neither is at an end.
+    let trimmed = cleaned.trim_matches(|c: char| c == '\'' || c.is_whitespace());
     if trimmed.is_empty() || trimmed.eq_ignore_ascii_case("history") {
         "result".to_string()
     } else {

@@ -18,8 +18,10 @@ use crate::job::scheduler::Scheduler;
 use crate::logging::Limiter;
 use crate::sync::{Permit, Semaphore};
 
-/// How long a request waits for a turn to build a large answer before it is told to retry.
-const LARGE_ANSWER_PATIENCE: Duration = Duration::from_secs(2);
+/// How long a request waits for a turn to build a large answer before it is told to retry:
+/// short, because it waits on a handler thread, and a few clients holding every turn (slow
+/// downloads) must not make every other request queue behind those waiting.
+const LARGE_ANSWER_PATIENCE: Duration = Duration::from_millis(100);
 
 /// What handlers need: the settings, the job service, the credential store, and the shared
 /// limits on what requests may cost together.
@@ -29,6 +31,9 @@ pub struct Context {
     pub accounts: Accounts,
     /// Large answers (log pages, openFile pages, openLog) being built or written at once.
     pub large_answers: Semaphore,
+    /// Downloads being built or streamed at once: a pool of their own, so that slow
+    /// downloaders cannot take every turn the pages need, nor the other way round.
+    pub downloads: Semaphore,
     /// Lines about failed authentication: a flood of bad tokens writes a few, and a count.
     pub auth_failures_logged: Limiter,
 }
@@ -41,8 +46,16 @@ impl Context {
             scheduler,
             accounts,
             large_answers: Semaphore::new(large),
+            downloads: Semaphore::new(large),
             auth_failures_logged: Limiter::new(Duration::from_secs(10), 20),
         }
+    }
+
+    /// A turn to build and stream a download, or a 503 telling the client to retry.
+    pub fn download_turn(&self) -> Result<Permit, ApiError> {
+        self.downloads
+            .acquire_within(LARGE_ANSWER_PATIENCE)
+            .ok_or(ApiError::Busy { what: "Too many downloads are running at once", retry_after_secs: 5 })
     }
 
     /// A turn to build a large answer, or a 503 telling the client to retry.

@@ -218,6 +218,9 @@ impl WakePoller {
     }
 }
 
+/// Bytes a handler thread writes of one answer before handing the rest to the poller.
+const HANDLER_WRITE_BUDGET: usize = 1024 * 1024;
+
 /// A handler thread: serves handed-over requests one at a time, and gives each connection back.
 pub fn handle_requests(
     jobs: &Receiver<(Conn, Head)>,
@@ -244,8 +247,9 @@ pub fn handle_requests(
             (false, true) => Next::Close,
             (false, false) => Next::Linger,
         };
-        // This thread has nothing else to do: it writes (and produces) until the socket is full.
-        let returned = match out.write_some(&conn.stream, usize::MAX) {
+        // Written here until the socket is full or a budget is spent; the rest of a long answer
+        // goes on in the poller, under the whole-answer deadline, and this thread is free.
+        let returned = match out.write_some(&conn.stream, HANDLER_WRITE_BUDGET) {
             Ok(Progress::Done) => Returned { conn, pending: None, next },
             Ok(Progress::Blocked | Progress::Yielded) => Returned { conn, pending: Some(out), next },
             Err(_) => Returned { conn, pending: None, next: Next::Close },

@@ -25,7 +25,7 @@ const DEFAULT_FILE_NAME: &str = "downloadResultset";
 const XLSX_CONTENT_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 /// Result sets one workbook takes: each sheet keeps a temporary file open until the workbook
 /// is zipped.
-const MAX_SHEETS: usize = 1000;
+const MAX_SHEETS: usize = 100;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum FileType {
@@ -47,7 +47,7 @@ pub fn resultset(call: Call<'_>) -> Result<Answer, ApiError> {
         }
         FileType::Xlsx => None,
     };
-    let permit = context.large_answer()?;
+    let permit = context.download_turn()?;
     let reader = ResultReader::open(&path).map_err(|e| read_refused(&path, e))?;
     let (response, extension) = match csv {
         Some(options) => {
@@ -80,7 +80,7 @@ pub fn resultsets(call: Call<'_>) -> Result<Answer, ApiError> {
         return Err(linkis_error(80003, format!("{} is not a result directory", uri_of(&dir))));
     }
     let values = values(request)?;
-    let permit = context.large_answer()?;
+    let permit = context.download_turn()?;
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .map_err(|e| ApiError::Internal(format!("cannot list {}: {e}", dir.display())))?
         .filter_map(|entry| entry.ok())
@@ -92,6 +92,12 @@ pub fn resultsets(call: Call<'_>) -> Result<Answer, ApiError> {
         .collect();
     if files.is_empty() {
         return Err(linkis_error(80029, "Empty dir(空目录)!".into()));
+    }
+    if files.len() > MAX_SHEETS {
+        return Err(ApiError::BadRequest(format!(
+            "The directory holds {} result sets; one workbook takes at most {MAX_SHEETS}: download them one by one",
+            files.len()
+        )));
     }
     files.sort_by_key(|p| result_order(p));
     let mut sheets = Vec::new();
@@ -153,7 +159,7 @@ fn file_type(request: &Request) -> Result<FileType, ApiError> {
 
 /// `nullValue` (default `NULL`, `BLANK` for nothing) and `limit` (rows; 0 or absent for all).
 fn values(request: &Request) -> Result<Values, ApiError> {
-    let null_value = match request.param("nullValue") {
+    let null_value = match super::filesystem::null_value_param(request)? {
         None => "NULL".to_string(),
         Some(v) if v.is_empty() => "NULL".to_string(),
         Some(v) if v.eq_ignore_ascii_case("BLANK") => String::new(),

@@ -26,6 +26,10 @@ const MAX_COLUMN_PAGE_SIZE: u64 = 500;
 /// entrance log endpoint.
 const MAX_OPEN_LOG_BYTES: u64 = 30 * 1024 * 1024;
 
+/// Entries a listing shows at most: a directory with more is refused rather than answered
+/// with a listing of hundreds of megabytes.
+const MAX_LISTED: usize = 10_000;
+
 /// Which of a user's trees a path must be in.
 #[derive(Clone, Copy)]
 pub(super) enum Tree {
@@ -163,11 +167,20 @@ pub fn dir_file_trees(call: Call<'_>) -> Result<Message, ApiError> {
     let mut tree = node(&dir, None);
     tree["properties"] = Value::Null;
     if dir.is_dir() {
+        let permit = context.large_answer()?;
         let mut children: Vec<PathBuf> = std::fs::read_dir(&dir)
             .map_err(|e| ApiError::Internal(format!("cannot list {}: {e}", dir.display())))?
             .filter_map(|entry| entry.ok().map(|e| e.path()))
             .filter(|path| !is_hidden(path))
+            .take(MAX_LISTED + 1)
             .collect();
+        if children.len() > MAX_LISTED {
+            return Err(ApiError::BadRequest(format!(
+                "{} holds more than {MAX_LISTED} entries; list a directory below it",
+                uri_of(&dir)
+            )));
+        }
+        drop(permit);
         children.sort_by_key(|p| result_order(p));
         tree["children"] = Value::Array(children.iter().map(|child| node(child, Some(&dir))).collect());
     }
@@ -220,6 +233,20 @@ pub(super) fn read_refused(path: &Path, error: ReadError) -> ApiError {
     }
 }
 
+/// The longest `nullValue` accepted: it stands in for every NULL of an answer, so a long one
+/// would multiply a result's size.
+pub(super) const MAX_NULL_VALUE_CHARS: usize = 64;
+
+/// The `nullValue` parameter, refused when it is longer than [`MAX_NULL_VALUE_CHARS`].
+pub(super) fn null_value_param(request: &Request) -> Result<Option<String>, ApiError> {
+    match request.param("nullValue") {
+        Some(v) if v.chars().count() > MAX_NULL_VALUE_CHARS => {
+            Err(ApiError::BadRequest(format!("nullValue may be at most {MAX_NULL_VALUE_CHARS} characters")))
+        }
+        other => Ok(other),
+    }
+}
+
 /// What `nullValue` asks for: Linkis's default shows NULL as the text `NULL`, `LINKIS_NULL`
 /// as a JSON null, anything else replaces NULLs and empty values.
 fn shown_value(value: Option<String>, null_value: &str) -> Value {
@@ -262,7 +289,7 @@ pub fn open_file(call: Call<'_>) -> Result<Message, ApiError> {
     }
     let window = first as usize..first.saturating_add(column_page_size).min(total_columns) as usize;
     let rows = reader.page(page, page_size, window.clone()).map_err(|e| read_refused(&path, e))?;
-    let null_value = request.param("nullValue").unwrap_or_default();
+    let null_value = null_value_param(request)?.unwrap_or_default();
     let total_line = rows.len();
     let content: Vec<Value> = rows
         .into_iter()

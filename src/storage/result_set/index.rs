@@ -9,6 +9,7 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// Every how many rows the index records an offset.
@@ -64,8 +65,18 @@ pub struct IndexReader {
 impl IndexReader {
     /// The index of the result set at `path`, if it has one.
     pub fn open(path: &Path, data_len: u64) -> Option<IndexReader> {
-        let file = File::open(index_path(path)).ok()?;
-        let entries = file.metadata().ok()?.len() / 8;
+        // Non-blocking and not through a symlink, then checked on the open descriptor: a FIFO
+        // or a device a job put in its result directory must not hang or mislead a reader.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+            .open(index_path(path))
+            .ok()?;
+        let metadata = file.metadata().ok()?;
+        if !metadata.is_file() {
+            return None;
+        }
+        let entries = metadata.len() / 8;
         Some(IndexReader { file, entries, data_len })
     }
 

@@ -6,6 +6,7 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::ops::Range;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use super::index::IndexReader;
@@ -13,6 +14,10 @@ use super::{Column, ResultKind, MAX_ROW_BYTES, NULL_VALUE};
 
 /// The most one page may hold: memory per request stays bounded whatever the file holds.
 pub const MAX_PAGE_BYTES: usize = 16 * 1024 * 1024;
+
+/// What a cell costs an answer beyond its text (a JSON string, its quotes and comma, and a
+/// `nullValue` of at most this many bytes in place of a NULL).
+const CELL_OVERHEAD: usize = 96;
 
 /// The largest row length the reader accepts: Linkis's row limit for the values plus room for
 /// the index, so every file Linkis writes is read, and a corrupt length cannot make the
@@ -107,8 +112,14 @@ impl<'a> Row<'a> {
 impl ResultReader {
     /// Opens a result set and reads its header and metadata.
     pub fn open(path: &Path) -> Result<ResultReader, ReadError> {
-        let file = File::open(path)?;
-        let file_len = file.metadata()?.len();
+        // Non-blocking, checked on the open descriptor: a FIFO swapped in after the caller's
+        // check must not hang the thread that reads it.
+        let file = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path)?;
+        let metadata = file.metadata()?;
+        if !metadata.is_file() {
+            return Err(invalid("not a regular file"));
+        }
+        let file_len = metadata.len();
         let index = IndexReader::open(path, file_len);
         let mut reader = BufReader::with_capacity(64 * 1024, file);
         let mut magic = [0u8; 7];
@@ -213,7 +224,9 @@ impl ResultReader {
             let Some(row) = self.next_row()? else { break };
             let values: Vec<Option<String>> =
                 columns.clone().map(|i| row.get(i).map(|v| String::from_utf8_lossy(v).into_owned())).collect();
-            bytes += values.iter().map(|v| v.as_ref().map_or(0, String::len)).sum::<usize>();
+            // Every cell counts, NULL and empty ones too: each becomes a JSON value, and a
+            // client's `nullValue` may replace it with text of its own (capped by the caller).
+            bytes += values.iter().map(|v| v.as_ref().map_or(0, String::len) + CELL_OVERHEAD).sum::<usize>();
             if bytes > MAX_PAGE_BYTES {
                 return Err(ReadError::PageTooLarge { limit: MAX_PAGE_BYTES });
             }
