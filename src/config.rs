@@ -46,6 +46,8 @@ pub struct Config {
     pub shell: String,
     /// SQL jobs: the databases besides each user's own, and the row cap of a result set.
     pub sqlite: SqliteSettings,
+    /// Spark jobs: where Spark is and where their executors run.
+    pub spark: SparkSettings,
     /// On SIGTERM/SIGINT, how long running jobs may go on before they are killed.
     pub shutdown_grace: Duration,
     /// A job's log stops taking the job's output past this many bytes (a note says so).
@@ -81,6 +83,7 @@ impl Default for Config {
             python: "python3".into(),
             shell: "sh".into(),
             sqlite: SqliteSettings::default(),
+            spark: SparkSettings::default(),
             session_timeout: Duration::from_secs(3600),
             linkis_admin_tokens: false,
             shutdown_grace: Duration::from_secs(30),
@@ -197,6 +200,7 @@ impl std::error::Error for ConfigError {}
 use engines::EngineSection;
 pub use engines::SqliteSettings;
 use flags::Flags;
+pub use spark::SparkSettings;
 
 impl Config {
     /// Resolves the settings from the process's arguments (without the program name) and
@@ -366,6 +370,7 @@ fn positive(value: &str) -> Option<usize> {
 
 mod engines;
 mod flags;
+mod spark;
 
 #[cfg(test)]
 mod tests;

@@ -43,7 +43,7 @@ fn malformed_and_incomplete_bodies_are_refused_clearly() {
         "must be a string",
     );
     assert_refused(
-        &server.post("entrance/submit", &json!({"executionContent": {"code": "select 1", "runType": "sql"}, "labels": {"engineType": "spark-2.4.3"}}).to_string()),
+        &server.post("entrance/submit", &json!({"executionContent": {"code": "select 1", "runType": "sql"}, "labels": {"engineType": "flink-1.16"}}).to_string()),
         400,
         "shell-* (runType shell|sh), python-* (runType python|py|py3|python3)",
     );

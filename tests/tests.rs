@@ -13,5 +13,6 @@ mod history;
 mod logs;
 mod readme;
 mod restart;
+mod spark;
 mod sql;
 mod tables;

@@ -41,6 +41,7 @@ pub(super) struct EngineSection {
     shell: Option<String>,
     sqlite: Option<SqliteSection>,
     jdbc: Option<JdbcSection>,
+    spark: Option<super::spark::SparkSection>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -107,6 +108,9 @@ impl Config {
                 )));
             }
             self.sqlite.jdbc_database = Some(jdbc.database);
+        }
+        if let Some(spark) = engines.spark {
+            self.spark.apply(spark, file_error)?;
         }
         Ok(())
     }

@@ -7,6 +7,7 @@
 
 mod python;
 mod shell;
+pub mod spark;
 pub mod sqlite;
 
 use std::path::{Path, PathBuf};
@@ -26,6 +27,8 @@ pub enum Engine {
     Sqlite,
     /// Linkis's JDBC engine type, mapped by the config to one named SQLite database.
     Jdbc,
+    /// Spark SQL or PySpark through `spark-submit` in client mode.
+    Spark,
 }
 
 /// A line a job prints (on stdout) to report progress: `##portico:progress 0.42` or
@@ -41,12 +44,18 @@ pub const ERROR_MARKER: &str = "##portico:error";
 /// order of the job's output, so printed text and shown tables keep the order they came in.
 pub const RESULT_MARKER: &str = "##portico:result";
 
+/// A line a Python or Spark job's helpers print (on stdout) for the log only: it is kept out of
+/// the text result set.
+pub const LOG_MARKER: &str = "##portico:log";
+
 /// The prefix of the hidden files `show()` writes before the runner numbers them.
 pub const PENDING_RESULT_PREFIX: &str = ".portico-table-";
 
 /// What an engine needs to know of a job to start it.
 pub struct Launch<'a> {
+    pub task_id: u64,
     pub code: &'a str,
+    pub run_type: &'a str,
     pub work_dir: &'a Path,
     pub result_dir: &'a Path,
     pub user: &'a str,
@@ -56,7 +65,7 @@ pub struct Launch<'a> {
 
 impl Engine {
     /// Every engine, in the order error messages list them.
-    pub const ALL: [Engine; 4] = [Engine::Shell, Engine::Python, Engine::Sqlite, Engine::Jdbc];
+    pub const ALL: [Engine; 5] = [Engine::Shell, Engine::Python, Engine::Sqlite, Engine::Jdbc, Engine::Spark];
 
     /// The engine name used in `engineType` labels, short ids and job history.
     pub fn name(self) -> &'static str {
@@ -65,6 +74,7 @@ impl Engine {
             Engine::Python => "python",
             Engine::Sqlite => "sqlite",
             Engine::Jdbc => "jdbc",
+            Engine::Spark => "spark",
         }
     }
 
@@ -75,6 +85,7 @@ impl Engine {
             Engine::Python => "python3",
             Engine::Sqlite => "3",
             Engine::Jdbc => "4",
+            Engine::Spark => "4.3.0",
         }
     }
 
@@ -85,6 +96,7 @@ impl Engine {
             Engine::Python => &["python", "py", "py3", "python3"],
             Engine::Sqlite => &["sql"],
             Engine::Jdbc => &["jdbc", "sql"],
+            Engine::Spark => &["sql", "hql", "spark-sql", "py", "python", "pyspark"],
         }
     }
 
@@ -119,19 +131,33 @@ impl Engine {
         for file in [shell::SCRIPT, python::SCRIPT, python::HELPER, sqlite::SCRIPT] {
             let _ = std::fs::remove_file(work_dir.join(file));
         }
+        if self == Engine::Spark {
+            for file in spark::written_files(work_dir) {
+                let _ = std::fs::remove_file(file);
+            }
+            // Spark's scratch space (spark.local.dir, java.io.tmpdir): the engine's, not the job's.
+            let _ = std::fs::remove_dir_all(work_dir.join("tmp"));
+        }
         let _ = std::fs::remove_dir(work_dir);
     }
 
     /// Whether the engine's own `##portico:error` line is the job's error (the SQL engine's);
     /// for other engines such a line is just output.
     pub fn reports_errors(self) -> bool {
-        matches!(self, Engine::Sqlite | Engine::Jdbc)
+        matches!(self, Engine::Sqlite | Engine::Jdbc | Engine::Spark)
+    }
+
+    /// Whether what a job prints on stdout is its TEXT result set. Not for Spark SQL: its
+    /// driver prints only markers, and Spark's Python side writes its own log lines there
+    /// (PySpark merges the driver's stderr into stdout), which belong in the log.
+    pub fn stdout_is_result(self, run_type: &str) -> bool {
+        !(self == Engine::Spark && spark::is_sql(run_type))
     }
 
     /// Whether the engine's jobs announce table result sets with `##portico:result` (Python's
     /// `show()`).
     pub fn announces_results(self) -> bool {
-        self == Engine::Python
+        matches!(self, Engine::Python | Engine::Spark)
     }
 
     /// Checks at submission what would stop the job from starting (for SQL: a database the
@@ -140,6 +166,7 @@ impl Engine {
         match self {
             Engine::Shell | Engine::Python => Ok(()),
             Engine::Sqlite | Engine::Jdbc => sqlite::database_for(self, config, user, params).map(drop),
+            Engine::Spark => spark::check(config, params),
         }
     }
 
@@ -150,6 +177,7 @@ impl Engine {
             Engine::Shell => Ok(shell::command(&config.shell, job.code, job.work_dir)?),
             Engine::Python => Ok(python::command(&config.python, job)?),
             Engine::Sqlite | Engine::Jdbc => sqlite::command(self, job, config),
+            Engine::Spark => spark::command(job, config),
         }
     }
 }
@@ -191,7 +219,8 @@ mod tests {
     fn engine_types_and_run_types_resolve() {
         assert_eq!(Engine::from_engine_type("shell-1"), Some(Engine::Shell));
         assert_eq!(Engine::from_engine_type("python-python2"), Some(Engine::Python));
-        assert_eq!(Engine::from_engine_type("spark-2.4.3"), None);
+        assert_eq!(Engine::from_engine_type("spark-2.4.3"), Some(Engine::Spark));
+        assert_eq!(Engine::from_engine_type("flink-1.16"), None);
         assert_eq!(Engine::from_engine_type("sqlite-3"), Some(Engine::Sqlite));
         assert_eq!(Engine::from_engine_type("jdbc-4"), Some(Engine::Jdbc));
         assert_eq!(Engine::from_run_type("sql"), Some(Engine::Sqlite));

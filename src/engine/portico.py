@@ -26,35 +26,112 @@ _NULL = b"LINKIS_NULL"
 _MAX_ROW_BYTES = 2 * 1024 * 1024
 
 
-def show(rows, columns=None):
-    """Writes `rows` (an iterable of sequences or dicts, or a pandas DataFrame) as a table.
-
-    Returns the path of the result-set file written."""
+def show(rows, columns=None, row_cap=None):
+    """Writes `rows` (an iterable of sequences or dicts, a pandas DataFrame, or in a Spark job a
+    Spark DataFrame) as a table. Returns the path of the result-set file written."""
+    if hasattr(rows, "sparkSession") and hasattr(rows, "schema"):
+        names, types, records = _spark_table(rows, row_cap)
+        return _write_table(names, types, records)
     columns, rows = _columns_and_rows(rows, columns)
     if not columns:
         raise ValueError("a table needs at least one column")
     types = [_column_type(rows, i) for i in range(len(columns))]
-    encoded = []
-    for number, row in enumerate(rows, 1):
-        if len(row) != len(columns):
-            raise ValueError("row %d has %d values for %d columns" % (number, len(row), len(columns)))
-        record = _record([_text(value, kind) for value, kind in zip(row, types)])
-        # The limit counts what follows the row's own length field, as Portico's reader does.
-        if len(record) - 10 > _MAX_ROW_BYTES:
-            raise ValueError("row %d is over 2 MB (%d bytes): result sets refuse such rows" % (number, len(record)))
-        encoded.append(record)
+
+    def records():
+        for number, row in enumerate(rows, 1):
+            if len(row) != len(columns):
+                raise ValueError("row %d has %d values for %d columns" % (number, len(row), len(columns)))
+            yield [_text(value, kind) for value, kind in zip(row, types)]
+
+    return _write_table([str(c) for c in columns], types, records())
+
+
+def _write_table(names, types, records):
+    """Writes a table of `records` (lists of bytes or None) to a pending file and announces it."""
+    if not names:
+        raise ValueError("a table needs at least one column")
     meta = []
-    for name, kind in zip(columns, types):
-        meta.extend([str(name).encode("utf-8"), kind.encode("ascii"), _NULL])
+    for name, kind in zip(names, types):
+        meta.extend([name.encode("utf-8"), kind.encode("ascii"), _NULL])
     path, out = _pending_file()
-    with out:
-        out.write(b"dolphin" + b"%010d" % 2)
-        out.write(_record(meta))
-        for record in encoded:
-            out.write(record)
+    try:
+        with out:
+            out.write(b"dolphin" + b"%010d" % 2)
+            out.write(_record(meta))
+            for number, values in enumerate(records, 1):
+                if len(values) != len(names):
+                    raise ValueError("row %d has %d values for %d columns" % (number, len(values), len(names)))
+                record = _record(values)
+                # The limit counts what follows the row's own length field, as Portico's reader does.
+                if len(record) - 10 > _MAX_ROW_BYTES:
+                    raise ValueError("row %d is over 2 MB (%d bytes): result sets refuse such rows" % (number, len(record)))
+                out.write(record)
+    except BaseException:
+        os.unlink(path)
+        raise
     sys.stdout.flush()
     print("##portico:result " + os.path.basename(path), flush=True)
     return path
+
+
+# Spark's type names as Linkis's own Spark engine writes them (its storage types).
+_SPARK_TYPES = {"integer": "int", "byte": "tinyint", "short": "smallint", "long": "bigint"}
+
+
+def _spark_table(df, row_cap):
+    """A Spark DataFrame's names, Linkis types and rendered rows, streamed from the executors.
+
+    Values that Python would get wrong are rendered by Spark itself: decimals, dates,
+    timestamps (in the session time zone) and intervals as Spark's strings, binary as base64,
+    nested types as JSON text. NULL stays NULL, distinct from the string "NULL"."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    fields = df.schema.fields
+    names = [f.name for f in fields]
+    types = [_SPARK_TYPES.get(f.dataType.typeName(), f.dataType.typeName()) for f in fields]
+    # Positional names: duplicate or odd column names cannot collide in the projection.
+    plain = df.toDF(*["c%d" % i for i in range(len(fields))])
+    exprs = []
+    nested = (T.ArrayType, T.MapType, T.StructType) + ((T.VariantType,) if hasattr(T, "VariantType") else ())
+    as_text = (T.DecimalType, T.DateType, T.TimestampType, T.DayTimeIntervalType, T.YearMonthIntervalType)
+    if hasattr(T, "TimestampNTZType"):
+        as_text = as_text + (T.TimestampNTZType,)
+    for i, field in enumerate(fields):
+        column = F.col("c%d" % i)
+        if isinstance(field.dataType, as_text):
+            column = column.cast("string")
+        elif isinstance(field.dataType, T.BinaryType):
+            column = F.base64(column)
+        elif isinstance(field.dataType, nested):
+            column = F.to_json(column, {"timestampFormat": "yyyy-MM-dd HH:mm:ss[.SSSSSS]"})
+        exprs.append(column.alias("c%d" % i))
+    projected = plain.select(*exprs)
+    if row_cap is not None:
+        projected = projected.limit(row_cap + 1)
+
+    def records():
+        for number, row in enumerate(projected.toLocalIterator(), 1):
+            if row_cap is not None and number > row_cap:
+                print("##portico:log The result was cut at %d rows (the row cap)" % row_cap, flush=True)
+                return
+            yield [_spark_text(value, kind) for value, kind in zip(row, types)]
+
+    return names, types, records()
+
+
+def _spark_text(value, kind):
+    if value is None:
+        return None
+    if kind == "boolean":
+        return b"true" if value else b"false"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return b"NaN"
+        if math.isinf(value):
+            return b"Infinity" if value > 0 else b"-Infinity"
+        return repr(value).encode("ascii")
+    return str(value).encode("utf-8")
 
 
 def _columns_and_rows(rows, columns):

@@ -14,7 +14,7 @@ pub(super) const SCRIPT: &str = "job.py";
 pub(super) const HELPER: &str = "portico.py";
 
 /// The helper's source, shipped inside the binary so jobs need nothing installed.
-const HELPER_SOURCE: &str = include_str!("portico.py");
+pub(super) const HELPER_SOURCE: &str = include_str!("portico.py");
 
 pub(super) fn command(python: &str, job: &Launch<'_>) -> std::io::Result<Command> {
     let script = job.work_dir.join(SCRIPT);

@@ -60,7 +60,9 @@ pub(super) fn start(config: &Config, entry: &JobEntry, marker: &str) -> io::Resu
     let spec = &entry.spec;
     std::fs::create_dir_all(&spec.work_dir)?;
     let launch = Launch {
+        task_id: spec.task_id,
         code: &spec.code,
+        run_type: &spec.run_type,
         work_dir: &spec.work_dir,
         result_dir: &spec.result_dir,
         user: &spec.execute_user,

@@ -140,5 +140,7 @@ pub(super) fn error_code(engine: Engine, state: JobState) -> u32 {
         (_, Engine::Python) => 60002,
         // Linkis's JDBC engine's "execute error".
         (_, Engine::Sqlite | Engine::Jdbc) => 70001,
+        // Linkis's Spark engine's "execute error".
+        (_, Engine::Spark) => 43007,
     }
 }

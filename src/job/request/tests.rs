@@ -59,7 +59,7 @@ fn linkis_error_codes_for_bad_bodies() {
         )),
         20007
     );
-    assert_eq!(code_of(parse(&json!({"executeApplicationName": "spark", "executionCode": "x"}))), 20009);
+    assert_eq!(code_of(parse(&json!({"executeApplicationName": "flink", "executionCode": "x"}))), 20009);
     assert_eq!(code_of(parse(&json!({"executeApplicationName": "shell", "executionCode": 5}))), 20007);
     assert_eq!(
         code_of(parse(&json!({"executeApplicationName": "shell", "executionCode": "x", "runType": "python"}))),

@@ -2,7 +2,7 @@
 //! set, and the stderr tail a failure quotes. It must not know how the process is signalled.
 
 use super::Run;
-use crate::engine::{ERROR_MARKER, PENDING_RESULT_PREFIX, PROGRESS_MARKER, RESULT_MARKER};
+use crate::engine::{ERROR_MARKER, LOG_MARKER, PENDING_RESULT_PREFIX, PROGRESS_MARKER, RESULT_MARKER};
 use crate::job::child::Stream;
 use crate::job::store::StageCounts;
 use crate::storage::log_file::Level;
@@ -22,7 +22,9 @@ impl Run<'_> {
         let error = stream == Stream::Stdout && engine.reports_errors() && line.starts_with(ERROR_MARKER.as_bytes());
         let result =
             stream == Stream::Stdout && engine.announces_results() && line.starts_with(RESULT_MARKER.as_bytes());
-        let marker = progress || error || result;
+        let log_only =
+            stream == Stream::Stdout && engine.announces_results() && line.starts_with(LOG_MARKER.as_bytes());
+        let marker = progress || error || result || log_only;
         if result {
             self.on_result_marker(&String::from_utf8_lossy(&line[RESULT_MARKER.len()..]));
         }
@@ -32,7 +34,7 @@ impl Run<'_> {
         if error {
             self.reported_error = Some(String::from_utf8_lossy(&line[ERROR_MARKER.len()..]).trim().to_string());
         }
-        if stream == Stream::Stdout && !marker {
+        if stream == Stream::Stdout && !marker && engine.stdout_is_result(&self.entry.spec.run_type) {
             self.append_result(&line);
         }
         if stream == Stream::Stderr {

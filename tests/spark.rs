@@ -1,0 +1,243 @@
+//! Spark jobs. The fast tests use a stand-in `spark-submit` (a shell script that follows the
+//! real one's contract: the arguments Portico passes, the drivers' marker lines, exit codes);
+//! the real-Spark tests use the `pyspark` package whose `SPARK_HOME` is in
+//! `PORTICO_SPARK_HOME` (with `PORTICO_SPARK_PYTHON`, the Python that has it). CI installs it
+//! and sets both; locally those tests say they are skipped unless the variables are set.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+
+use crate::helper::{eventually, Client, Portico, MULTI_USER_CONFIG};
+
+/// A stand-in `spark-submit`: records its arguments in the job's working directory, then acts
+/// on the job's code: `sleep` runs for ever, `fail` fails as the SQL driver reports a failure,
+/// anything else succeeds with the driver's progress lines.
+const STAND_IN: &str = r###"#!/bin/sh
+printf '%s\n' "$@" > "$PWD/args.txt"
+# The driver's arguments end with: CODE RESULT_DIR ROW_CAP
+n=$#; i=0; code=""
+for arg; do i=$((i+1)); if [ $i -eq $((n-2)) ]; then code="$arg"; fi; done
+case "$(cat "$code")" in
+  *sleep*) echo "##portico:progress 0/1"; exec sleep 600 ;;
+  *fail*) echo "##portico:error Spark SQL statement 1 of 1 (line 1: fail) failed: [BOOM] it broke SQLSTATE: 42000"; exit 1 ;;
+  *) echo "##portico:progress 1/1"; echo "driver output"; exit 0 ;;
+esac
+"###;
+
+/// A Spark home holding the stand-in.
+fn stand_in_home() -> tempfile::TempDir {
+    let home = tempfile::tempdir().unwrap();
+    let bin = home.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let launcher = bin.join("spark-submit");
+    std::fs::write(&launcher, STAND_IN).unwrap();
+    let mut permissions = std::fs::metadata(&launcher).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    std::fs::set_permissions(&launcher, permissions).unwrap();
+    home
+}
+
+fn server_with_spark(home: &Path, python: &str) -> Portico {
+    let config =
+        format!("{MULTI_USER_CONFIG}\n[engines.spark]\nspark_home = \"{}\"\npython = \"{python}\"\n", home.display());
+    Portico::start_with_config(&config, &[])
+}
+
+fn submit_spark(client: &Client, code: &str, run_type: &str, params: Value) -> Result<u64, Value> {
+    let body = json!({
+        "executionContent": {"code": code, "runType": run_type},
+        "params": params,
+        "labels": {"engineType": "spark-4.3.0", "userCreator": "alice-IDE"}
+    });
+    let (_, answer) = client.post("entrance/submit", &body.to_string());
+    match answer["data"]["taskID"].as_u64() {
+        Some(task_id) if answer["status"] == 0 => Ok(task_id),
+        _ => Err(answer),
+    }
+}
+
+fn wait_record(client: &Client, task_id: u64) -> Value {
+    eventually(&format!("job {task_id} to end"), || ended(client, task_id))
+}
+
+fn ended(client: &Client, task_id: u64) -> Option<Value> {
+    let task = client.ok(&format!("jobhistory/{task_id}/get"))["task"].clone();
+    matches!(task["status"].as_str(), Some("Succeed" | "Failed" | "Cancelled" | "Timeout")).then_some(task)
+}
+
+/// Real Spark drivers are JVMs of half a gigabyte that take seconds to start: the real-Spark
+/// tests run one at a time, and wait longer than the others.
+static REAL_SPARK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+const SPARK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(240);
+
+fn poll_until<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + SPARK_PATIENCE;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// Whether any process still belongs to the job: its driver names the job's directory on its
+/// command line, and the Python processes run in that directory.
+fn job_processes_alive(work: &Path) -> bool {
+    let needle = work.display().to_string();
+    std::fs::read_dir("/proc").into_iter().flatten().filter_map(Result::ok).any(|entry| {
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let cwd = std::fs::read_link(entry.path().join("cwd")).unwrap_or_default();
+        String::from_utf8_lossy(&cmdline).contains(&needle) || cwd.starts_with(work)
+    })
+}
+
+fn work_dir(server: &Portico, task_id: u64) -> PathBuf {
+    server.data_dir.canonicalize().unwrap().join("work").join(task_id.to_string())
+}
+
+#[test]
+fn spark_jobs_are_refused_at_submit_when_spark_is_not_there() {
+    let missing = tempfile::tempdir().unwrap();
+    let server = server_with_spark(missing.path(), "python3");
+    let alice = server.as_user("alice");
+    let refused = submit_spark(&alice, "select 1", "sql", json!({})).unwrap_err();
+    let message = refused["message"].as_str().unwrap();
+    assert!(message.contains("Spark is not installed") && message.contains("bin/spark-submit"), "{refused}");
+}
+
+#[test]
+fn a_spark_job_gets_its_settings_and_reports_its_progress_and_errors() {
+    let home = stand_in_home();
+    let server = server_with_spark(home.path(), "python3");
+    let alice = server.as_user("alice");
+
+    // A job may set only the settings the config lets it.
+    let refused = submit_spark(
+        &alice,
+        "select 1",
+        "sql",
+        json!({"configuration": {"startup": {"spark.driver.extraJavaOptions": "-X"}}}),
+    )
+    .unwrap_err();
+    assert!(refused["message"].as_str().unwrap().contains("may not be set by a job"), "{refused}");
+
+    let params = json!({"configuration": {"startup": {"spark.executor.memory": "2g"}}});
+    let task_id = submit_spark(&alice, "select 1", "sql", params).unwrap();
+    let task = wait_record(&alice, task_id);
+    assert_eq!(task["status"], "Succeed", "{task}");
+    let args = std::fs::read_to_string(work_dir(&server, task_id).join("args.txt")).unwrap();
+    let args: Vec<&str> = args.lines().collect();
+    let after = |flag: &str| args.windows(2).filter(|w| w[0] == flag).map(|w| w[1]).collect::<Vec<_>>();
+    assert_eq!(after("--master"), ["local[2]"]);
+    assert_eq!(after("--name"), [format!("portico-{task_id}").as_str()]);
+    let confs = after("--conf");
+    for expected in
+        ["spark.sql.session.timeZone=UTC", "spark.ui.port=0", "spark.driver.host=127.0.0.1", "spark.executor.memory=2g"]
+    {
+        assert!(confs.contains(&expected), "{expected} in {confs:?}");
+    }
+    assert!(confs.iter().any(|c| c.starts_with("spark.local.dir=") && c.ends_with("/tmp")), "{confs:?}");
+    assert!(after("--driver-java-options")[0].contains("-Dlog4j2.configurationFile=file:"), "{args:?}");
+    assert!(args[args.len() - 4].ends_with("portico_spark_sql.py"), "{args:?}");
+    // SQL jobs' stdout is the driver's, not a result: the stray line went to the log.
+    let location = task["resultLocation"].as_str().unwrap();
+    let listing = alice.ok(&format!("filesystem/getDirFileTrees?path={location}"))["dirFileTrees"]["children"].clone();
+    assert_eq!(listing, json!([]));
+
+    let failing = wait_record(&alice, submit_spark(&alice, "fail", "sql", json!({})).unwrap());
+    assert_eq!(failing["status"], "Failed");
+    assert_eq!(failing["errDesc"], "Spark SQL statement 1 of 1 (line 1: fail) failed: [BOOM] it broke SQLSTATE: 42000");
+    assert_eq!(failing["errCode"], 43007);
+}
+
+#[test]
+fn killing_a_spark_job_ends_its_driver() {
+    let home = stand_in_home();
+    let server = server_with_spark(home.path(), "python3");
+    let alice = server.as_user("alice");
+    let task_id = submit_spark(&alice, "sleep", "py", json!({})).unwrap();
+    alice.wait_state(&task_id.to_string(), "Running");
+    let args = work_dir(&server, task_id).join("args.txt");
+    eventually("the driver to start", || args.exists().then_some(()));
+    alice.ok(&format!("entrance/{task_id}/kill"));
+    assert_eq!(wait_record(&alice, task_id)["status"], "Cancelled");
+}
+
+/// The real Spark named by the environment, or `None` (and a note) when it is not set up.
+fn real_spark() -> Option<(String, String)> {
+    match (std::env::var("PORTICO_SPARK_HOME"), std::env::var("PORTICO_SPARK_PYTHON")) {
+        (Ok(home), Ok(python)) => Some((home, python)),
+        _ => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI must run the real-Spark tests: .ci/run sets PORTICO_SPARK_HOME and PORTICO_SPARK_PYTHON"
+            );
+            eprintln!("skipped: set PORTICO_SPARK_HOME and PORTICO_SPARK_PYTHON to run the real-Spark tests");
+            None
+        }
+    }
+}
+
+#[test]
+fn real_spark_sql_and_pyspark_write_typed_tables() {
+    let Some((home, python)) = real_spark() else { return };
+    let _one_at_a_time = REAL_SPARK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let server = server_with_spark(Path::new(&home), &python);
+    let alice = server.as_user("alice");
+    let sql = "select 1 as i, cast(null as string) as s_null, 2.5d as d, 1.10BD as dec, \
+               date'2024-01-02' as dt, timestamp'2024-01-02 03:04:05' as ts, array(1, 2) as arr, \
+               'NULL' as strnull;\nselect id, id * 2 as dbl from range(3);\nselect * from nope";
+    let sql_task = submit_spark(&alice, sql, "sql", json!({})).unwrap();
+    let py = "df = spark.range(4).selectExpr('id', 'id % 2 = 0 as even')\nshow(df)\nprint('printed')";
+    let py_task = submit_spark(&alice, py, "py", json!({})).unwrap();
+
+    let task = poll_until("the SQL job to end", || ended(&alice, sql_task));
+    assert_eq!(task["status"], "Failed", "{task}");
+    let error = task["errDesc"].as_str().unwrap();
+    assert!(
+        error.contains("statement 3 of 3") && error.contains("TABLE_OR_VIEW_NOT_FOUND") && error.contains("42P01"),
+        "{error}"
+    );
+    let location = task["resultLocation"].as_str().unwrap();
+    let open = |name: &str| alice.ok(&format!("filesystem/openFile?path={location}/{name}&nullValue=LINKIS_NULL"));
+    let first = open("_0.dolphin");
+    let types: Vec<&str> =
+        first["metadata"].as_array().unwrap().iter().map(|c| c["dataType"].as_str().unwrap()).collect();
+    assert_eq!(types, ["int", "string", "double", "decimal", "date", "timestamp", "array", "string"]);
+    assert_eq!(
+        first["fileContent"],
+        json!([["1", null, "2.5", "1.10", "2024-01-02", "2024-01-02 03:04:05", "[1,2]", "NULL"]])
+    );
+    assert_eq!(open("_1.dolphin")["fileContent"], json!([["0", "0"], ["1", "2"], ["2", "4"]]));
+
+    let task = poll_until("the PySpark job to end", || ended(&alice, py_task));
+    assert_eq!(task["status"], "Succeed", "{task}");
+    let location = task["resultLocation"].as_str().unwrap();
+    let table = alice.ok(&format!("filesystem/openFile?path={location}/_0.dolphin"));
+    assert_eq!(table["type"], "2");
+    assert_eq!(table["fileContent"], json!([["0", "true"], ["1", "false"], ["2", "true"], ["3", "false"]]));
+    let text = alice.ok(&format!("filesystem/openFile?path={location}/_1.dolphin"));
+    assert_eq!(text["fileContent"], json!([["printed"]]));
+}
+
+#[test]
+fn real_spark_kill_ends_the_driver_and_its_python() {
+    let Some((home, python)) = real_spark() else { return };
+    let _one_at_a_time = REAL_SPARK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let server = server_with_spark(Path::new(&home), &python);
+    let alice = server.as_user("alice");
+    let endless = "import time\nwhile True:\n    spark.range(1000).count()\n    time.sleep(0.2)";
+    let task_id = submit_spark(&alice, endless, "py", json!({})).unwrap();
+    let work = work_dir(&server, task_id);
+    // Running as far as Spark is concerned: the code's first Spark job has been logged.
+    poll_until("the driver to run Spark jobs", || {
+        let log = alice.ok(&format!("entrance/{task_id}/log?fromLine=0&size=1000"))["log"][3].clone();
+        log.as_str().is_some_and(|l| l.contains("Spark application")).then_some(())
+    });
+    assert!(job_processes_alive(&work));
+    alice.ok(&format!("entrance/{task_id}/kill"));
+    assert_eq!(poll_until("the job to end", || ended(&alice, task_id))["status"], "Cancelled");
+    poll_until("no process of the job left", || (!job_processes_alive(&work)).then_some(()));
+}
