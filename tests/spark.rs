@@ -241,3 +241,143 @@ fn real_spark_kill_ends_the_driver_and_its_python() {
     assert_eq!(poll_until("the job to end", || ended(&alice, task_id))["status"], "Cancelled");
     poll_until("no process of the job left", || (!job_processes_alive(&work)).then_some(()));
 }
+
+/// A Spark standalone master and one worker on 127.0.0.1, started from the same package with
+/// `spark-class`; both are stopped when this is dropped.
+struct Cluster {
+    processes: Vec<std::process::Child>,
+    master_url: String,
+    web: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for process in &mut self.processes {
+            let _ = process.kill();
+            let _ = process.wait();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl Cluster {
+    fn start(home: &str) -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let (port, web, worker_web) = (free_port(), free_port(), free_port());
+        let master_url = format!("spark://127.0.0.1:{port}");
+        let spark_class = Path::new(home).join("bin").join("spark-class");
+        let spawn = |args: &[String], log: &str| {
+            std::process::Command::new(&spark_class)
+                .args(args)
+                .env("SPARK_LOCAL_IP", "127.0.0.1")
+                .current_dir(dir.path())
+                .stdout(std::fs::File::create(dir.path().join(log)).unwrap())
+                .stderr(std::fs::File::create(dir.path().join(format!("{log}.err"))).unwrap())
+                .spawn()
+                .unwrap()
+        };
+        let owned = |args: &[&str]| args.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+        let master = spawn(
+            &owned(&[
+                "org.apache.spark.deploy.master.Master",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--webui-port",
+                &web.to_string(),
+            ]),
+            "master.log",
+        );
+        let worker = spawn(
+            &owned(&[
+                "org.apache.spark.deploy.worker.Worker",
+                "--host",
+                "127.0.0.1",
+                "--cores",
+                "2",
+                "--memory",
+                "2g",
+                "--webui-port",
+                &worker_web.to_string(),
+                "--work-dir",
+                &dir.path().join("work").display().to_string(),
+                &master_url,
+            ]),
+            "worker.log",
+        );
+        let cluster = Cluster {
+            processes: vec![master, worker],
+            master_url,
+            web: format!("http://127.0.0.1:{web}/json/"),
+            _dir: dir,
+        };
+        poll_until("the worker to register with the master", || {
+            let state = cluster.state()?;
+            state["workers"].as_array()?.iter().any(|w| w["state"] == "ALIVE").then_some(())
+        });
+        cluster
+    }
+
+    /// The master's own JSON view (workers, active and completed applications).
+    fn state(&self) -> Option<Value> {
+        ureq::get(&self.web).timeout(std::time::Duration::from_secs(2)).call().ok()?.into_json().ok()
+    }
+
+    fn app_named<'a>(state: &'a Value, list: &str, name: &str) -> Option<&'a Value> {
+        state[list].as_array()?.iter().find(|app| app["name"] == name)
+    }
+}
+
+#[test]
+fn real_spark_jobs_run_on_a_standalone_master_and_a_kill_leaves_it() {
+    let Some((home, python)) = real_spark() else { return };
+    let _one_at_a_time = REAL_SPARK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let cluster = Cluster::start(&home);
+    let config = format!(
+        "{MULTI_USER_CONFIG}\n[engines.spark]\nspark_home = \"{home}\"\npython = \"{python}\"\nmaster = \"{}\"\n\
+         conf = {{ \"spark.executor.memory\" = \"512m\" }}\n",
+        cluster.master_url
+    );
+    let server = Portico::start_with_config(&config, &[]);
+    let alice = server.as_user("alice");
+
+    let sql = submit_spark(&alice, "select id, id * id as square from range(4)", "sql", json!({})).unwrap();
+    let task = poll_until("the SQL job to end", || ended(&alice, sql));
+    assert_eq!(task["status"], "Succeed", "{task}");
+    let location = task["resultLocation"].as_str().unwrap();
+    let rows = alice.ok(&format!("filesystem/openFile?path={location}/_0.dolphin"))["fileContent"].clone();
+    assert_eq!(rows, json!([["0", "0"], ["1", "1"], ["2", "4"], ["3", "9"]]));
+    let state = cluster.state().unwrap();
+    assert!(
+        Cluster::app_named(&state, "completedapps", &format!("portico-{sql}")).is_some(),
+        "ran on the master: {state}"
+    );
+
+    let py = "show(spark.range(3).selectExpr('id', 'id * 10 as tens'))";
+    let py = submit_spark(&alice, py, "py", json!({})).unwrap();
+    let task = poll_until("the PySpark job to end", || ended(&alice, py));
+    assert_eq!(task["status"], "Succeed", "{task}");
+    let location = task["resultLocation"].as_str().unwrap();
+    let rows = alice.ok(&format!("filesystem/openFile?path={location}/_0.dolphin"))["fileContent"].clone();
+    assert_eq!(rows, json!([["0", "0"], ["1", "10"], ["2", "20"]]));
+
+    let endless = "import time\nwhile True:\n    spark.range(100).count()\n    time.sleep(0.2)";
+    let long = submit_spark(&alice, endless, "py", json!({})).unwrap();
+    let name = format!("portico-{long}");
+    poll_until("the application to be active on the master", || {
+        Cluster::app_named(&cluster.state()?, "activeapps", &name).map(drop)
+    });
+    alice.ok(&format!("entrance/{long}/kill"));
+    assert_eq!(poll_until("the job to end", || ended(&alice, long))["status"], "Cancelled");
+    poll_until("the application to be gone from the master's active list", || {
+        let state = cluster.state()?;
+        (Cluster::app_named(&state, "activeapps", &name).is_none()
+            && Cluster::app_named(&state, "completedapps", &name).is_some())
+        .then_some(())
+    });
+}
