@@ -237,6 +237,17 @@ fn real_spark_kill_ends_the_driver_and_its_python() {
         log.as_str().is_some_and(|l| l.contains("Spark application")).then_some(())
     });
     assert!(job_processes_alive(&work));
+    // Progress and resources come from the driver itself while it runs.
+    let metrics = poll_until("the driver's figures", || {
+        let data = alice.ok(&format!("entrance/{task_id}/progressWithResource"));
+        let tasks = data["progressInfo"][0]["totalTasks"].as_u64()?;
+        (tasks > 1 && data["yarnMetrics"]["yarnResource"][0]["queueCores"].as_u64()? > 0).then_some(data)
+    });
+    let app = &metrics["yarnMetrics"]["yarnResource"][0];
+    assert!(app["applicationId"].as_str().unwrap().starts_with("local-"), "{metrics}");
+    assert_eq!(app["queue"], "local[2]");
+    assert!(metrics["yarnMetrics"]["sparkUi"].as_str().unwrap().starts_with("http://127.0.0.1:"), "{metrics}");
+    assert!(metrics["progress"].as_f64().unwrap() <= 0.99);
     alice.ok(&format!("entrance/{task_id}/kill"));
     assert_eq!(poll_until("the job to end", || ended(&alice, task_id))["status"], "Cancelled");
     poll_until("no process of the job left", || (!job_processes_alive(&work)).then_some(()));

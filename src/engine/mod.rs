@@ -8,6 +8,7 @@
 mod python;
 mod shell;
 pub mod spark;
+pub mod spark_ui;
 pub mod sqlite;
 
 use std::path::{Path, PathBuf};
@@ -47,6 +48,10 @@ pub const RESULT_MARKER: &str = "##portico:result";
 /// A line a Python or Spark job's helpers print (on stdout) for the log only: it is kept out of
 /// the text result set.
 pub const LOG_MARKER: &str = "##portico:log";
+
+/// A line a Spark job's driver prints (on stdout) once its application runs:
+/// `##portico:spark <application id> <UI address>`, so Portico can ask it for progress.
+pub const SPARK_MARKER: &str = "##portico:spark";
 
 /// The prefix of the hidden files `show()` writes before the runner numbers them.
 pub const PENDING_RESULT_PREFIX: &str = ".portico-table-";

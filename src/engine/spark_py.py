@@ -32,7 +32,7 @@ def main():
             sql_context = SQLContext(sc)
     except Exception:  # noqa: BLE001  (gone in some Spark versions)
         sql_context = spark
-    print("##portico:log Spark application %s, UI %s" % (sc.applicationId, sc.uiWebUrl), flush=True)
+    print("##portico:spark %s %s" % (sc.applicationId, sc.uiWebUrl), flush=True)
 
     def show(data, columns=None):
         return portico.show(data, columns=columns, row_cap=row_cap)

@@ -99,7 +99,7 @@ def main():
     total = max(len(todo), 1)
     spark = SparkSession.builder.getOrCreate()
     sc = spark.sparkContext
-    print("##portico:log Spark application %s, UI %s" % (sc.applicationId, sc.uiWebUrl), flush=True)
+    print("##portico:spark %s %s" % (sc.applicationId, sc.uiWebUrl), flush=True)
     print("##portico:progress 0/%d" % total, flush=True)
     for number, (line, text) in enumerate(todo, 1):
         sc.setJobGroup("stmt-%d" % number, text[:200])

@@ -12,7 +12,7 @@ use super::call::{integer_param, json_body, Call, Context};
 use super::message::{ApiError, Message};
 use crate::job::request::{self, check_name};
 use crate::job::scheduler::{KillOutcome, PauseOutcome, Submitter};
-use crate::job::view::{JobView, Resources};
+use crate::job::view::{JobView, Resources, SparkApp};
 use crate::job::JobError;
 use crate::storage::log_file::{self, LevelSplit};
 
@@ -120,10 +120,42 @@ pub fn progress(call: Call<'_>, id: &str, with_resource: bool) -> Result<Message
         "pausedMillis": job.paused_for.as_millis() as u64,
     });
     if with_resource {
-        data["yarnResource"] = Value::Null;
+        match &job.spark {
+            Some(app) => data["yarnMetrics"] = yarn_metrics(app, job.state.as_str()),
+            None => data["yarnResource"] = Value::Null,
+        }
         data["resource"] = resource_json(&job.resources);
     }
     Ok(Message::ok(method, data))
+}
+
+/// Linkis's `yarnMetrics` for a Spark job: its executors as the driver reports them, against
+/// Linkis's default queue ceilings (300 cores, 1000 GiB) for the percentages and colours.
+fn yarn_metrics(app: &SparkApp, status: &str) -> Value {
+    const CORES: f64 = 300.0;
+    const MEMORY: f64 = 1000.0 * 1024.0 * 1024.0 * 1024.0;
+    let colour = |share: f64| match share {
+        s if s <= 0.5 => "green",
+        s if s <= 0.7 => "yellow",
+        _ => "red",
+    };
+    let executors = app.executors;
+    let (core_share, memory_share) = (executors.cores as f64 / CORES, executors.memory_bytes as f64 / MEMORY);
+    json!({
+        "yarnResource": [{
+            "applicationId": app.app_id,
+            "queueMemory": executors.memory_bytes,
+            "queueCores": executors.cores,
+            "queueInstances": executors.instances,
+            "jobStatus": status.to_ascii_uppercase(),
+            "queue": app.master,
+        }],
+        "corePercent": core_share,
+        "memoryPercent": memory_share,
+        "coreRGB": colour(core_share),
+        "memoryRGB": colour(memory_share),
+        "sparkUi": app.ui,
+    })
 }
 
 fn resource_json(resources: &Resources) -> Value {

@@ -17,6 +17,7 @@ mod recovery;
 pub mod request;
 mod runner;
 pub mod scheduler;
+mod spark_watch;
 mod store;
 pub mod view;
 mod wording;

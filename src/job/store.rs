@@ -91,6 +91,8 @@ pub struct JobLive {
     pub ending: bool,
     /// The job's main process has exited: a kill has nothing left to stop.
     pub process_exited: bool,
+    /// A Spark job's application, once its driver has said where it is.
+    pub spark: Option<super::spark_watch::SparkApp>,
     /// The latest resource figures (live while running, final once ended).
     pub resources: Resources,
     /// Result sets written so far.
@@ -116,6 +118,7 @@ impl JobLive {
             pause_changed_by: None,
             ending: false,
             process_exited: false,
+            spark: None,
             resources: Resources::default(),
             result_sets: 0,
         }

@@ -10,6 +10,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use super::spark_watch::SparkApp;
 use super::store::{JobEntry, JobLive, StageCounts};
 use super::{JobState, TaskId};
 use crate::storage::history::JobRecord;
@@ -58,6 +59,8 @@ pub struct JobView {
     pub queue_position: Option<usize>,
     /// Live figures while it runs (sampled once a second), final ones once it has ended.
     pub resources: Resources,
+    /// A running Spark job's application and executors, as its driver reports them.
+    pub spark: Option<SparkApp>,
 }
 
 impl JobView {
@@ -79,6 +82,7 @@ impl JobView {
             exit_code: live.exit_code,
             queue_position,
             resources: live.resources,
+            spark: live.spark,
         }
     }
 
@@ -104,6 +108,7 @@ impl JobView {
                 peak_memory_bytes: record.peak_memory_bytes.unwrap_or(0),
                 ..Resources::default()
             },
+            spark: None,
         })
     }
 }

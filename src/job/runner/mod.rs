@@ -147,7 +147,7 @@ struct KillNote {
 struct Run<'a> {
     config: &'a Config,
     ledger: &'a Ledger,
-    entry: &'a JobEntry,
+    entry: &'a Arc<JobEntry>,
     pgid: i32,
     started: Instant,
     result: Option<TextResultWriter>,
@@ -166,7 +166,7 @@ struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
-    fn new(config: &'a Config, ledger: &'a Ledger, entry: &'a JobEntry, pgid: i32) -> Run<'a> {
+    fn new(config: &'a Config, ledger: &'a Ledger, entry: &'a Arc<JobEntry>, pgid: i32) -> Run<'a> {
         Run {
             config,
             ledger,

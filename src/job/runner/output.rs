@@ -2,8 +2,11 @@
 //! set, and the stderr tail a failure quotes. It must not know how the process is signalled.
 
 use super::Run;
-use crate::engine::{ERROR_MARKER, LOG_MARKER, PENDING_RESULT_PREFIX, PROGRESS_MARKER, RESULT_MARKER};
+use crate::engine::{
+    Engine, ERROR_MARKER, LOG_MARKER, PENDING_RESULT_PREFIX, PROGRESS_MARKER, RESULT_MARKER, SPARK_MARKER,
+};
 use crate::job::child::Stream;
+use crate::job::spark_watch::{self, SparkApp};
 use crate::job::store::StageCounts;
 use crate::storage::log_file::Level;
 use crate::storage::result_set;
@@ -24,7 +27,11 @@ impl Run<'_> {
             stream == Stream::Stdout && engine.announces_results() && line.starts_with(RESULT_MARKER.as_bytes());
         let log_only =
             stream == Stream::Stdout && engine.announces_results() && line.starts_with(LOG_MARKER.as_bytes());
-        let marker = progress || error || result || log_only;
+        let spark = stream == Stream::Stdout && engine == Engine::Spark && line.starts_with(SPARK_MARKER.as_bytes());
+        let marker = progress || error || result || log_only || spark;
+        if spark {
+            self.on_spark_marker(&String::from_utf8_lossy(&line[SPARK_MARKER.len()..]));
+        }
         if result {
             self.on_result_marker(&String::from_utf8_lossy(&line[RESULT_MARKER.len()..]));
         }
@@ -67,15 +74,37 @@ impl Run<'_> {
         }
     }
 
+    /// A Spark driver's application and UI: logged, and watched for progress and executors.
+    fn on_spark_marker(&mut self, text: &str) {
+        let mut parts = text.split_whitespace();
+        let (Some(app_id), Some(ui)) = (parts.next(), parts.next()) else { return };
+        let master = self.config.spark.master.clone();
+        {
+            let mut live = self.entry.live();
+            if live.spark.is_some() {
+                return;
+            }
+            live.spark =
+                Some(SparkApp { app_id: app_id.into(), ui: ui.into(), master: master.clone(), ..SparkApp::default() });
+        }
+        self.entry.log_event(Level::Info, &format!("Spark application {app_id} on {master}; its UI is at {ui}"));
+        spark_watch::watch(self.entry);
+    }
+
     fn on_progress_marker(&mut self, text: &str) {
         let text = text.trim();
         let mut live = self.entry.live();
+        // A Spark job's progress comes from its tasks (the driver's UI): its statement counts
+        // only move the fraction.
+        let counts_stages = self.entry.spec.engine != Engine::Spark;
         if let Some((done, total)) = text.split_once('/') {
             if let (Ok(done), Ok(total)) = (done.trim().parse::<u64>(), total.trim().parse::<u64>()) {
                 if total > 0 && total <= MAX_STAGES {
                     let done = done.min(total);
-                    live.reported_stages =
-                        Some(StageCounts { succeed: done, failed: 0, running: u64::from(done < total), total });
+                    if counts_stages {
+                        live.reported_stages =
+                            Some(StageCounts { succeed: done, failed: 0, running: u64::from(done < total), total });
+                    }
                     live.raise_progress(done as f64 / total as f64);
                 }
             }
