@@ -392,3 +392,51 @@ fn real_spark_jobs_run_on_a_standalone_master_and_a_kill_leaves_it() {
         .then_some(())
     });
 }
+
+/// The pids of the job's processes (its driver JVM names the job's directory; its Python runs
+/// there), with their `/proc` states.
+fn job_process_states(work: &Path) -> Vec<(i32, String)> {
+    let needle = work.display().to_string();
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            let cwd = std::fs::read_link(entry.path().join("cwd")).unwrap_or_default();
+            if !String::from_utf8_lossy(&cmdline).contains(&needle) && !cwd.starts_with(work) {
+                return None;
+            }
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            Some((pid, stat.rsplit(')').next()?.split_whitespace().next()?.to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn real_spark_pause_stops_the_driver_and_resume_lets_it_finish() {
+    let Some((home, python)) = real_spark() else { return };
+    let _one_at_a_time = REAL_SPARK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let server = server_with_spark(Path::new(&home), &python);
+    let alice = server.as_user("alice");
+    let code = "import time\nfor i in range(40):\n    spark.range(100).count()\n    time.sleep(0.1)\nprint('done')";
+    let task_id = submit_spark(&alice, code, "py", json!({})).unwrap();
+    let work = work_dir(&server, task_id);
+    poll_until("the driver to run Spark jobs", || {
+        let data = alice.ok(&format!("entrance/{task_id}/progress"));
+        (data["progressInfo"][0]["totalTasks"].as_u64()? > 0).then_some(())
+    });
+    assert_eq!(alice.ok(&format!("entrance/{task_id}/pause"))["paused"], true);
+    poll_until("the driver and its Python to be stopped", || {
+        let states = job_process_states(&work);
+        (states.len() >= 2 && states.iter().all(|(_, state)| state == "T")).then_some(())
+    });
+    let before = alice.ok(&format!("entrance/{task_id}/progress"))["progress"].clone();
+    assert_eq!(alice.ok(&format!("entrance/{task_id}/resume"))["paused"], false);
+    let task = poll_until("the job to end", || ended(&alice, task_id));
+    assert_eq!(task["status"], "Succeed", "{task}");
+    assert!(before.as_f64().unwrap() < 1.0);
+    let location = task["resultLocation"].as_str().unwrap();
+    assert_eq!(alice.ok(&format!("filesystem/openFile?path={location}/_0.dolphin"))["fileContent"], json!([["done"]]));
+}
