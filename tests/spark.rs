@@ -440,3 +440,31 @@ fn real_spark_pause_stops_the_driver_and_resume_lets_it_finish() {
     let location = task["resultLocation"].as_str().unwrap();
     assert_eq!(alice.ok(&format!("filesystem/openFile?path={location}/_0.dolphin"))["fileContent"], json!([["done"]]));
 }
+
+#[test]
+fn real_spark_scala_compiles_runs_and_fails_loudly() {
+    let Some((home, python)) = real_spark() else { return };
+    let _one_at_a_time = REAL_SPARK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let server = server_with_spark(Path::new(&home), &python);
+    let alice = server.as_user("alice");
+    let good = "case class P(a: Int, b: String)\nval ds = Seq(P(1, \"x\"), P(2, \"y\"), P(3, \"z\")).toDS()\n\
+                println(\"count=\" + ds.filter(_.a > 1).count())";
+    let good = submit_spark(&alice, good, "scala", json!({})).unwrap();
+    let broken = submit_spark(&alice, "val x: Int = \"not a number\"", "scala", json!({})).unwrap();
+    let throws =
+        submit_spark(&alice, "println(1 / (sc.defaultParallelism - sc.defaultParallelism))", "scala", json!({}))
+            .unwrap();
+
+    let task = poll_until("the Scala job to end", || ended(&alice, good));
+    assert_eq!(task["status"], "Succeed", "{task}");
+    let location = task["resultLocation"].as_str().unwrap();
+    let text = alice.ok(&format!("filesystem/openFile?path={location}/_0.dolphin"))["fileContent"].clone();
+    assert!(text.as_array().unwrap().contains(&json!(["count=2"])), "{text}");
+
+    let task = poll_until("the broken Scala job to end", || ended(&alice, broken));
+    assert_eq!(task["status"], "Failed", "a compile error fails the job: {task}");
+    assert!(task["errDesc"].as_str().unwrap().contains("type mismatch"), "{task}");
+    let task = poll_until("the throwing Scala job to end", || ended(&alice, throws));
+    assert_eq!(task["status"], "Failed", "an uncaught exception fails the job: {task}");
+    assert!(task["errDesc"].as_str().unwrap().contains("ArithmeticException"), "{task}");
+}

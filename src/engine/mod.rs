@@ -8,6 +8,7 @@
 mod python;
 mod shell;
 pub mod spark;
+mod spark_scala;
 pub mod spark_ui;
 pub mod sqlite;
 
@@ -101,7 +102,7 @@ impl Engine {
             Engine::Python => &["python", "py", "py3", "python3"],
             Engine::Sqlite => &["sql"],
             Engine::Jdbc => &["jdbc", "sql"],
-            Engine::Spark => &["sql", "hql", "spark-sql", "py", "python", "pyspark"],
+            Engine::Spark => &["sql", "hql", "spark-sql", "py", "python", "pyspark", "scala"],
         }
     }
 

@@ -14,7 +14,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use super::{EngineError, Launch};
+use super::{spark_scala, EngineError, Launch};
 use crate::config::Config;
 
 /// The SQL driver.
@@ -104,16 +104,36 @@ pub(super) fn command(job: &Launch<'_>, config: &Config) -> Result<Command, Engi
     std::fs::write(job.work_dir.join(CODE), job.code)?;
     let log_config = job.work_dir.join(LOG_CONFIG);
     std::fs::write(&log_config, log4j_config(&settings.log_level))?;
+    let scala = job.run_type.eq_ignore_ascii_case("scala");
     let driver = if is_sql(job.run_type) { (SQL_DRIVER, SQL_DRIVER_SOURCE) } else { (PY_DRIVER, PY_DRIVER_SOURCE) };
-    std::fs::write(job.work_dir.join(driver.0), driver.1)?;
-    std::fs::write(job.work_dir.join(super::python::HELPER), super::python::HELPER_SOURCE)?;
+    if !scala {
+        std::fs::write(job.work_dir.join(driver.0), driver.1)?;
+        std::fs::write(job.work_dir.join(super::python::HELPER), super::python::HELPER_SOURCE)?;
+    }
 
     let mut java_options =
         format!("-Dlog4j2.configurationFile=file:{} -Djava.io.tmpdir={}", log_config.display(), tmp.display());
     if let Some(archive) = &settings.cds_archive {
         java_options.push_str(&format!(" -XX:SharedArchiveFile={} -XX:TieredStopAtLevel=1", archive.display()));
     }
-    let mut command = Command::new(launcher);
+    let mut command = if scala {
+        // Compiled with the Scala compiler in Spark's jars, then submitted (see spark_scala.rs).
+        let source = job.work_dir.join(spark_scala::SOURCE);
+        std::fs::write(&source, spark_scala::wrap(job.code))?;
+        let jars = launcher.parent().and_then(Path::parent).map(|home| home.join("jars").join("*")).unwrap_or_default();
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(spark_scala::COMPILE_THEN_SUBMIT)
+            .arg("sh")
+            .arg(jars)
+            .arg(source)
+            .arg(job.work_dir.join(spark_scala::JAR))
+            .arg(&launcher);
+        command
+    } else {
+        Command::new(&launcher)
+    };
     command.arg("--master").arg(&settings.master).arg("--name").arg(format!("portico-{}", job.task_id));
     let mut conf = |key: &str, value: &str| {
         command.arg("--conf").arg(format!("{key}={value}"));
@@ -130,15 +150,17 @@ pub(super) fn command(job: &Launch<'_>, config: &Config) -> Result<Command, Engi
     for (key, value) in job_settings(config, job.params)? {
         conf(&key, &value);
     }
-    command
-        .arg("--driver-java-options")
-        .arg(java_options)
-        .arg(job.work_dir.join(driver.0))
-        .arg(job.work_dir.join(CODE))
-        .arg(job.result_dir)
-        .arg(settings.row_cap.to_string())
-        .env("PYSPARK_PYTHON", &settings.python)
-        .env("PORTICO_RESULT_DIR", job.result_dir);
+    command.arg("--driver-java-options").arg(java_options);
+    if scala {
+        command.arg("--class").arg(spark_scala::MAIN_CLASS).arg(job.work_dir.join(spark_scala::JAR));
+    } else {
+        command
+            .arg(job.work_dir.join(driver.0))
+            .arg(job.work_dir.join(CODE))
+            .arg(job.result_dir)
+            .arg(settings.row_cap.to_string());
+    }
+    command.env("PYSPARK_PYTHON", &settings.python).env("PORTICO_RESULT_DIR", job.result_dir);
     if is_local(&settings.master) {
         // Everything on this host: every port Spark opens listens on loopback only.
         command.env("SPARK_LOCAL_IP", "127.0.0.1");
@@ -166,5 +188,8 @@ fn log4j_config(level: &str) -> String {
 
 /// The files [`command`] writes into a job's working directory, for clean-up.
 pub(super) fn written_files(work_dir: &Path) -> Vec<PathBuf> {
-    [SQL_DRIVER, PY_DRIVER, CODE, LOG_CONFIG].iter().map(|f| work_dir.join(f)).collect()
+    [SQL_DRIVER, PY_DRIVER, CODE, LOG_CONFIG, spark_scala::SOURCE, spark_scala::JAR]
+        .iter()
+        .map(|f| work_dir.join(f))
+        .collect()
 }
