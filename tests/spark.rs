@@ -468,3 +468,26 @@ fn real_spark_scala_compiles_runs_and_fails_loudly() {
     assert_eq!(task["status"], "Failed", "an uncaught exception fails the job: {task}");
     assert!(task["errDesc"].as_str().unwrap().contains("ArithmeticException"), "{task}");
 }
+
+#[test]
+fn real_spark_kill_ends_python_workers_that_left_the_group() {
+    let Some((home, python)) = real_spark() else { return };
+    let _one_at_a_time = REAL_SPARK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let server = server_with_spark(Path::new(&home), &python);
+    let alice = server.as_user("alice");
+    // A Python UDF: Spark starts pyspark.daemon, which moves to a process group of its own.
+    let code = "import time\nspark.range(2).rdd.map(lambda x: (time.sleep(600), x)[1]).count()";
+    let task_id = submit_spark(&alice, code, "py", json!({})).unwrap();
+    let work = work_dir(&server, task_id);
+    let daemon = poll_until("the Python worker daemon", || {
+        job_process_states(&work).into_iter().find_map(|(pid, _)| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            String::from_utf8_lossy(&cmdline).contains("pyspark.daemon").then_some(pid)
+        })
+    });
+    alice.ok(&format!("entrance/{task_id}/kill"));
+    assert_eq!(poll_until("the job to end", || ended(&alice, task_id))["status"], "Cancelled");
+    // Gone when the job's end is recorded, not some seconds later.
+    assert!(!Path::new(&format!("/proc/{daemon}")).exists() || job_process_states(&work).is_empty());
+    poll_until("no process of the job left", || (!job_processes_alive(&work)).then_some(()));
+}

@@ -160,6 +160,12 @@ impl Engine {
         !(self == Engine::Spark && spark::is_sql(run_type))
     }
 
+    /// Whether the engine's processes may leave the job's process group (PySpark's worker
+    /// daemon does), so that the end of a job must look for them in its session too.
+    pub fn leaves_its_group(self) -> bool {
+        self == Engine::Spark
+    }
+
     /// Whether the engine's jobs announce table result sets with `##portico:result` (Python's
     /// `show()`).
     pub fn announces_results(self) -> bool {

@@ -50,6 +50,9 @@ pub struct ProcStat {
     pub pid: i32,
     pub state: u8,
     pub pgrp: i32,
+    /// The session: every job is a session of its own (its leader called `setsid`), which its
+    /// processes keep even when they leave its process group.
+    pub session: i32,
     /// utime + stime + cutime + cstime, in clock ticks.
     pub cpu_ticks: u64,
     /// Start time after boot, in clock ticks: with the pid, identifies a process for good.
@@ -67,6 +70,7 @@ pub fn parse_stat(pid: i32, text: &str) -> Option<ProcStat> {
         pid,
         state: *fields.first()?.as_bytes().first()?,
         pgrp: fields.get(2)?.parse().ok()?,
+        session: fields.get(3)?.parse().ok()?,
         cpu_ticks: num(11)? + num(12)? + num(13)? + num(14)?,
         start_ticks: num(19)?,
         rss_pages: num(21)?,
@@ -79,14 +83,16 @@ pub fn read_stat(pid: i32) -> Option<ProcStat> {
     parse_stat(pid, &text)
 }
 
-/// Live (not zombie) members of process group `pgid`.
+/// Live (not zombie) members of job `pgid`: its process group, and the processes of its
+/// session (the job's leader is both group and session leader, so both ids are `pgid`) that
+/// left the group, as PySpark's worker daemon does.
 pub fn group_members(pgid: i32) -> Vec<ProcStat> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
     dir.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
         .filter_map(read_stat)
-        .filter(|p| p.pgrp == pgid && p.state != b'Z' && p.state != b'X')
+        .filter(|p| (p.pgrp == pgid || p.session == pgid) && p.state != b'Z' && p.state != b'X')
         .collect()
 }
 

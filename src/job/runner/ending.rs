@@ -108,7 +108,9 @@ impl Run<'_> {
     /// SIGKILLs whatever is left of the group and waits (briefly) until none of it is alive;
     /// returns the pids that would not die.
     fn reap_group(&self) -> Vec<i32> {
-        if !control::group_exists(self.pgid) {
+        // One system call when the group is gone, unless the engine's processes may have left
+        // it for the job's session (then it takes a look at /proc).
+        if !control::group_exists(self.pgid) && !self.entry.spec.engine.leaves_its_group() {
             return Vec::new();
         }
         let deadline = Instant::now() + Duration::from_secs(2);
@@ -122,6 +124,13 @@ impl Run<'_> {
             }
             self.signal(libc::SIGCONT);
             self.signal(libc::SIGKILL);
+            // Those that left the group, one by one, each checked again once pinned.
+            for straggler in members.iter().filter(|p| p.pgrp != self.pgid) {
+                let pgid = self.pgid;
+                control::kill_if(straggler.pid, || {
+                    control::read_stat(straggler.pid).is_some_and(|p| p.session == pgid)
+                });
+            }
             std::thread::sleep(Duration::from_millis(5));
         }
     }
