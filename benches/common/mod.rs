@@ -166,7 +166,13 @@ impl Api {
 
     /// Submits shell `code`; returns its taskID.
     pub fn submit(&self, code: &str) -> u64 {
-        let body = json!({"executionContent": {"code": code, "runType": "shell"}, "labels": {"engineType": "shell-1"}});
+        self.submit_as("shell-1", "shell", code)
+    }
+
+    /// Submits `code` to engine `engine_type` as run type `run_type`; returns its taskID.
+    pub fn submit_as(&self, engine_type: &str, run_type: &str, code: &str) -> u64 {
+        let body =
+            json!({"executionContent": {"code": code, "runType": run_type}, "labels": {"engineType": engine_type}});
         let answer: Value = self
             .agent
             .post(&format!("{}/api/rest_j/v1/entrance/submit", self.base))

@@ -1,0 +1,72 @@
+//! `cargo bench --bench spark`: a trivial Spark SQL job from submit to `Succeed` through
+//! Portico, against the same SQL run by `spark-submit` alone, in alternating rounds (ceiling:
+//! Portico adds at most 5 % or 300 ms, whichever is larger). Needs Spark:
+//! `PORTICO_SPARK_HOME` (the pyspark package's directory) and `PORTICO_SPARK_PYTHON`; without
+//! them it says so and measures nothing.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+mod common;
+
+use common::{millis, start_with, Api};
+
+const ROUNDS: usize = 3;
+const SQL: &str = "select 1 as one";
+
+fn main() {
+    let (Ok(home), Ok(python)) = (std::env::var("PORTICO_SPARK_HOME"), std::env::var("PORTICO_SPARK_PYTHON")) else {
+        println!("spark: skipped (set PORTICO_SPARK_HOME and PORTICO_SPARK_PYTHON to measure it)");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("portico.toml");
+    std::fs::write(&config, format!("[engines.spark]\nspark_home = \"{home}\"\npython = \"{python}\"\n"))
+        .expect("config");
+    let server = start_with(2, &["--config", config.to_str().expect("utf-8 path")]);
+    let api = Api::new(&server);
+    let direct_script = dir.path().join("direct.py");
+    std::fs::write(
+        &direct_script,
+        format!("from pyspark.sql import SparkSession\nspark = SparkSession.builder.getOrCreate()\nspark.sql({SQL:?}).collect()\nspark.stop()\n"),
+    )
+    .expect("script");
+
+    let (mut through, mut direct) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        let started = Instant::now();
+        let task = api.submit_as("spark-4.3.0", "sql", SQL);
+        api.wait_done(task, Instant::now() + Duration::from_secs(300));
+        through.push(started.elapsed());
+
+        let started = Instant::now();
+        let status = Command::new(Path::new(&home).join("bin").join("spark-submit"))
+            .args(["--master", "local[2]", "--conf", "spark.ui.port=0", "--conf", "spark.log.level=WARN"])
+            .args(["--conf", "spark.sql.catalogImplementation=in-memory"])
+            .arg(&direct_script)
+            .env("PYSPARK_PYTHON", &python)
+            .env("SPARK_LOCAL_IP", "127.0.0.1")
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("spark-submit");
+        assert!(status.success());
+        direct.push(started.elapsed());
+    }
+    through.sort();
+    direct.sort();
+    let (ours, bare) = (through[ROUNDS / 2], direct[ROUNDS / 2]);
+    let added = ours.saturating_sub(bare);
+    let allowed = (bare / 20).max(Duration::from_millis(300));
+    println!(
+        "spark: trivial SQL job submit to Succeed {:.0} ms through Portico, {:.0} ms by spark-submit alone \
+         (medians of {ROUNDS}); Portico adds {:.0} ms (ceiling {:.0} ms: 5 % or 300 ms) [{}]",
+        millis(ours),
+        millis(bare),
+        millis(added),
+        millis(allowed),
+        if added <= allowed { "ok" } else { "OVER" }
+    );
+}
