@@ -126,7 +126,11 @@ impl Engine {
     pub fn supported_list() -> String {
         Engine::ALL
             .iter()
-            .map(|e| format!("{}-* (runType {})", e.name(), e.run_types().join("|")))
+            .map(|e| {
+                // Spark is not part of Portico: say so where the list is shown.
+                let needs = if *e == Engine::Spark { ", when Spark is installed" } else { "" };
+                format!("{}-* (runType {}{needs})", e.name(), e.run_types().join("|"))
+            })
             .collect::<Vec<_>>()
             .join(", ")
     }
