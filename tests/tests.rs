@@ -14,5 +14,6 @@ mod logs;
 mod readme;
 mod restart;
 mod spark;
+mod spark_real;
 mod sql;
 mod tables;
