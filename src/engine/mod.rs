@@ -2,9 +2,11 @@
 //!
 //! An engine only knows how to turn code into a command line; the runner owns the process.
 //! Adding an engine means a file beside this one, a row in [`Engine::ALL`], its Linkis error
-//! code in `job/finish.rs::error_code`, and the files it writes in [`Engine::clean_up`]. It must
+//! code in [`Engine::failure_code`], the files it writes in [`Engine::clean_up`], and the
+//! markers it speaks in `markers.rs`. It must
 //! not know about HTTP, the queue, or how a process is signalled.
 
+mod markers;
 mod python;
 mod shell;
 pub mod spark;
@@ -16,6 +18,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
+
+pub use markers::{Marker, PENDING_RESULT_PREFIX};
 
 use crate::config::Config;
 use crate::data_dir::Layout;
@@ -32,30 +36,6 @@ pub enum Engine {
     /// Spark SQL or PySpark through `spark-submit` in client mode.
     Spark,
 }
-
-/// A line a job prints (on stdout) to report progress: `##portico:progress 0.42` or
-/// `##portico:progress 3/10`. It goes neither to the log nor to the result set.
-pub const PROGRESS_MARKER: &str = "##portico:progress";
-
-/// A line a job prints (on stdout) to say why it failed, in its own words: the text after the
-/// marker becomes the job's error (`errDesc`) if the job fails.
-pub const ERROR_MARKER: &str = "##portico:error";
-
-/// A line a Python job prints (on stdout) when its `show()` has written a table result set to
-/// a hidden file of its result directory: the runner gives it the next result number, in the
-/// order of the job's output, so printed text and shown tables keep the order they came in.
-pub const RESULT_MARKER: &str = "##portico:result";
-
-/// A line a Python or Spark job's helpers print (on stdout) for the log only: it is kept out of
-/// the text result set.
-pub const LOG_MARKER: &str = "##portico:log";
-
-/// A line a Spark job's driver prints (on stdout) once its application runs:
-/// `##portico:spark <application id> <UI address>`, so Portico can ask it for progress.
-pub const SPARK_MARKER: &str = "##portico:spark";
-
-/// The prefix of the hidden files `show()` writes before the runner numbers them.
-pub const PENDING_RESULT_PREFIX: &str = ".portico-table-";
 
 /// What an engine needs to know of a job to start it.
 pub struct Launch<'a> {
@@ -151,12 +131,6 @@ impl Engine {
         let _ = std::fs::remove_dir(work_dir);
     }
 
-    /// Whether the engine's own `##portico:error` line is the job's error (the SQL engine's);
-    /// for other engines such a line is just output.
-    pub fn reports_errors(self) -> bool {
-        matches!(self, Engine::Sqlite | Engine::Jdbc | Engine::Spark)
-    }
-
     /// Whether what a job prints on stdout is its TEXT result set. Not for Spark SQL: its
     /// driver prints only markers, and Spark's Python side writes its own log lines there
     /// (PySpark merges the driver's stderr into stdout), which belong in the log.
@@ -170,10 +144,22 @@ impl Engine {
         self == Engine::Spark
     }
 
-    /// Whether the engine's jobs announce table result sets with `##portico:result` (Python's
-    /// `show()`).
-    pub fn announces_results(self) -> bool {
-        matches!(self, Engine::Python | Engine::Spark)
+    /// Whether the job's progress comes from its driver's own task counts (Spark's UI), so its
+    /// `n/m` progress lines only move the fraction and do not replace the counts.
+    pub fn counts_its_own_tasks(self) -> bool {
+        self == Engine::Spark
+    }
+
+    /// The Linkis error code of a job of this engine that failed.
+    pub fn failure_code(self) -> u32 {
+        match self {
+            Engine::Shell => 50037,
+            Engine::Python => 60002,
+            // Linkis's JDBC engine's "execute error".
+            Engine::Sqlite | Engine::Jdbc => 70001,
+            // Linkis's Spark engine's "execute error".
+            Engine::Spark => 43007,
+        }
     }
 
     /// Checks at submission what would stop the job from starting (for SQL: a database the

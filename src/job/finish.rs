@@ -67,13 +67,14 @@ impl Ledger {
     /// start, interrupted by a restart) with the engine's Linkis error code for `state`.
     pub fn end_unstarted(&self, entry: &JobEntry, state: JobState, reason: &str) {
         if Ledger::claim(&mut entry.live()) {
-            self.end_claimed_unstarted(entry, state, error_code(entry.spec.engine, state), reason);
+            self.end_claimed_unstarted(entry, state, None, reason);
         }
     }
 
-    /// [`Ledger::end_unstarted`] for a job whose end the caller has already claimed, with a
-    /// chosen error code.
-    pub(super) fn end_claimed_unstarted(&self, entry: &JobEntry, state: JobState, code: u32, reason: &str) {
+    /// [`Ledger::end_unstarted`] for a job whose end the caller has already claimed; `code`
+    /// replaces the engine's error code for `state` when the end has a code of its own.
+    pub(super) fn end_claimed_unstarted(&self, entry: &JobEntry, state: JobState, code: Option<u32>, reason: &str) {
+        let code = code.unwrap_or_else(|| error_code(entry.spec.engine, state));
         entry.log_event(Level::Error, &wording::failed_with(reason));
         entry.log_event(Level::Info, &wording::completion(state));
         entry.close_log();
@@ -136,11 +137,6 @@ pub(super) fn error_code(engine: Engine, state: JobState) -> u32 {
     match (state, engine) {
         (JobState::Cancelled, _) => 50036,
         (JobState::Timeout, _) => 50037,
-        (_, Engine::Shell) => 50037,
-        (_, Engine::Python) => 60002,
-        // Linkis's JDBC engine's "execute error".
-        (_, Engine::Sqlite | Engine::Jdbc) => 70001,
-        // Linkis's Spark engine's "execute error".
-        (_, Engine::Spark) => 43007,
+        (_, engine) => engine.failure_code(),
     }
 }

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-use super::finish::{error_code, Ledger};
+use super::finish::Ledger;
 use super::store::JobEntry;
 use super::{wording, JobState};
 use crate::sync::lock;
@@ -121,8 +121,7 @@ impl JobQueue {
                 for entry in expired {
                     let limit = entry.spec.queuing_timeout.unwrap_or_default();
                     let reason = wording::over_queue_time(entry.spec.created.elapsed(), limit);
-                    let code = error_code(entry.spec.engine, JobState::Timeout);
-                    ledger.end_claimed_unstarted(&entry, JobState::Timeout, code, &reason);
+                    ledger.end_claimed_unstarted(&entry, JobState::Timeout, None, &reason);
                 }
                 jobs = self.lock();
                 continue;

@@ -48,7 +48,7 @@ pub(super) fn recover(ledger: &Ledger, queue: &JobQueue) -> Result<(), JobError>
                 );
             }
             if Ledger::claim(&mut entry.live()) {
-                ledger.end_claimed_unstarted(&entry, JobState::Failed, finish::INTERRUPTED_ERROR_CODE, reason);
+                ledger.end_claimed_unstarted(&entry, JobState::Failed, Some(finish::INTERRUPTED_ERROR_CODE), reason);
             }
             failed += 1;
             continue;

@@ -16,7 +16,7 @@ use std::time::Duration;
 use super::admission::Admission;
 pub use super::admission::Submitter;
 use super::ended::EndedViews;
-use super::finish::{error_code, Ledger};
+use super::finish::Ledger;
 use super::queue::JobQueue;
 use super::record::{new_record, pause_update};
 use super::request::JobRequest;
@@ -226,8 +226,7 @@ impl Scheduler {
     fn kill_entry(&self, entry: &Arc<JobEntry>, by: &str) -> KillOutcome {
         let shared = &self.shared;
         if shared.queue.remove_to_end(entry) {
-            let code = error_code(entry.spec.engine, JobState::Cancelled);
-            shared.ledger.end_claimed_unstarted(entry, JobState::Cancelled, code, &wording::killed_by(by));
+            shared.ledger.end_claimed_unstarted(entry, JobState::Cancelled, None, &wording::killed_by(by));
             return KillOutcome::Dequeued;
         }
         let mut live = entry.live();

@@ -23,7 +23,7 @@ use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, OpenFlags};
 
 use crate::clock;
-use crate::engine::{ERROR_MARKER, PROGRESS_MARKER};
+use crate::engine::Marker;
 use crate::storage::log_file::Level;
 use crate::storage::result_set::{Column, TableResultWriter, TableWriteError, MAX_ROW_BYTES};
 use split::Statement;
@@ -284,7 +284,7 @@ impl Table {
 /// Tells the runner how many statements are done.
 fn progress(done: usize, total: usize) {
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{PROGRESS_MARKER} {done}/{}", total.max(1));
+    let _ = writeln!(out, "{} {done}/{}", Marker::Progress.text(), total.max(1));
     let _ = out.flush();
 }
 
@@ -302,7 +302,7 @@ fn fail(why: &str) -> ExitCode {
     log(Level::Error, why);
     let one_line = why.replace('\n', " ");
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{ERROR_MARKER} {one_line}");
+    let _ = writeln!(out, "{} {one_line}", Marker::Error.text());
     let _ = out.flush();
     ExitCode::from(1)
 }

@@ -160,6 +160,9 @@ struct Run<'a> {
     timed_out: Option<String>,
     /// Why the job failed, in its own words (an `##portico:error` line), if it said.
     reported_error: Option<String>,
+    /// Whether the job's stdout lines make its text result set (its engine's and run type's
+    /// answer, asked once rather than per line).
+    stdout_is_result: bool,
     exited: Option<ExitInfo>,
     open_streams: u32,
     next_sample: Instant,
@@ -181,6 +184,7 @@ impl<'a> Run<'a> {
             killed: None,
             timed_out: None,
             reported_error: None,
+            stdout_is_result: entry.spec.engine.stdout_is_result(&entry.spec.run_type),
             exited: None,
             open_streams: 2,
             next_sample: Instant::now() + SAMPLE_EVERY,

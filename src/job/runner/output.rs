@@ -2,9 +2,7 @@
 //! set, and the stderr tail a failure quotes. It must not know how the process is signalled.
 
 use super::Run;
-use crate::engine::{
-    Engine, ERROR_MARKER, LOG_MARKER, PENDING_RESULT_PREFIX, PROGRESS_MARKER, RESULT_MARKER, SPARK_MARKER,
-};
+use crate::engine::{Marker, PENDING_RESULT_PREFIX};
 use crate::job::child::Stream;
 use crate::job::spark_watch::{self, SparkApp};
 use crate::job::store::StageCounts;
@@ -20,29 +18,20 @@ pub(super) const STDERR_TAIL_LINES: usize = 5;
 
 impl Run<'_> {
     pub(super) fn on_line(&mut self, stream: Stream, line: Vec<u8>) {
-        let engine = self.entry.spec.engine;
-        let progress = line.starts_with(PROGRESS_MARKER.as_bytes());
-        let error = stream == Stream::Stdout && engine.reports_errors() && line.starts_with(ERROR_MARKER.as_bytes());
-        let result =
-            stream == Stream::Stdout && engine.announces_results() && line.starts_with(RESULT_MARKER.as_bytes());
-        let log_only =
-            stream == Stream::Stdout && engine.announces_results() && line.starts_with(LOG_MARKER.as_bytes());
-        let spark = stream == Stream::Stdout && engine == Engine::Spark && line.starts_with(SPARK_MARKER.as_bytes());
-        let marker = progress || error || result || log_only || spark;
-        if spark {
-            self.on_spark_marker(&String::from_utf8_lossy(&line[SPARK_MARKER.len()..]));
-        }
-        if result {
-            self.on_result_marker(&String::from_utf8_lossy(&line[RESULT_MARKER.len()..]));
-        }
-        if progress {
-            self.on_progress_marker(&String::from_utf8_lossy(&line[PROGRESS_MARKER.len()..]));
-        }
-        if error {
-            self.reported_error = Some(String::from_utf8_lossy(&line[ERROR_MARKER.len()..]).trim().to_string());
-        }
-        if stream == Stream::Stdout && !marker && engine.stdout_is_result(&self.entry.spec.run_type) {
-            self.append_result(&line);
+        match Marker::of(&line, self.entry.spec.engine, stream == Stream::Stdout) {
+            Some((marker, text)) => {
+                let text = String::from_utf8_lossy(text);
+                let text = text.trim();
+                match marker {
+                    Marker::Progress => self.on_progress_marker(text),
+                    Marker::Error => self.reported_error = Some(text.to_string()),
+                    Marker::Result => self.on_result_marker(text),
+                    Marker::Spark => self.on_spark_marker(text),
+                    Marker::Log => {}
+                }
+            }
+            None if stream == Stream::Stdout && self.stdout_is_result => self.append_result(&line),
+            None => {}
         }
         if stream == Stream::Stderr {
             if self.stderr_tail.len() == STDERR_TAIL_LINES {
@@ -96,7 +85,7 @@ impl Run<'_> {
         let mut live = self.entry.live();
         // A Spark job's progress comes from its tasks (the driver's UI): its statement counts
         // only move the fraction.
-        let counts_stages = self.entry.spec.engine != Engine::Spark;
+        let counts_stages = !self.entry.spec.engine.counts_its_own_tasks();
         if let Some((done, total)) = text.split_once('/') {
             if let (Ok(done), Ok(total)) = (done.trim().parse::<u64>(), total.trim().parse::<u64>()) {
                 if total > 0 && total <= MAX_STAGES {
