@@ -6,18 +6,18 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use crate::helper::{eventually, Client, Portico, MULTI_USER_CONFIG};
+use crate::helper::{alive, eventually, eventually_within, Client, Portico, MULTI_USER_CONFIG};
 
 /// A stand-in `spark-submit`: records its arguments in the job's working directory, then acts
 /// on the job's code: `sleep` runs for ever, `fail` fails as the SQL driver reports a failure,
 /// anything else succeeds with the driver's progress lines.
 const STAND_IN: &str = r###"#!/bin/sh
 printf '%s\n' "$@" > "$PWD/args.txt"
-# The driver's arguments end with: CODE RESULT_DIR ROW_CAP
+# The driver's arguments end with: CODE ROW_CAP
 n=$#; i=0; code=""
-for arg; do i=$((i+1)); if [ $i -eq $((n-2)) ]; then code="$arg"; fi; done
+for arg; do i=$((i+1)); if [ $i -eq $((n-1)) ]; then code="$arg"; fi; done
 case "$(cat "$code")" in
-  *sleep*) echo "##portico:progress 0/1"; exec sleep 600 ;;
+  *sleep*) echo "$$" > "$PWD/pid.txt"; echo "##portico:progress 0/1"; exec sleep 600 ;;
   *fail*) echo "##portico:error Spark SQL statement 1 of 1 (line 1: fail) failed: [BOOM] it broke SQLSTATE: 42000"; exit 1 ;;
   *) echo "##portico:progress 1/1"; echo "driver output"; exit 0 ;;
 esac
@@ -43,52 +43,35 @@ pub(crate) fn server_with_spark(home: &Path, python: &str) -> Portico {
 }
 
 pub(crate) fn submit_spark(client: &Client, code: &str, run_type: &str, params: Value) -> Result<u64, Value> {
-    let body = json!({
-        "executionContent": {"code": code, "runType": run_type},
-        "params": params,
-        "labels": {"engineType": "spark-4.3.0", "userCreator": "alice-IDE"}
-    });
-    let (_, answer) = client.post("entrance/submit", &body.to_string());
-    match answer["data"]["taskID"].as_u64() {
-        Some(task_id) if answer["status"] == 0 => Ok(task_id),
-        _ => Err(answer),
-    }
-}
-
-pub(crate) fn wait_record(client: &Client, task_id: u64) -> Value {
-    eventually(&format!("job {task_id} to end"), || ended(client, task_id))
-}
-
-pub(crate) fn ended(client: &Client, task_id: u64) -> Option<Value> {
-    let task = client.ok(&format!("jobhistory/{task_id}/get"))["task"].clone();
-    matches!(task["status"].as_str(), Some("Succeed" | "Failed" | "Cancelled" | "Timeout")).then_some(task)
+    client.try_submit("spark-4.3.0", run_type, code, params)
 }
 
 /// Real Spark drivers are JVMs of half a gigabyte that take seconds to start: the real-Spark
 /// tests run one at a time, and wait longer than the others.
 pub(crate) static REAL_SPARK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-pub(crate) const SPARK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(240);
+const SPARK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(240);
 
-pub(crate) fn poll_until<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = std::time::Instant::now() + SPARK_PATIENCE;
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+/// [`eventually`] with the patience a real Spark driver needs.
+pub(crate) fn poll_until<T>(what: &str, check: impl FnMut() -> Option<T>) -> T {
+    eventually_within(SPARK_PATIENCE, what, check)
 }
 
-/// Whether any process still belongs to the job: its driver names the job's directory on its
-/// command line, and the Python processes run in that directory.
-pub(crate) fn job_processes_alive(work: &Path) -> bool {
+/// The live processes of the job whose working directory is `work`: its driver names the
+/// directory on its command line, and its Python processes run in it.
+pub(crate) fn job_processes(work: &Path) -> Vec<i32> {
     let needle = work.display().to_string();
-    std::fs::read_dir("/proc").into_iter().flatten().filter_map(Result::ok).any(|entry| {
-        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        let cwd = std::fs::read_link(entry.path().join("cwd")).unwrap_or_default();
-        String::from_utf8_lossy(&cmdline).contains(&needle) || cwd.starts_with(work)
-    })
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            let cwd = std::fs::read_link(entry.path().join("cwd")).unwrap_or_default();
+            let ours = String::from_utf8_lossy(&cmdline).contains(&needle) || cwd.starts_with(work);
+            (ours && alive(pid)).then_some(pid)
+        })
+        .collect()
 }
 
 pub(crate) fn work_dir(server: &Portico, task_id: u64) -> PathBuf {
@@ -123,7 +106,7 @@ fn a_spark_job_gets_its_settings_and_reports_its_progress_and_errors() {
 
     let params = json!({"configuration": {"startup": {"spark.executor.memory": "2g"}}});
     let task_id = submit_spark(&alice, "select 1", "sql", params).unwrap();
-    let task = wait_record(&alice, task_id);
+    let task = alice.wait_record(task_id);
     assert_eq!(task["status"], "Succeed", "{task}");
     let args = std::fs::read_to_string(work_dir(&server, task_id).join("args.txt")).unwrap();
     let args: Vec<&str> = args.lines().collect();
@@ -138,13 +121,13 @@ fn a_spark_job_gets_its_settings_and_reports_its_progress_and_errors() {
     }
     assert!(confs.iter().any(|c| c.starts_with("spark.local.dir=") && c.ends_with("/tmp")), "{confs:?}");
     assert!(after("--driver-java-options")[0].contains("-Dlog4j2.configurationFile=file:"), "{args:?}");
-    assert!(args[args.len() - 4].ends_with("portico_spark_sql.py"), "{args:?}");
+    assert!(args[args.len() - 3].ends_with("portico_spark_sql.py"), "{args:?}");
     // SQL jobs' stdout is the driver's, not a result: the stray line went to the log.
     let location = task["resultLocation"].as_str().unwrap();
     let listing = alice.ok(&format!("filesystem/getDirFileTrees?path={location}"))["dirFileTrees"]["children"].clone();
     assert_eq!(listing, json!([]));
 
-    let failing = wait_record(&alice, submit_spark(&alice, "fail", "sql", json!({})).unwrap());
+    let failing = alice.wait_record(submit_spark(&alice, "fail", "sql", json!({})).unwrap());
     assert_eq!(failing["status"], "Failed");
     assert_eq!(failing["errDesc"], "Spark SQL statement 1 of 1 (line 1: fail) failed: [BOOM] it broke SQLSTATE: 42000");
     assert_eq!(failing["errCode"], 43007);
@@ -157,8 +140,10 @@ fn killing_a_spark_job_ends_its_driver() {
     let alice = server.as_user("alice");
     let task_id = submit_spark(&alice, "sleep", "py", json!({})).unwrap();
     alice.wait_state(&task_id.to_string(), "Running");
-    let args = work_dir(&server, task_id).join("args.txt");
-    eventually("the driver to start", || args.exists().then_some(()));
+    let pid_file = work_dir(&server, task_id).join("pid.txt");
+    let pid: i32 = eventually("the driver to start", || std::fs::read_to_string(&pid_file).ok()?.trim().parse().ok());
+    assert!(alive(pid));
     alice.ok(&format!("entrance/{task_id}/kill"));
-    assert_eq!(wait_record(&alice, task_id)["status"], "Cancelled");
+    assert_eq!(alice.wait_record(task_id)["status"], "Cancelled");
+    assert!(!alive(pid), "the driver outlived its job's end");
 }

@@ -135,11 +135,13 @@ impl Engine {
     /// driver prints only markers, and Spark's Python side writes its own log lines there
     /// (PySpark merges the driver's stderr into stdout), which belong in the log.
     pub fn stdout_is_result(self, run_type: &str) -> bool {
-        !(self == Engine::Spark && spark::is_sql(run_type))
+        !(self == Engine::Spark && spark::Kind::of(run_type) == spark::Kind::Sql)
     }
 
     /// Whether the engine's processes may leave the job's process group (PySpark's worker
-    /// daemon does), so that the end of a job must look for them in its session too.
+    /// daemon does): such a job is started as a session of its own, and its end looks for its
+    /// processes in that session too. Other jobs are a process group in the server's session,
+    /// started without a fork of the server.
     pub fn leaves_its_group(self) -> bool {
         self == Engine::Spark
     }
@@ -168,7 +170,7 @@ impl Engine {
         match self {
             Engine::Shell | Engine::Python => Ok(()),
             Engine::Sqlite | Engine::Jdbc => sqlite::database_for(self, config, user, params).map(drop),
-            Engine::Spark => spark::check(config, params),
+            Engine::Spark => spark::check(config, params).map(drop),
         }
     }
 

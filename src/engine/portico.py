@@ -22,6 +22,20 @@ import tempfile
 
 __all__ = ["show"]
 
+
+def spark_job(argv):
+    """The start both Spark drivers share (argv: CODE ROW_CAP): the job's code, its row cap,
+    and a running session, whose application and UI are announced to Portico."""
+    from pyspark.sql import SparkSession
+
+    code_path, row_cap = argv[1], int(argv[2])
+    with open(code_path, encoding="utf-8") as f:
+        code = f.read()
+    spark = SparkSession.builder.getOrCreate()
+    sc = spark.sparkContext
+    print("##portico:spark %s %s" % (sc.applicationId, sc.uiWebUrl), flush=True)
+    return spark, code, row_cap
+
 _NULL = b"LINKIS_NULL"
 _MAX_ROW_BYTES = 2 * 1024 * 1024
 

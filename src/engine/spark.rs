@@ -29,8 +29,29 @@ pub(super) const LOG_CONFIG: &str = "log4j2.properties";
 const SQL_DRIVER_SOURCE: &str = include_str!("spark_sql.py");
 const PY_DRIVER_SOURCE: &str = include_str!("spark_py.py");
 
-/// The run types of each kind of Spark job.
-const SQL_RUN_TYPES: [&str; 3] = ["sql", "hql", "spark-sql"];
+/// The three kinds of Spark job, by run type: what runs and what it is given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Kind {
+    /// `sql`, `hql`, `spark-sql`: the SQL driver script.
+    Sql,
+    /// `scala`: compiled, then submitted with `--class`.
+    Scala,
+    /// `py`, `python`, `pyspark`: the PySpark wrapper.
+    Py,
+}
+
+impl Kind {
+    pub(super) fn of(run_type: &str) -> Kind {
+        let is = |names: &[&str]| names.iter().any(|n| n.eq_ignore_ascii_case(run_type));
+        if is(&["sql", "hql", "spark-sql"]) {
+            Kind::Sql
+        } else if is(&["scala"]) {
+            Kind::Scala
+        } else {
+            Kind::Py
+        }
+    }
+}
 
 /// Where the settings a job may choose are read from in its `params`.
 const JOB_SETTING_PLACES: [&str; 2] = ["/configuration/startup", "/configuration/runtime"];
@@ -45,10 +66,17 @@ pub fn launcher(config: &Config) -> Option<PathBuf> {
     std::env::split_paths(&path).map(|dir| dir.join("spark-submit")).find(|p| p.is_file())
 }
 
+/// What a job needs from Spark, found at submission and again when it starts.
+pub(super) struct Ready {
+    launcher: PathBuf,
+    /// The `spark.*` settings the job chose, each one the config allows.
+    settings: Vec<(String, String)>,
+}
+
 /// What a job asks of Spark, checked at submission: Spark must be there, and the job may set
 /// only the `spark.*` settings the config lets jobs choose.
-pub(super) fn check(config: &Config, params: &Value) -> Result<(), EngineError> {
-    if launcher(config).is_none() {
+pub(super) fn check(config: &Config, params: &Value) -> Result<Ready, EngineError> {
+    let Some(launcher) = launcher(config) else {
         return Err(EngineError::Refused(match &config.spark.spark_home {
             Some(home) => {
                 format!("Spark is not installed where the config says: {} has no bin/spark-submit", home.display())
@@ -58,8 +86,29 @@ pub(super) fn check(config: &Config, params: &Value) -> Result<(), EngineError> 
                      [engines.spark] spark_home"
                 .to_string(),
         }));
+    };
+    Ok(Ready { launcher, settings: job_settings(config, params)? })
+}
+
+/// Spark's own directory (its `jars/` hold the Scala compiler): the configured one, else the
+/// one the launcher belongs to: a distribution's `bin/..`, or, for a launcher that pip put in
+/// a virtualenv's `bin/`, what that package's own `find_spark_home.py` answers.
+fn spark_home(config: &Config, launcher: &Path) -> PathBuf {
+    if let Some(home) = &config.spark.spark_home {
+        return home.clone();
     }
-    job_settings(config, params).map(drop)
+    let bin = launcher.parent().unwrap_or(Path::new("."));
+    let distribution = bin.parent().unwrap_or(bin).to_path_buf();
+    if distribution.join("jars").is_dir() {
+        return distribution;
+    }
+    Command::new(&config.spark.python)
+        .arg(bin.join("find_spark_home.py"))
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+        .unwrap_or(distribution)
 }
 
 /// The `spark.*` settings the job chose, each one the config allows.
@@ -89,50 +138,38 @@ fn job_settings(config: &Config, params: &Value) -> Result<Vec<(String, String)>
     Ok(chosen)
 }
 
-/// Whether `run_type` is Spark SQL (the rest are PySpark).
-pub(super) fn is_sql(run_type: &str) -> bool {
-    SQL_RUN_TYPES.iter().any(|t| t.eq_ignore_ascii_case(run_type))
-}
-
-/// `spark-submit … <driver> <code> <result dir> <row cap>` for the job.
+/// `spark-submit …` for the job: for SQL and PySpark, `<driver> <code> <row cap>`; for Scala,
+/// `--class PorticoJob <jar>` behind the compile step (`sh`, see `spark_scala.rs`).
 pub(super) fn command(job: &Launch<'_>, config: &Config) -> Result<Command, EngineError> {
-    check(config, job.params)?;
-    let launcher = launcher(config).ok_or_else(|| EngineError::Refused("Spark is not installed".into()))?;
+    let Ready { launcher, settings: chosen } = check(config, job.params)?;
     let settings = &config.spark;
+    let kind = Kind::of(job.run_type);
     let tmp = job.work_dir.join("tmp");
     std::fs::create_dir_all(&tmp)?;
-    std::fs::write(job.work_dir.join(CODE), job.code)?;
     let log_config = job.work_dir.join(LOG_CONFIG);
     std::fs::write(&log_config, log4j_config(&settings.log_level))?;
-    let scala = job.run_type.eq_ignore_ascii_case("scala");
-    let driver = if is_sql(job.run_type) { (SQL_DRIVER, SQL_DRIVER_SOURCE) } else { (PY_DRIVER, PY_DRIVER_SOURCE) };
-    if !scala {
-        std::fs::write(job.work_dir.join(driver.0), driver.1)?;
-        std::fs::write(job.work_dir.join(super::python::HELPER), super::python::HELPER_SOURCE)?;
-    }
-
     let mut java_options =
         format!("-Dlog4j2.configurationFile=file:{} -Djava.io.tmpdir={}", log_config.display(), tmp.display());
     if let Some(archive) = &settings.cds_archive {
         java_options.push_str(&format!(" -XX:SharedArchiveFile={} -XX:TieredStopAtLevel=1", archive.display()));
     }
-    let mut command = if scala {
-        // Compiled with the Scala compiler in Spark's jars, then submitted (see spark_scala.rs).
-        let source = job.work_dir.join(spark_scala::SOURCE);
-        std::fs::write(&source, spark_scala::wrap(job.code))?;
-        let jars = launcher.parent().and_then(Path::parent).map(|home| home.join("jars").join("*")).unwrap_or_default();
-        let mut command = Command::new("sh");
-        command
-            .arg("-c")
-            .arg(spark_scala::COMPILE_THEN_SUBMIT)
-            .arg("sh")
-            .arg(jars)
-            .arg(source)
-            .arg(job.work_dir.join(spark_scala::JAR))
-            .arg(&launcher);
-        command
-    } else {
-        Command::new(&launcher)
+
+    let mut command = match kind {
+        Kind::Scala => {
+            let source = job.work_dir.join(spark_scala::SOURCE);
+            std::fs::write(&source, spark_scala::wrap(job.code))?;
+            let mut command = Command::new("sh");
+            command
+                .arg("-c")
+                .arg(spark_scala::COMPILE_THEN_SUBMIT)
+                .arg("sh")
+                .arg(spark_home(config, &launcher).join("jars").join("*"))
+                .arg(source)
+                .arg(job.work_dir.join(spark_scala::JAR))
+                .arg(&launcher);
+            command
+        }
+        Kind::Sql | Kind::Py => Command::new(&launcher),
     };
     command.arg("--master").arg(&settings.master).arg("--name").arg(format!("portico-{}", job.task_id));
     let mut conf = |key: &str, value: &str| {
@@ -144,21 +181,22 @@ pub(super) fn command(job: &Launch<'_>, config: &Config) -> Result<Command, Engi
     conf("spark.sql.session.timeZone", &settings.time_zone);
     conf("spark.sql.catalogImplementation", "in-memory");
     conf("spark.pyspark.python", &settings.python);
-    for (key, value) in &settings.conf {
+    for (key, value) in settings.conf.iter().chain(chosen.iter().map(|(k, v)| (k, v))) {
         conf(key, value);
     }
-    for (key, value) in job_settings(config, job.params)? {
-        conf(&key, &value);
-    }
     command.arg("--driver-java-options").arg(java_options);
-    if scala {
-        command.arg("--class").arg(spark_scala::MAIN_CLASS).arg(job.work_dir.join(spark_scala::JAR));
-    } else {
-        command
-            .arg(job.work_dir.join(driver.0))
-            .arg(job.work_dir.join(CODE))
-            .arg(job.result_dir)
-            .arg(settings.row_cap.to_string());
+    match kind {
+        Kind::Scala => {
+            command.arg("--class").arg(spark_scala::MAIN_CLASS).arg(job.work_dir.join(spark_scala::JAR));
+        }
+        Kind::Sql | Kind::Py => {
+            let (driver, source) =
+                if kind == Kind::Sql { (SQL_DRIVER, SQL_DRIVER_SOURCE) } else { (PY_DRIVER, PY_DRIVER_SOURCE) };
+            std::fs::write(job.work_dir.join(driver), source)?;
+            std::fs::write(job.work_dir.join(super::python::HELPER), super::python::HELPER_SOURCE)?;
+            std::fs::write(job.work_dir.join(CODE), job.code)?;
+            command.arg(job.work_dir.join(driver)).arg(job.work_dir.join(CODE)).arg(settings.row_cap.to_string());
+        }
     }
     command.env("PYSPARK_PYTHON", &settings.python).env("PORTICO_RESULT_DIR", job.result_dir);
     if is_local(&settings.master) {

@@ -1,26 +1,19 @@
-"""Portico's PySpark wrapper, run by spark-submit: spark_py.py CODE RESULT_DIR ROW_CAP.
+"""Portico's PySpark wrapper, run by spark-submit: spark_py.py CODE ROW_CAP.
 
 Runs the job's code with `spark`, `sc` and `sqlContext` ready, and `show(df)` (also `showDF`)
 writing a DataFrame, or rows, as a TABLE result set. An uncaught exception ends the job with
 its traceback in the log and its last line in the job's error slot.
 """
 
-import os
 import sys
 import traceback
 import warnings
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import portico  # noqa: E402  (beside this file)
-from pyspark.sql import SparkSession  # noqa: E402
+import portico  # beside this file: the script's directory is first on Python's path
 
 
 def main():
-    code_path, _result_dir, row_cap = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    with open(code_path, encoding="utf-8") as f:
-        code = f.read()
-    spark = SparkSession.builder.getOrCreate()
+    spark, code, row_cap = portico.spark_job(sys.argv)
     sc = spark.sparkContext
     try:
         from pyspark.sql import SQLContext
@@ -32,8 +25,6 @@ def main():
             sql_context = SQLContext(sc)
     except Exception:  # noqa: BLE001  (gone in some Spark versions)
         sql_context = spark
-    print("##portico:spark %s %s" % (sc.applicationId, sc.uiWebUrl), flush=True)
-
     def show(data, columns=None):
         return portico.show(data, columns=columns, row_cap=row_cap)
 

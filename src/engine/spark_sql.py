@@ -1,4 +1,4 @@
-"""Portico's Spark SQL driver, run by spark-submit: spark_sql.py CODE RESULT_DIR ROW_CAP.
+"""Portico's Spark SQL driver, run by spark-submit: spark_sql.py CODE ROW_CAP.
 
 Runs the script's statements in order, each under its own job group, and writes every result
 that has columns as a TABLE result set (through portico.show, which numbers it in output order).
@@ -6,13 +6,9 @@ A failing statement ends the job: its number, line, Spark's error class and SQLS
 job's error slot (##portico:error) and the driver exits 1. Progress counts statements.
 """
 
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import portico  # noqa: E402  (beside this file)
-from pyspark.sql import SparkSession  # noqa: E402
+import portico  # beside this file: the script's directory is first on Python's path
 
 
 def statements(script):
@@ -93,13 +89,10 @@ def describe(error):
 
 
 def main():
-    code_path, _result_dir, row_cap = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    with open(code_path, encoding="utf-8") as f:
-        todo = statements(f.read())
-    total = max(len(todo), 1)
-    spark = SparkSession.builder.getOrCreate()
+    spark, code, row_cap = portico.spark_job(sys.argv)
     sc = spark.sparkContext
-    print("##portico:spark %s %s" % (sc.applicationId, sc.uiWebUrl), flush=True)
+    todo = statements(code)
+    total = max(len(todo), 1)
     print("##portico:progress 0/%d" % total, flush=True)
     for number, (line, text) in enumerate(todo, 1):
         sc.setJobGroup("stmt-%d" % number, text[:200])

@@ -89,17 +89,23 @@ pub(super) fn start(config: &Config, entry: &JobEntry, marker: &str) -> io::Resu
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    // A session of its own (so a process group too, both with the leader's pid): processes
-    // that leave the group (PySpark's worker daemon calls setpgid) stay in the session, where
-    // the end of the job still finds them.
-    // SAFETY: setsid is async-signal-safe and touches nothing of the parent's.
-    unsafe {
-        std::os::unix::process::CommandExt::pre_exec(&mut command, || {
-            if libc::setsid() == -1 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
+    if spec.engine.leaves_its_group() {
+        // A session of its own (so a process group too, both with the leader's pid):
+        // processes that leave the group (PySpark's worker daemon calls setpgid) stay in the
+        // session, where the end of the job still finds them.
+        // SAFETY: setsid is async-signal-safe and touches nothing of the parent's.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+                if libc::setsid() == -1 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    } else {
+        // A process group of its own, without pre_exec: the job is started with posix_spawn
+        // rather than a fork of the server.
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
     }
     command.spawn()
 }

@@ -83,8 +83,8 @@ pub fn read_stat(pid: i32) -> Option<ProcStat> {
     parse_stat(pid, &text)
 }
 
-/// Live (not zombie) members of job `pgid`: its process group, and the processes of its
-/// session (the job's leader is both group and session leader, so both ids are `pgid`) that
+/// Live (not zombie) members of job `pgid`: its process group, and, for a job started as a
+/// session of its own (its leader's pid is then both ids), the processes of its session that
 /// left the group, as PySpark's worker daemon does.
 pub fn group_members(pgid: i32) -> Vec<ProcStat> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
