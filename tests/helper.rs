@@ -320,6 +320,51 @@ impl Client {
         eventually(&format!("job {id} to be {state}"), || (self.state(id) == state).then_some(()));
     }
 
+    /// Submits `code` to `engine_type` as `run_type` with `params` (labels as a Linkis SDK
+    /// sends them); the taskID, or the refusal's whole answer.
+    pub fn try_submit(&self, engine_type: &str, run_type: &str, code: &str, params: Value) -> Result<u64, Value> {
+        let user = self.ok("user/userInfo")["userName"].as_str().expect("userName").to_string();
+        let body = serde_json::json!({
+            "executionContent": {"code": code, "runType": run_type},
+            "params": params,
+            "labels": {"engineType": engine_type, "userCreator": format!("{user}-IDE")}
+        });
+        let (_, answer) = self.post("entrance/submit", &body.to_string());
+        match answer["data"]["taskID"].as_u64() {
+            Some(task_id) if answer["status"] == 0 => Ok(task_id),
+            _ => Err(answer),
+        }
+    }
+
+    /// The job's history record once it has ended (`None` before).
+    pub fn ended_record(&self, task_id: u64) -> Option<Value> {
+        let task = self.ok(&format!("jobhistory/{task_id}/get"))["task"].clone();
+        matches!(task["status"].as_str(), Some("Succeed" | "Failed" | "Cancelled" | "Timeout")).then_some(task)
+    }
+
+    /// Polls the job's history record, as a Linkis SDK does, until it has ended.
+    pub fn wait_record(&self, task_id: u64) -> Value {
+        eventually(&format!("job {task_id} to end"), || self.ended_record(task_id))
+    }
+
+    /// Every result file of an ended job's record, in the order clients sort them (by number).
+    pub fn result_files(&self, task: &Value) -> Vec<String> {
+        let location = task["resultLocation"].as_str().expect("resultLocation");
+        let tree = self.ok(&format!("filesystem/getDirFileTrees?path={location}"))["dirFileTrees"].clone();
+        let mut files: Vec<(u64, String)> = tree["children"]
+            .as_array()
+            .expect("a listing, even when empty")
+            .iter()
+            .map(|child| {
+                let name = child["name"].as_str().expect("name");
+                let n = name.trim_start_matches('_').trim_end_matches(".dolphin").parse().expect("a numbered result");
+                (n, child["path"].as_str().expect("path").to_string())
+            })
+            .collect();
+        files.sort();
+        files.into_iter().map(|(_, path)| path).collect()
+    }
+
     /// Every log line of a job, read page by page through `fromLine`.
     pub fn log_lines(&self, id: &str) -> Vec<String> {
         let mut lines = Vec::new();
@@ -339,8 +384,13 @@ impl Client {
 
 /// Polls `check` every 10 ms until it returns `Some`, failing the test after [`PATIENCE`] with
 /// a message naming `what` it waited for.
-pub fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + PATIENCE;
+pub fn eventually<T>(what: &str, check: impl FnMut() -> Option<T>) -> T {
+    eventually_within(PATIENCE, what, check)
+}
+
+/// [`eventually`] with a patience of its own (a real Spark driver takes longer).
+pub fn eventually_within<T>(patience: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + patience;
     loop {
         if let Some(value) = check() {
             return value;
@@ -350,15 +400,29 @@ pub fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     }
 }
 
+/// A process's state letter from `/proc/<pid>/stat` (`R`, `S`, `T`, `Z`…); `None` once gone.
+pub fn proc_state(pid: i32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    Some(stat.rsplit(')').next()?.split_whitespace().next()?.to_string())
+}
+
 /// Whether a process is alive (a zombie waiting for its parent to reap it counts as dead).
 pub fn alive(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => {
-            let state = stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().next()).unwrap_or("");
-            state != "Z" && state != "X"
-        }
-        Err(_) => false,
-    }
+    proc_state(pid).is_some_and(|state| state != "Z" && state != "X")
+}
+
+/// The live processes whose command line contains `needle`.
+pub fn processes_matching(needle: &str) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            (String::from_utf8_lossy(&cmdline).contains(needle) && alive(pid)).then_some(pid)
+        })
+        .collect()
 }
 
 /// A TCP connection to `addr` from the local address `source` (another loopback address, for

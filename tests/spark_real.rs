@@ -7,17 +7,28 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use crate::helper::{Portico, MULTI_USER_CONFIG};
-use crate::spark::{ended, job_processes_alive, poll_until, server_with_spark, submit_spark, work_dir, REAL_SPARK};
+use crate::helper::{proc_state, processes_matching, Client, Portico, MULTI_USER_CONFIG};
+use crate::spark::{job_processes, poll_until, server_with_spark, submit_spark, work_dir, REAL_SPARK};
 
-/// The real Spark named by the environment, or `None` (and a note) when it is not set up.
-fn real_spark() -> Option<(String, String)> {
+/// The real Spark named by the environment, held for one test at a time.
+struct RealSpark {
+    home: String,
+    python: String,
+    _turn: std::sync::MutexGuard<'static, ()>,
+}
+
+/// The real Spark, or `None` (and a note) when it is not set up. Where Spark is required
+/// (`PORTICO_REQUIRE_SPARK`, which `.ci/run` sets), its absence fails the test instead.
+fn real_spark() -> Option<RealSpark> {
     match (std::env::var("PORTICO_SPARK_HOME"), std::env::var("PORTICO_SPARK_PYTHON")) {
-        (Ok(home), Ok(python)) => Some((home, python)),
+        (Ok(home), Ok(python)) => {
+            let turn = REAL_SPARK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            Some(RealSpark { home, python, _turn: turn })
+        }
         _ => {
             assert!(
-                std::env::var_os("CI").is_none(),
-                "CI must run the real-Spark tests: .ci/run sets PORTICO_SPARK_HOME and PORTICO_SPARK_PYTHON"
+                std::env::var_os("PORTICO_REQUIRE_SPARK").is_none() && std::env::var_os("CI").is_none(),
+                "the real-Spark tests must run here: set PORTICO_SPARK_HOME and PORTICO_SPARK_PYTHON"
             );
             eprintln!("skipped: set PORTICO_SPARK_HOME and PORTICO_SPARK_PYTHON to run the real-Spark tests");
             None
@@ -25,12 +36,17 @@ fn real_spark() -> Option<(String, String)> {
     }
 }
 
+/// A server on the real Spark and alice's client, for one test at a time.
+fn real_spark_server() -> Option<(RealSpark, Portico, Client)> {
+    let spark = real_spark()?;
+    let server = server_with_spark(Path::new(&spark.home), &spark.python);
+    let alice = server.as_user("alice");
+    Some((spark, server, alice))
+}
+
 #[test]
 fn real_spark_sql_and_pyspark_write_typed_tables() {
-    let Some((home, python)) = real_spark() else { return };
-    let _one_at_a_time = REAL_SPARK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let server = server_with_spark(Path::new(&home), &python);
-    let alice = server.as_user("alice");
+    let Some((_spark, _server, alice)) = real_spark_server() else { return };
     let sql = "select 1 as i, cast(null as string) as s_null, 2.5d as d, 1.10BD as dec, \
                date'2024-01-02' as dt, timestamp'2024-01-02 03:04:05' as ts, array(1, 2) as arr, \
                'NULL' as strnull;\nselect id, id * 2 as dbl from range(3);\nselect * from nope";
@@ -38,7 +54,7 @@ fn real_spark_sql_and_pyspark_write_typed_tables() {
     let py = "df = spark.range(4).selectExpr('id', 'id % 2 = 0 as even')\nshow(df)\nprint('printed')";
     let py_task = submit_spark(&alice, py, "py", json!({})).unwrap();
 
-    let task = poll_until("the SQL job to end", || ended(&alice, sql_task));
+    let task = poll_until("the SQL job to end", || alice.ended_record(sql_task));
     assert_eq!(task["status"], "Failed", "{task}");
     let error = task["errDesc"].as_str().unwrap();
     assert!(
@@ -57,7 +73,7 @@ fn real_spark_sql_and_pyspark_write_typed_tables() {
     );
     assert_eq!(open("_1.dolphin")["fileContent"], json!([["0", "0"], ["1", "2"], ["2", "4"]]));
 
-    let task = poll_until("the PySpark job to end", || ended(&alice, py_task));
+    let task = poll_until("the PySpark job to end", || alice.ended_record(py_task));
     assert_eq!(task["status"], "Succeed", "{task}");
     let location = task["resultLocation"].as_str().unwrap();
     let table = alice.ok(&format!("filesystem/openFile?path={location}/_0.dolphin"));
@@ -69,10 +85,7 @@ fn real_spark_sql_and_pyspark_write_typed_tables() {
 
 #[test]
 fn real_spark_kill_ends_the_driver_and_its_python() {
-    let Some((home, python)) = real_spark() else { return };
-    let _one_at_a_time = REAL_SPARK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let server = server_with_spark(Path::new(&home), &python);
-    let alice = server.as_user("alice");
+    let Some((_spark, server, alice)) = real_spark_server() else { return };
     let endless = "import time\nwhile True:\n    spark.range(1000).count()\n    time.sleep(0.2)";
     let task_id = submit_spark(&alice, endless, "py", json!({})).unwrap();
     let work = work_dir(&server, task_id);
@@ -81,7 +94,7 @@ fn real_spark_kill_ends_the_driver_and_its_python() {
         let log = alice.ok(&format!("entrance/{task_id}/log?fromLine=0&size=1000"))["log"][3].clone();
         log.as_str().is_some_and(|l| l.contains("Spark application")).then_some(())
     });
-    assert!(job_processes_alive(&work));
+    assert!(!job_processes(&work).is_empty());
     // Progress and resources come from the driver itself while it runs.
     let metrics = poll_until("the driver's figures", || {
         let data = alice.ok(&format!("entrance/{task_id}/progressWithResource"));
@@ -94,8 +107,8 @@ fn real_spark_kill_ends_the_driver_and_its_python() {
     assert!(metrics["yarnMetrics"]["sparkUi"].as_str().unwrap().starts_with("http://127.0.0.1:"), "{metrics}");
     assert!(metrics["progress"].as_f64().unwrap() <= 0.99);
     alice.ok(&format!("entrance/{task_id}/kill"));
-    assert_eq!(poll_until("the job to end", || ended(&alice, task_id))["status"], "Cancelled");
-    poll_until("no process of the job left", || (!job_processes_alive(&work)).then_some(()));
+    assert_eq!(poll_until("the job to end", || alice.ended_record(task_id))["status"], "Cancelled");
+    poll_until("no process of the job left", || job_processes(&work).is_empty().then_some(()));
 }
 
 /// A Spark standalone master and one worker on 127.0.0.1, started from the same package with
@@ -191,9 +204,9 @@ impl Cluster {
 
 #[test]
 fn real_spark_jobs_run_on_a_standalone_master_and_a_kill_leaves_it() {
-    let Some((home, python)) = real_spark() else { return };
-    let _one_at_a_time = REAL_SPARK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let cluster = Cluster::start(&home);
+    let Some(spark) = real_spark() else { return };
+    let (home, python) = (&spark.home, &spark.python);
+    let cluster = Cluster::start(home);
     let config = format!(
         "{MULTI_USER_CONFIG}\n[engines.spark]\nspark_home = \"{home}\"\npython = \"{python}\"\nmaster = \"{}\"\n\
          conf = {{ \"spark.executor.memory\" = \"512m\" }}\n",
@@ -203,7 +216,7 @@ fn real_spark_jobs_run_on_a_standalone_master_and_a_kill_leaves_it() {
     let alice = server.as_user("alice");
 
     let sql = submit_spark(&alice, "select id, id * id as square from range(4)", "sql", json!({})).unwrap();
-    let task = poll_until("the SQL job to end", || ended(&alice, sql));
+    let task = poll_until("the SQL job to end", || alice.ended_record(sql));
     assert_eq!(task["status"], "Succeed", "{task}");
     let location = task["resultLocation"].as_str().unwrap();
     let rows = alice.ok(&format!("filesystem/openFile?path={location}/_0.dolphin"))["fileContent"].clone();
@@ -216,7 +229,7 @@ fn real_spark_jobs_run_on_a_standalone_master_and_a_kill_leaves_it() {
 
     let py = "show(spark.range(3).selectExpr('id', 'id * 10 as tens'))";
     let py = submit_spark(&alice, py, "py", json!({})).unwrap();
-    let task = poll_until("the PySpark job to end", || ended(&alice, py));
+    let task = poll_until("the PySpark job to end", || alice.ended_record(py));
     assert_eq!(task["status"], "Succeed", "{task}");
     let location = task["resultLocation"].as_str().unwrap();
     let rows = alice.ok(&format!("filesystem/openFile?path={location}/_0.dolphin"))["fileContent"].clone();
@@ -229,7 +242,7 @@ fn real_spark_jobs_run_on_a_standalone_master_and_a_kill_leaves_it() {
         Cluster::app_named(&cluster.state()?, "activeapps", &name).map(drop)
     });
     alice.ok(&format!("entrance/{long}/kill"));
-    assert_eq!(poll_until("the job to end", || ended(&alice, long))["status"], "Cancelled");
+    assert_eq!(poll_until("the job to end", || alice.ended_record(long))["status"], "Cancelled");
     poll_until("the application to be gone from the master's active list", || {
         let state = cluster.state()?;
         (Cluster::app_named(&state, "activeapps", &name).is_none()
@@ -238,33 +251,14 @@ fn real_spark_jobs_run_on_a_standalone_master_and_a_kill_leaves_it() {
     });
 }
 
-/// The pids of the job's processes (its driver JVM names the job's directory; its Python runs
-/// there), with their `/proc` states.
+/// The job's live processes with their `/proc` states.
 fn job_process_states(work: &Path) -> Vec<(i32, String)> {
-    let needle = work.display().to_string();
-    std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .filter_map(Result::ok)
-        .filter_map(|entry| {
-            let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
-            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
-            let cwd = std::fs::read_link(entry.path().join("cwd")).unwrap_or_default();
-            if !String::from_utf8_lossy(&cmdline).contains(&needle) && !cwd.starts_with(work) {
-                return None;
-            }
-            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
-            Some((pid, stat.rsplit(')').next()?.split_whitespace().next()?.to_string()))
-        })
-        .collect()
+    job_processes(work).into_iter().filter_map(|pid| Some((pid, proc_state(pid)?))).collect()
 }
 
 #[test]
 fn real_spark_pause_stops_the_driver_and_resume_lets_it_finish() {
-    let Some((home, python)) = real_spark() else { return };
-    let _one_at_a_time = REAL_SPARK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let server = server_with_spark(Path::new(&home), &python);
-    let alice = server.as_user("alice");
+    let Some((_spark, server, alice)) = real_spark_server() else { return };
     let code = "import time\nfor i in range(40):\n    spark.range(100).count()\n    time.sleep(0.1)\nprint('done')";
     let task_id = submit_spark(&alice, code, "py", json!({})).unwrap();
     let work = work_dir(&server, task_id);
@@ -279,7 +273,7 @@ fn real_spark_pause_stops_the_driver_and_resume_lets_it_finish() {
     });
     let before = alice.ok(&format!("entrance/{task_id}/progress"))["progress"].clone();
     assert_eq!(alice.ok(&format!("entrance/{task_id}/resume"))["paused"], false);
-    let task = poll_until("the job to end", || ended(&alice, task_id));
+    let task = poll_until("the job to end", || alice.ended_record(task_id));
     assert_eq!(task["status"], "Succeed", "{task}");
     assert!(before.as_f64().unwrap() < 1.0);
     let location = task["resultLocation"].as_str().unwrap();
@@ -288,10 +282,7 @@ fn real_spark_pause_stops_the_driver_and_resume_lets_it_finish() {
 
 #[test]
 fn real_spark_scala_compiles_runs_and_fails_loudly() {
-    let Some((home, python)) = real_spark() else { return };
-    let _one_at_a_time = REAL_SPARK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let server = server_with_spark(Path::new(&home), &python);
-    let alice = server.as_user("alice");
+    let Some((_spark, _server, alice)) = real_spark_server() else { return };
     let good = "case class P(a: Int, b: String)\nval ds = Seq(P(1, \"x\"), P(2, \"y\"), P(3, \"z\")).toDS()\n\
                 println(\"count=\" + ds.filter(_.a > 1).count())";
     let good = submit_spark(&alice, good, "scala", json!({})).unwrap();
@@ -300,26 +291,23 @@ fn real_spark_scala_compiles_runs_and_fails_loudly() {
         submit_spark(&alice, "println(1 / (sc.defaultParallelism - sc.defaultParallelism))", "scala", json!({}))
             .unwrap();
 
-    let task = poll_until("the Scala job to end", || ended(&alice, good));
+    let task = poll_until("the Scala job to end", || alice.ended_record(good));
     assert_eq!(task["status"], "Succeed", "{task}");
     let location = task["resultLocation"].as_str().unwrap();
     let text = alice.ok(&format!("filesystem/openFile?path={location}/_0.dolphin"))["fileContent"].clone();
     assert!(text.as_array().unwrap().contains(&json!(["count=2"])), "{text}");
 
-    let task = poll_until("the broken Scala job to end", || ended(&alice, broken));
+    let task = poll_until("the broken Scala job to end", || alice.ended_record(broken));
     assert_eq!(task["status"], "Failed", "a compile error fails the job: {task}");
     assert!(task["errDesc"].as_str().unwrap().contains("type mismatch"), "{task}");
-    let task = poll_until("the throwing Scala job to end", || ended(&alice, throws));
+    let task = poll_until("the throwing Scala job to end", || alice.ended_record(throws));
     assert_eq!(task["status"], "Failed", "an uncaught exception fails the job: {task}");
     assert!(task["errDesc"].as_str().unwrap().contains("ArithmeticException"), "{task}");
 }
 
 #[test]
 fn real_spark_kill_ends_python_workers_that_left_the_group() {
-    let Some((home, python)) = real_spark() else { return };
-    let _one_at_a_time = REAL_SPARK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let server = server_with_spark(Path::new(&home), &python);
-    let alice = server.as_user("alice");
+    let Some((_spark, server, alice)) = real_spark_server() else { return };
     // A Python UDF: Spark starts pyspark.daemon, which moves to a process group of its own.
     let code = "import time\nspark.range(2).rdd.map(lambda x: (time.sleep(600), x)[1]).count()";
     let task_id = submit_spark(&alice, code, "py", json!({})).unwrap();
@@ -331,8 +319,8 @@ fn real_spark_kill_ends_python_workers_that_left_the_group() {
         })
     });
     alice.ok(&format!("entrance/{task_id}/kill"));
-    assert_eq!(poll_until("the job to end", || ended(&alice, task_id))["status"], "Cancelled");
+    assert_eq!(poll_until("the job to end", || alice.ended_record(task_id))["status"], "Cancelled");
     // Gone when the job's end is recorded, not some seconds later.
-    assert!(!Path::new(&format!("/proc/{daemon}")).exists() || job_process_states(&work).is_empty());
-    poll_until("no process of the job left", || (!job_processes_alive(&work)).then_some(()));
+    assert!(!processes_matching("pyspark.daemon").contains(&daemon), "the worker daemon outlived the job");
+    poll_until("no process of the job left", || job_processes(&work).is_empty().then_some(()));
 }

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helper::{eventually, proc_status, Client, Portico, MULTI_USER_CONFIG};
+use crate::helper::{eventually, proc_state, proc_status, processes_matching, Client, Portico, MULTI_USER_CONFIG};
 use crate::tables::{download, python, READ_XLSX};
 
 /// The multi-user config plus a database only alice may use.
@@ -18,43 +18,15 @@ fn server() -> (Portico, tempfile::TempDir) {
 }
 
 fn submit_sql(client: &Client, code: &str, runtime: Value) -> Result<u64, Value> {
-    let user = client.ok("user/userInfo")["userName"].as_str().unwrap().to_string();
-    let body = json!({
-        "executionContent": {"code": code, "runType": "sql"},
-        "params": {"configuration": {"runtime": runtime}},
-        "labels": {"engineType": "sqlite-3", "userCreator": format!("{user}-IDE")}
-    });
-    let (_, answer) = client.post("entrance/submit", &body.to_string());
-    match answer["data"]["taskID"].as_u64() {
-        Some(task_id) if answer["status"] == 0 => Ok(task_id),
-        _ => Err(answer),
-    }
+    client.try_submit("sqlite-3", "sql", code, json!({"configuration": {"runtime": runtime}}))
 }
 
-/// Polls the job's history record, as the SDK does, until it has ended.
 fn wait_record(client: &Client, task_id: u64) -> Value {
-    eventually(&format!("job {task_id} to end"), || {
-        let task = client.ok(&format!("jobhistory/{task_id}/get"))["task"].clone();
-        matches!(task["status"].as_str(), Some("Succeed" | "Failed" | "Cancelled" | "Timeout")).then_some(task)
-    })
+    client.wait_record(task_id)
 }
 
-/// Every result file of the job, in the order clients sort them (by their number).
 fn result_files(client: &Client, task: &Value) -> Vec<String> {
-    let location = task["resultLocation"].as_str().unwrap();
-    let tree = client.ok(&format!("filesystem/getDirFileTrees?path={location}"))["dirFileTrees"].clone();
-    let mut files: Vec<(u64, String)> = tree["children"]
-        .as_array()
-        .expect("a listing, even when empty")
-        .iter()
-        .map(|child| {
-            let name = child["name"].as_str().unwrap();
-            let n = name.trim_start_matches('_').trim_end_matches(".dolphin").parse().unwrap();
-            (n, child["path"].as_str().unwrap().to_string())
-        })
-        .collect();
-    files.sort();
-    files.into_iter().map(|(_, path)| path).collect()
+    client.result_files(task)
 }
 
 fn column_names_and_types(page: &Value) -> Vec<(String, String)> {
@@ -163,18 +135,7 @@ fn a_failing_statement_fails_the_job_with_its_number_and_message() {
 /// The pid of the SQL engine process running job `task_id`.
 fn engine_pid(server: &Portico, task_id: u64) -> i32 {
     let needle = format!("{}/work/{task_id}/job.sql", server.data_dir.canonicalize().unwrap().display());
-    eventually("the SQL engine process", || {
-        std::fs::read_dir("/proc").ok()?.filter_map(Result::ok).find_map(|entry| {
-            let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
-            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
-            String::from_utf8_lossy(&cmdline).contains(&needle).then_some(pid)
-        })
-    })
-}
-
-fn proc_state(pid: i32) -> Option<String> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    Some(stat.rsplit(')').next()?.split_whitespace().next()?.to_string())
+    eventually("the SQL engine process", || processes_matching(&needle).first().copied())
 }
 
 #[test]
@@ -197,12 +158,9 @@ fn pause_stops_a_long_query_and_kill_interrupts_it() {
     alice.ok(&format!("entrance/{task_id}/kill"));
     let task = wait_record(&alice, task_id);
     assert_eq!(task["status"], "Cancelled");
-    // Gone, or its pid taken by another process (a parallel test's): either way not our query.
-    let needle = format!("/work/{task_id}/job.sql");
-    eventually("the query's process to be gone", || {
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        (!String::from_utf8_lossy(&cmdline).contains(&needle) || proc_state(pid).as_deref() == Some("Z")).then_some(())
-    });
+    // Gone: no live process runs this job's SQL (its pid may be another's by now).
+    let needle = format!("{}/work/{task_id}/job.sql", server.data_dir.canonicalize().unwrap().display());
+    eventually("the query's process to be gone", || processes_matching(&needle).is_empty().then_some(()));
 }
 
 #[test]

@@ -55,6 +55,15 @@ fn finished_job_results(client: &Client) -> PathBuf {
     PathBuf::from(location.strip_prefix("file://").unwrap())
 }
 
+/// A finished job's result directory with the `people()` table written as its `_1.dolphin`.
+fn people_table(client: &Client) -> (PathBuf, PathBuf) {
+    let dir = finished_job_results(client);
+    let (columns, rows) = people();
+    let table = dir.join("_1.dolphin");
+    write_table(&table, &columns, &rows);
+    (dir, table)
+}
+
 fn uri(path: &Path) -> String {
     format!("file://{}", path.display())
 }
@@ -116,10 +125,7 @@ fn people() -> (Vec<ColumnSpec>, Vec<Vec<Option<&'static str>>>) {
 fn open_file_shows_a_table_with_its_metadata_and_nulls() {
     let server = Portico::start_with_config(MULTI_USER_CONFIG, &[]);
     let alice = server.as_user("alice");
-    let dir = finished_job_results(&alice);
-    let (columns, rows) = people();
-    let table = dir.join("_1.dolphin");
-    write_table(&table, &columns, &rows);
+    let (dir, table) = people_table(&alice);
     write_table(&dir.join("_2.dolphin"), &[("nothing", "string", None)], &[]);
 
     let listed: Vec<Value> = alice.ok(&format!("filesystem/getDirFileTrees?path={}", uri(&dir)))["dirFileTrees"]
@@ -216,10 +222,7 @@ fn wide_tables_are_paged_by_columns_and_limits_answer_linkis_codes() {
 fn downloads_are_csv_python_reads_and_workbooks_openpyxl_opens() {
     let server = Portico::start_with_config(MULTI_USER_CONFIG, &[]);
     let alice = server.as_user("alice");
-    let dir = finished_job_results(&alice);
-    let (columns, rows) = people();
-    let table = dir.join("_1.dolphin");
-    write_table(&table, &columns, &rows);
+    let (dir, table) = people_table(&alice);
     write_table(&dir.join("_2.dolphin"), &[("n", "bigint", None)], &[vec![Some("42")], vec![None]]);
     let out = tempfile::tempdir().unwrap();
     let (file, workbook_file) = (out.path().join("download.csv"), out.path().join("download.xlsx"));
