@@ -20,7 +20,7 @@ pub const LOCK_FILE: &str = "portico.lock";
 
 /// Where each thing lives in the data directory. Per user: `users/<user>/log/<date>/<task>.log`
 /// and `users/<user>/result/<date>/<task>/_N.dolphin`; per job: `work/<task>`; per server:
-/// `history.db` and `credentials.toml`. Nothing else spells these names.
+/// `history.db`, `credentials.toml` and `tmp/`. Nothing else spells these names.
 #[derive(Clone, Debug)]
 pub struct Layout {
     root: PathBuf,
@@ -69,6 +69,11 @@ impl Layout {
     /// The directory holding every user's trees.
     pub fn users(&self) -> PathBuf {
         self.root.join("users")
+    }
+
+    /// The server's private scratch directory (XLSX downloads are built there).
+    pub fn tmp(&self) -> PathBuf {
+        self.root.join("tmp")
     }
 
     /// The directory holding the running jobs' working directories.

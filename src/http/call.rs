@@ -14,6 +14,7 @@ use super::message::ApiError;
 use super::request::Request;
 use crate::accounts::Accounts;
 use crate::config::Config;
+use crate::data_dir::Layout;
 use crate::job::scheduler::Scheduler;
 use crate::logging::Limiter;
 use crate::sync::{Permit, Semaphore};
@@ -36,11 +37,14 @@ pub struct Context {
     pub downloads: Semaphore,
     /// Lines about failed authentication: a flood of bad tokens writes a few, and a count.
     pub auth_failures_logged: Limiter,
+    /// Where things are in the data directory (the filesystem endpoints check paths against it).
+    pub layout: Layout,
 }
 
 impl Context {
     pub fn new(config: Config, scheduler: Scheduler, accounts: Accounts) -> Context {
         let large = config.max_large_answers;
+        let layout = Layout::new(&config.data_dir);
         Context {
             config,
             scheduler,
@@ -48,22 +52,24 @@ impl Context {
             large_answers: Semaphore::new(large),
             downloads: Semaphore::new(large),
             auth_failures_logged: Limiter::new(Duration::from_secs(10), 20),
+            layout,
         }
     }
 
     /// A turn to build and stream a download, or a 503 telling the client to retry.
     pub fn download_turn(&self) -> Result<Permit, ApiError> {
-        self.downloads
-            .acquire_within(LARGE_ANSWER_PATIENCE)
-            .ok_or(ApiError::Busy { what: "Too many downloads are running at once", retry_after_secs: 5 })
+        turn(&self.downloads, "Too many downloads are running at once", 5)
     }
 
     /// A turn to build a large answer, or a 503 telling the client to retry.
     pub fn large_answer(&self) -> Result<Permit, ApiError> {
-        self.large_answers
-            .acquire_within(LARGE_ANSWER_PATIENCE)
-            .ok_or(ApiError::Busy { what: "Too many large answers are being built at once", retry_after_secs: 1 })
+        turn(&self.large_answers, "Too many large answers are being built at once", 1)
     }
+}
+
+/// A permit of `pool` within the patience a handler thread can spare, or the 503 saying `what`.
+fn turn(pool: &Semaphore, what: &'static str, retry_after_secs: u64) -> Result<Permit, ApiError> {
+    pool.acquire_within(LARGE_ANSWER_PATIENCE).ok_or(ApiError::Busy { what, retry_after_secs })
 }
 
 /// One authenticated request on its way through a handler: everything a handler needs.

@@ -9,17 +9,18 @@
 //! refused is refused before the first byte, in the envelope; a failure after it cuts the
 //! connection, so a client never takes a cut file for a whole one.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::call::{integer_param, Call, Context};
-use super::filesystem::{is_hidden, linkis_error, read_refused, resolve, resolve_file, result_order, uri_of, Tree};
+use super::filesystem::{linkis_error, read_refused, resolve, resolve_file, result_order, uri_of};
 use super::message::{Answer, ApiError};
 use super::request::Request;
 use super::response::Response;
+use crate::data_dir::UserTree;
 use crate::export::csv::{CsvOptions, CsvStream};
 use crate::export::{xlsx, ExportError, Values};
 use crate::logging::shown;
-use crate::storage::result_set::{ResultKind, ResultReader, EXTENSION};
+use crate::storage::result_set::{is_result_file, ResultKind, ResultReader};
 
 const DEFAULT_FILE_NAME: &str = "downloadResultset";
 const XLSX_CONTENT_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
@@ -36,7 +37,7 @@ enum FileType {
 /// `GET filesystem/resultsetToExcel?path=&outputFileType=csv|xlsx&…`: one result set.
 pub fn resultset(call: Call<'_>) -> Result<Answer, ApiError> {
     let Call { context, request, .. } = call;
-    let path = resolve_file(call, Tree::Result)?;
+    let path = resolve_file(call, UserTree::Result)?;
     let file_type = file_type(request)?;
     let values = values(request)?;
     let csv = match file_type {
@@ -74,7 +75,7 @@ pub fn resultset(call: Call<'_>) -> Result<Answer, ApiError> {
 /// a job's stdout, are left out).
 pub fn resultsets(call: Call<'_>) -> Result<Answer, ApiError> {
     let Call { context, request, caller, .. } = call;
-    let dir = resolve(context, request, caller, Tree::Result)?
+    let dir = resolve(context, request, caller, UserTree::Result)?
         .ok_or_else(|| linkis_error(80003, "The directory does not exist(目录不存在)".into()))?;
     if !dir.is_dir() {
         return Err(linkis_error(80003, format!("{} is not a result directory", uri_of(&dir))));
@@ -88,7 +89,7 @@ pub fn resultsets(call: Call<'_>) -> Result<Answer, ApiError> {
         // the real path would not let the caller go.
         .filter(|entry| entry.file_type().is_ok_and(|t| t.is_file()))
         .map(|entry| entry.path())
-        .filter(|p| !is_hidden(p) && p.extension().is_some_and(|e| e == EXTENSION))
+        .filter(|p| p.file_name().is_some_and(|n| is_result_file(&n.to_string_lossy())))
         .collect();
     if files.is_empty() {
         return Err(linkis_error(80029, "Empty dir(空目录)!".into()));
@@ -99,7 +100,7 @@ pub fn resultsets(call: Call<'_>) -> Result<Answer, ApiError> {
             files.len()
         )));
     }
-    files.sort_by_key(|p| result_order(p));
+    files.sort_by_cached_key(|p| result_order(p));
     let mut sheets = Vec::new();
     for path in files {
         let reader = ResultReader::open(&path).map_err(|e| read_refused(&path, e))?;
@@ -110,21 +111,14 @@ pub fn resultsets(call: Call<'_>) -> Result<Answer, ApiError> {
     if sheets.is_empty() {
         return Err(not_a_table());
     }
-    if sheets.len() > MAX_SHEETS {
-        return Err(ApiError::BadRequest(format!(
-            "The directory holds {} table result sets; one workbook takes at most {MAX_SHEETS}: download them one by one",
-            sheets.len()
-        )));
-    }
     let response = workbook(context, &sheets, &values)?;
     Ok(Answer::Raw(attachment(response, request, "xlsx").holding(Box::new(permit))))
 }
 
 /// A workbook of `sheets` (name, result set) written to an unnamed file, as an answer.
 fn workbook(context: &Context, sheets: &[(String, PathBuf)], values: &Values) -> Result<Response, ApiError> {
-    let temp = temp_dir(&context.config.data_dir);
-    std::fs::create_dir_all(&temp).map_err(|e| ApiError::Internal(format!("cannot create {}: {e}", temp.display())))?;
-    let (file, length) = xlsx::workbook(sheets, values, &temp).map_err(|e| export_failed(&e))?;
+    // The data directory's own scratch space, created at start-up (private, like the directory).
+    let (file, length) = xlsx::workbook(sheets, values, &context.layout.tmp()).map_err(|e| export_failed(&e))?;
     Ok(Response::stream(200, Box::new(file), Some(length)).with_header("Content-Type", XLSX_CONTENT_TYPE))
 }
 
@@ -240,11 +234,6 @@ fn disposition(name: &str) -> String {
         }
     }
     format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
-}
-
-/// The private directory for temporary files (inside the data directory, which is 0700).
-fn temp_dir(data_dir: &Path) -> PathBuf {
-    data_dir.join("tmp")
 }
 
 #[cfg(test)]

@@ -13,9 +13,9 @@ use super::auth::Caller;
 use super::call::{integer_param, Call, Context};
 use super::message::{ApiError, Message};
 use super::request::Request;
-use crate::data_dir::{Layout, UserTree};
+use crate::data_dir::UserTree;
 use crate::storage::log_file::LevelSplit;
-use crate::storage::result_set::{number_in_name, ReadError, ResultKind, ResultReader, NULL_VALUE};
+use crate::storage::result_set::{is_result_file, number_in_name, ReadError, ResultKind, ResultReader, NULL_VALUE};
 
 /// Rows a page holds when the client does not say, and the most it may ask for (Linkis's).
 const DEFAULT_PAGE_SIZE: u64 = 5000;
@@ -30,27 +30,13 @@ const MAX_OPEN_LOG_BYTES: u64 = 30 * 1024 * 1024;
 /// with a listing of hundreds of megabytes.
 const MAX_LISTED: usize = 10_000;
 
-/// Which of a user's trees a path must be in.
-#[derive(Clone, Copy)]
-pub(super) enum Tree {
-    Result,
-    Log,
-}
-
-impl Tree {
-    /// The extension of the files this tree serves, and what they are called in errors.
-    fn file_kind(self) -> (&'static str, &'static str) {
-        match self {
-            Tree::Result => ("dolphin", "a result set file"),
-            Tree::Log => ("log", "a job log"),
-        }
-    }
-
-    fn dir_name(self) -> &'static str {
-        match self {
-            Tree::Result => UserTree::Result.dir_name(),
-            Tree::Log => UserTree::Log.dir_name(),
-        }
+/// Whether `path` is a file of `tree`'s kind (a result set, a job log), and what such files
+/// are called in errors.
+fn is_file_of(tree: UserTree, path: &Path) -> (bool, &'static str) {
+    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    match tree {
+        UserTree::Result => (is_result_file(&name), "a result set file"),
+        UserTree::Log => (path.extension().is_some_and(|e| e == "log"), "a job log"),
     }
 }
 
@@ -64,7 +50,7 @@ pub(super) fn resolve(
     context: &Context,
     request: &Request,
     caller: &Caller,
-    tree: Tree,
+    tree: UserTree,
 ) -> Result<Option<PathBuf>, ApiError> {
     let uri = request.param("path").unwrap_or_default();
     if uri.trim().is_empty() {
@@ -81,7 +67,7 @@ pub(super) fn resolve(
     }
     // Checked on the text first, so that nothing about paths outside the caller's tree (not
     // even whether they exist) can be learnt; then again on the real path, for symlinks.
-    let users = Layout::new(&context.config.data_dir).users();
+    let users = context.layout.users();
     if !within_tree(Path::new(path), &users, caller, tree) {
         return Err(no_permission(caller, &uri));
     }
@@ -99,7 +85,7 @@ pub(super) fn resolve(
 
 /// Whether `path` lies in the caller's own `tree` (`users/<caller>/<tree>/...`), or, for an
 /// admin, in any user's.
-fn within_tree(path: &Path, users: &Path, caller: &Caller, tree: Tree) -> bool {
+fn within_tree(path: &Path, users: &Path, caller: &Caller, tree: UserTree) -> bool {
     let Ok(rest) = path.strip_prefix(users) else {
         return false;
     };
@@ -111,11 +97,11 @@ fn within_tree(path: &Path, users: &Path, caller: &Caller, tree: Tree) -> bool {
 }
 
 /// The `path` parameter as an existing file of `tree`'s kind inside the caller's tree.
-pub(super) fn resolve_file(call: Call<'_>, tree: Tree) -> Result<PathBuf, ApiError> {
+pub(super) fn resolve_file(call: Call<'_>, tree: UserTree) -> Result<PathBuf, ApiError> {
     let path = resolve(call.context, call.request, call.caller, tree)?
         .ok_or_else(|| linkis_error(80003, "The file does not exist(文件不存在)".into()))?;
-    let (extension, kind) = tree.file_kind();
-    if !path.is_file() || path.extension().is_none_or(|e| e != extension) {
+    let (of_kind, kind) = is_file_of(tree, &path);
+    if !path.is_file() || !of_kind {
         return Err(linkis_error(80003, format!("{} is not {kind}", uri_of(&path))));
     }
     Ok(path)
@@ -138,7 +124,7 @@ pub(super) fn uri_of(path: &Path) -> String {
 /// `GET filesystem/getDirFileTrees?path=`: one level of a directory.
 pub fn dir_file_trees(call: Call<'_>) -> Result<Message, ApiError> {
     let Call { context, request, caller, method } = call;
-    let Some(dir) = resolve(context, request, caller, Tree::Result)? else {
+    let Some(dir) = resolve(context, request, caller, UserTree::Result)? else {
         return Ok(Message::ok(method, json!({"dirFileTrees": null})));
     };
     let node = |path: &Path, parent: Option<&Path>| -> Value {
@@ -181,7 +167,7 @@ pub fn dir_file_trees(call: Call<'_>) -> Result<Message, ApiError> {
             )));
         }
         drop(permit);
-        children.sort_by_key(|p| result_order(p));
+        children.sort_by_cached_key(|p| result_order(p));
         tree["children"] = Value::Array(children.iter().map(|child| node(child, Some(&dir))).collect());
     }
     Ok(Message::ok(method, json!({"dirFileTrees": tree})))
@@ -189,7 +175,7 @@ pub fn dir_file_trees(call: Call<'_>) -> Result<Message, ApiError> {
 
 /// Portico's own files in a result directory (a table's row index) start with a dot; clients
 /// are shown only result sets.
-pub(super) fn is_hidden(path: &Path) -> bool {
+fn is_hidden(path: &Path) -> bool {
     path.file_name().is_some_and(|n| n.as_encoded_bytes().starts_with(b"."))
 }
 
@@ -265,7 +251,7 @@ fn shown_value(value: Option<String>, null_value: &str) -> Value {
 /// page of a result set; for a table, the columns of one column page.
 pub fn open_file(call: Call<'_>) -> Result<Message, ApiError> {
     let Call { context, request, method, .. } = call;
-    let path = resolve_file(call, Tree::Result)?;
+    let path = resolve_file(call, UserTree::Result)?;
     let page = count_param(request, "page", 1)?;
     let page_size = count_param(request, "pageSize", DEFAULT_PAGE_SIZE)?;
     if page_size > MAX_PAGE_SIZE {
@@ -319,7 +305,7 @@ pub fn open_file(call: Call<'_>) -> Result<Message, ApiError> {
 /// `GET filesystem/openLog?path=&logLevel=`: a whole job log in the four-slot form.
 pub fn open_log(call: Call<'_>) -> Result<Message, ApiError> {
     let Call { context, request, method, .. } = call;
-    let path = resolve_file(call, Tree::Log)?;
+    let path = resolve_file(call, UserTree::Log)?;
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     if size > MAX_OPEN_LOG_BYTES {
         return Err(linkis_error(

@@ -86,7 +86,7 @@ impl Scheduler {
     /// worker pool. `instance` is the `host:port` clients reach this server on.
     pub fn start(config: Config, instance: String) -> Result<Scheduler, JobError> {
         let layout = Layout::new(&config.data_dir);
-        for path in [layout.users(), layout.work()] {
+        for path in [layout.users(), layout.work(), layout.tmp()] {
             std::fs::create_dir_all(&path).map_err(|e| JobError::storage(format!("create {}", path.display()), e))?;
         }
         let history = History::open(&layout.history_db(), &JobState::ENDED.map(JobState::as_str))

@@ -64,7 +64,13 @@ impl Column {
 /// The number in a result file's name (`_12.dolphin` → 12, `alias_3.dolphin` → 3): clients
 /// order result sets by it, numerically.
 pub fn number_in_name(name: &str) -> Option<u64> {
-    name.strip_suffix(".dolphin")?.rsplit('_').next()?.parse().ok()
+    name.strip_suffix(EXTENSION)?.strip_suffix('.')?.rsplit('_').next()?.parse().ok()
+}
+
+/// Whether a file named `name` is a result set a client may be shown: `*.dolphin`, and not one
+/// of Portico's own hidden files beside them (a row index, a table not yet numbered).
+pub fn is_result_file(name: &str) -> bool {
+    !name.starts_with('.') && name.strip_suffix(EXTENSION).is_some_and(|stem| stem.ends_with('.'))
 }
 
 /// Settles a job's result directory once the job is over: removes the files whose names
@@ -83,6 +89,20 @@ pub fn settle(dir: &Path, pending_prefix: &str) -> u32 {
         }
     }
     count
+}
+
+/// Numbers a result set written elsewhere in `dir` (`pending`, a hidden file): the next
+/// number is claimed and the file renamed onto it, with its row index (`pending` + `.idx`),
+/// if it was written with one.
+pub fn adopt(dir: &Path, pending: &Path) -> io::Result<PathBuf> {
+    let (path, _) = create_next(dir)?;
+    std::fs::rename(pending, &path)?;
+    let mut index = pending.as_os_str().to_owned();
+    index.push(".idx");
+    match std::fs::rename(&index, index::index_path(&path)) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(path),
+    }
 }
 
 /// Creates the next result file of `dir` (creating `dir` if needed): `_N.dolphin` for the
@@ -109,7 +129,7 @@ pub fn create_next(dir: &Path) -> io::Result<(PathBuf, File)> {
 }
 
 /// `n` as the format's 10-digit number (callers keep `n` below 10^10).
-fn number(n: usize) -> [u8; 10] {
+pub(super) fn number(n: usize) -> [u8; 10] {
     let mut digits = [b'0'; 10];
     let mut rest = n;
     for slot in digits.iter_mut().rev() {

@@ -7,9 +7,9 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::ops::Range;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use super::index::IndexReader;
+use super::index::{IndexReader, STRIDE};
 use super::{Column, ResultKind, MAX_ROW_BYTES, NULL_VALUE};
 
 /// The most one page may hold: memory per request stays bounded whatever the file holds.
@@ -63,7 +63,10 @@ fn invalid(what: &str) -> ReadError {
 /// An open result set, positioned after its metadata.
 pub struct ResultReader {
     reader: BufReader<File>,
-    index: Option<IndexReader>,
+    path: PathBuf,
+    /// The row index beside the file, opened by the first skip long enough to use it (most
+    /// reads start at the first row and never do): `None` until then.
+    index: Option<Option<IndexReader>>,
     /// The number of the next row (0 is the first after the metadata).
     row: u64,
     /// Where the next row starts, and how long the file was when last asked: a skip must not
@@ -120,7 +123,6 @@ impl ResultReader {
             return Err(invalid("not a regular file"));
         }
         let file_len = metadata.len();
-        let index = IndexReader::open(path, file_len);
         let mut reader = BufReader::with_capacity(64 * 1024, file);
         let mut magic = [0u8; 7];
         reader.read_exact(&mut magic).map_err(|_| invalid("too short"))?;
@@ -134,7 +136,8 @@ impl ResultReader {
         };
         let mut result = ResultReader {
             reader,
-            index,
+            path: path.to_path_buf(),
+            index: None,
             row: 0,
             offset: 17,
             file_len,
@@ -177,7 +180,12 @@ impl ResultReader {
     /// rows' length prefixes); returns how many there were.
     pub fn skip(&mut self, rows: u64) -> Result<u64, ReadError> {
         let (start, target) = (self.row, self.row.saturating_add(rows));
-        if let Some((row, offset)) = self.index.as_mut().and_then(|index| index.jump(target, start)) {
+        if rows >= STRIDE && self.index.is_none() {
+            self.index = Some(IndexReader::open(&self.path, self.file_len));
+        }
+        if let Some((row, offset)) =
+            self.index.as_mut().and_then(Option::as_mut).and_then(|index| index.jump(target, start))
+        {
             self.reader.seek(SeekFrom::Start(offset))?;
             (self.row, self.offset) = (row, offset);
         }

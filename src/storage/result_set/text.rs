@@ -6,7 +6,7 @@ use std::path::Path;
 
 #[cfg(test)]
 use super::index::remove_index;
-use super::{create_next, MAX_ROW_BYTES};
+use super::{create_next, number, MAX_ROW_BYTES};
 
 /// Header of a TEXT result set: magic, type 1, and the `NULL` metadata row.
 const TEXT_HEADER: &[u8] = b"dolphin00000000010000000004NULL";
@@ -45,7 +45,7 @@ impl TextResultWriter {
     /// Appends one row; a line longer than Linkis's row limit is cut to it.
     pub fn row(&mut self, text: &[u8]) -> io::Result<()> {
         let text = &text[..text.len().min(MAX_ROW_BYTES)];
-        write!(self.file, "{:010}", text.len())?;
+        self.file.write_all(&number(text.len()))?;
         self.file.write_all(text)
     }
 
