@@ -42,6 +42,9 @@ pub struct Outgoing {
     body: OutBody,
     /// Bytes of the head (and, for a body in memory, of the body) written so far.
     written: usize,
+    /// The head said the connection ends with this answer (a body delimited by the close),
+    /// decided once, with the head: a HEAD answer keeps the head's word though it sends no body.
+    ends_connection: bool,
     started: Instant,
     io_timeout: Duration,
     pub deadline: Instant,
@@ -91,16 +94,18 @@ impl Outgoing {
                 (head, OutBody::Stream(stream))
             }
         };
+        let ends_connection = matches!(&body, OutBody::Stream(s) if s.delimited == Delimited::UntilClose);
         let body = if head_only { OutBody::Bytes(Vec::new()) } else { body };
         let started = Instant::now();
-        let mut out = Outgoing { head, body, written: 0, started, io_timeout, deadline: started, hold };
+        let mut out =
+            Outgoing { head, body, written: 0, ends_connection, started, io_timeout, deadline: started, hold };
         out.extend_deadline();
         out
     }
 
     /// Whether the connection must close after this answer (its end is the connection's).
     pub fn ends_with_connection(&self) -> bool {
-        matches!(&self.body, OutBody::Stream(s) if s.delimited == Delimited::UntilClose)
+        self.ends_connection
     }
 
     /// The deadline for what is known of the answer so far.
@@ -318,5 +323,18 @@ mod tests {
         assert!(out.deadline > first && s.produced > 0);
         assert_eq!(allowed, allowance(Duration::ZERO, out.head.len() as u64 + s.produced));
         assert!(s.produced < 64 << 20, "production stops when the client stops taking");
+    }
+
+    #[test]
+    fn a_head_answer_keeps_the_heads_word_about_the_connection() {
+        // HTTP/1.0 and a body of unknown length: the head says the connection ends with it,
+        // and so it must, though a HEAD answer sends no body.
+        let stream = || Response::stream(200, Box::new(std::io::Cursor::new(b"abc".to_vec())), None);
+        let keep = After::KeepAlive(60);
+        let head_only = Outgoing::new(stream(), keep, true, false, Duration::from_secs(1));
+        assert!(String::from_utf8_lossy(&head_only.head).contains("Connection: close"));
+        assert!(head_only.ends_with_connection());
+        assert!(Outgoing::new(stream(), keep, false, false, Duration::from_secs(1)).ends_with_connection());
+        assert!(!Outgoing::new(stream(), keep, true, true, Duration::from_secs(1)).ends_with_connection());
     }
 }
