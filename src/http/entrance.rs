@@ -11,7 +11,7 @@ use super::auth::Caller;
 use super::call::{integer_param, json_body, Call, Context};
 use super::message::{ApiError, Message};
 use crate::job::request::{self, check_name};
-use crate::job::scheduler::{KillOutcome, PauseOutcome, Submitter};
+use crate::job::scheduler::{KillOutcome, PauseOutcome, Settled, Submitter};
 use crate::job::view::{JobView, Resources, SparkApp};
 use crate::job::JobError;
 use crate::storage::log_file::{self, LevelSplit};
@@ -212,8 +212,8 @@ fn kill_one(context: &Context, caller: &Caller, job: &JobView, method: &str) -> 
             job.execute_user
         )));
     }
-    let outcome = context.scheduler.kill(job, &caller.user);
-    let message = match outcome {
+    let settled = context.scheduler.kill(job, &caller.user);
+    let message = match settled.outcome {
         KillOutcome::Signalled | KillOutcome::Dequeued => "Successfully killed the job(成功kill了job)".to_string(),
         KillOutcome::AlreadyEnding => {
             "The job is already ending (its process has exited, or it is being ended); nothing was killed.".to_string()
@@ -222,8 +222,7 @@ fn kill_one(context: &Context, caller: &Caller, job: &JobView, method: &str) -> 
             format!("The job already completed with status {state}; nothing was killed.(任务已经结束，不支持kill)")
         }
     };
-    let now = context.scheduler.view(&job.task_id.to_string()).unwrap_or_else(|| job.clone());
-    Ok(Message::ok(method, json!({"execID": job.exec_id, "taskID": job.task_id, "status": now.state.as_str()}))
+    Ok(Message::ok(method, json!({"execID": job.exec_id, "taskID": job.task_id, "status": settled.state.as_str()}))
         .with_message(message))
 }
 
@@ -293,7 +292,7 @@ pub fn pause(call: Call<'_>, id: &str) -> Result<Message, ApiError> {
         &format!("can not find the job of exexID :{id} can not pause (不能找到execID: {id}对应的job，不能进行pause)"),
     )?;
     let outcome = context.scheduler.pause(&job, &caller.user);
-    Ok(pause_answer(context, &job, &outcome, method, true))
+    Ok(pause_answer(&job, &outcome, method, true))
 }
 
 /// `GET {id}/resume`: continues a paused job (SIGCONT) or releases it to the queue.
@@ -301,15 +300,14 @@ pub fn resume(call: Call<'_>, id: &str) -> Result<Message, ApiError> {
     let Call { context, caller, method, .. } = call;
     let job = find_job(call, id, &format!("can not find the job of execID :{id} can not resume"))?;
     let outcome = context.scheduler.resume(&job, &caller.user);
-    Ok(pause_answer(context, &job, &outcome, method, false))
+    Ok(pause_answer(&job, &outcome, method, false))
 }
 
 /// The answer to pause (`pausing`) or resume. Like Linkis's pause, a job that is found is
 /// answered with success even when there was nothing to do; the message says which.
-fn pause_answer(context: &Context, job: &JobView, outcome: &PauseOutcome, method: &str, pausing: bool) -> Message {
-    let now = context.scheduler.view(&job.task_id.to_string()).unwrap_or_else(|| job.clone());
-    let (state, paused) = (now.state, now.paused);
-    let message = match (outcome, pausing) {
+fn pause_answer(job: &JobView, settled: &Settled<PauseOutcome>, method: &str, pausing: bool) -> Message {
+    let (state, paused) = (settled.state, settled.paused);
+    let message = match (&settled.outcome, pausing) {
         (PauseOutcome::AlreadyEnded(state), true) => {
             format!("The job already completed with status {state}; nothing to pause.")
         }

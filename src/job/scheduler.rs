@@ -44,6 +44,22 @@ pub enum KillOutcome {
     AlreadyEnding,
 }
 
+/// What a kill, pause or resume did, with the job's state and pause flag right after it (so
+/// the answer needs no second lookup of the job).
+#[derive(Debug)]
+pub struct Settled<O> {
+    pub outcome: O,
+    pub state: JobState,
+    pub paused: bool,
+}
+
+impl<O> Settled<O> {
+    fn after(outcome: O, entry: &JobEntry) -> Settled<O> {
+        let live = entry.live();
+        Settled { outcome, state: live.state, paused: live.paused }
+    }
+}
+
 /// What a pause or resume request did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum PauseOutcome {
@@ -216,10 +232,13 @@ impl Scheduler {
 
     /// Kills a job on behalf of `by`: dequeues it if it has not started, has its worker
     /// terminate it otherwise.
-    pub fn kill(&self, job: &JobView, by: &str) -> KillOutcome {
+    pub fn kill(&self, job: &JobView, by: &str) -> Settled<KillOutcome> {
         match self.shared.ledger.store.get(job.task_id) {
-            Some(entry) => self.kill_entry(&entry, by),
-            None => KillOutcome::AlreadyEnded(self.ended_state(job.task_id, job.state)),
+            Some(entry) => Settled::after(self.kill_entry(&entry, by), &entry),
+            None => {
+                let state = self.ended_state(job.task_id, job.state);
+                Settled { outcome: KillOutcome::AlreadyEnded(state), state, paused: false }
+            }
         }
     }
 
@@ -244,61 +263,64 @@ impl Scheduler {
         KillOutcome::Signalled
     }
 
-    /// Pauses a job: holds it in the queue, or has its worker stop its process group. The
-    /// intent is stored and the history told while the locks are held (none of it blocks), so
-    /// a resume right behind this pause always sees it and everything stays in order.
-    pub fn pause(&self, job: &JobView, by: &str) -> PauseOutcome {
-        let Some(entry) = self.shared.ledger.store.get(job.task_id) else {
-            return PauseOutcome::AlreadyEnded(self.ended_state(job.task_id, job.state));
-        };
-        let queue = self.shared.queue.lock();
-        let queued = queue.iter().any(|queued| Arc::ptr_eq(queued, &entry));
-        let mut live = entry.live();
-        if live.state.is_terminal() {
-            return PauseOutcome::AlreadyEnded(live.state);
-        }
-        if live.paused || live.kill_requested_by.is_some() || live.ending || live.process_exited {
-            return PauseOutcome::Unchanged;
-        }
-        live.pause();
-        live.pause_changed_by = Some(by.to_string());
-        if !queued {
-            entry.wake();
-            return PauseOutcome::Signalled;
-        }
-        self.shared.ledger.record(job.task_id, pause_update(true, live.paused_for()));
-        drop(live);
-        drop(queue);
-        entry.log_event(Level::Info, &wording::paused_in_queue(by));
-        PauseOutcome::Queued
+    /// Pauses a job: holds it in the queue, or has its worker stop its process group.
+    pub fn pause(&self, job: &JobView, by: &str) -> Settled<PauseOutcome> {
+        self.set_paused(job, by, true)
     }
 
     /// Resumes a paused job: releases it to the queue, or has its worker continue its group.
-    pub fn resume(&self, job: &JobView, by: &str) -> PauseOutcome {
-        let Some(entry) = self.shared.ledger.store.get(job.task_id) else {
-            return PauseOutcome::AlreadyEnded(self.ended_state(job.task_id, job.state));
-        };
+    pub fn resume(&self, job: &JobView, by: &str) -> Settled<PauseOutcome> {
+        self.set_paused(job, by, false)
+    }
+
+    fn set_paused(&self, job: &JobView, by: &str, pause: bool) -> Settled<PauseOutcome> {
+        match self.shared.ledger.store.get(job.task_id) {
+            Some(entry) => Settled::after(self.set_paused_entry(&entry, by, pause), &entry),
+            None => {
+                let state = self.ended_state(job.task_id, job.state);
+                Settled { outcome: PauseOutcome::AlreadyEnded(state), state, paused: false }
+            }
+        }
+    }
+
+    /// The intent is stored and the history told while the locks are held (none of it
+    /// blocks), so a resume right behind a pause always sees it and everything stays in order.
+    fn set_paused_entry(&self, entry: &Arc<JobEntry>, by: &str, pause: bool) -> PauseOutcome {
         let queue = self.shared.queue.lock();
-        let queued = queue.iter().any(|queued| Arc::ptr_eq(queued, &entry));
+        let queued = queue.iter().any(|queued| Arc::ptr_eq(queued, entry));
         let mut live = entry.live();
         if live.state.is_terminal() {
             return PauseOutcome::AlreadyEnded(live.state);
         }
-        if !live.paused || live.ending {
+        // Nothing to do: already so, or the job is ending (a pause also waits on no kill).
+        let unchanged = live.ending
+            || if pause {
+                live.paused || live.kill_requested_by.is_some() || live.process_exited
+            } else {
+                !live.paused
+            };
+        if unchanged {
             return PauseOutcome::Unchanged;
         }
-        live.resume();
+        if pause {
+            live.pause();
+        } else {
+            live.resume();
+        }
         live.pause_changed_by = Some(by.to_string());
         if !queued {
             entry.wake();
             return PauseOutcome::Signalled;
         }
-        self.shared.ledger.record(job.task_id, pause_update(false, live.paused_for()));
+        self.shared.ledger.record(entry.spec.task_id, pause_update(pause, live.paused_for()));
         drop(live);
-        // Woken under the queue lock so a waiting worker or the queue timer cannot miss it.
-        self.shared.queue.wake_all();
+        if !pause {
+            // Woken under the queue lock so a waiting worker or the queue timer cannot miss it.
+            self.shared.queue.wake_all();
+        }
         drop(queue);
-        entry.log_event(Level::Info, &wording::resumed_in_queue(by));
+        let line = if pause { wording::paused_in_queue(by) } else { wording::resumed_in_queue(by) };
+        entry.log_event(Level::Info, &line);
         PauseOutcome::Queued
     }
 
