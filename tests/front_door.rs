@@ -95,9 +95,7 @@ fn a_tiny_descriptor_limit_closes_idle_connections_instead_of_failing() {
     assert!(held.len() >= 40, "connections could be opened");
     let (exec_id, _) = server.submit_shell("echo still serving");
     assert_eq!(server.wait_done(&exec_id), "Succeed");
-    eventually("some idle connections to be closed to make room", || {
-        held.iter().any(closed_by_server).then_some(())
-    });
+    eventually("some idle connections to be closed to make room", || held.iter().any(closed_by_server).then_some(()));
     assert_eq!(server.try_exit_code(), None, "the server keeps running");
 }
 

@@ -246,6 +246,19 @@ fn a_python_job_shows_a_table_beside_its_printed_text() {
             .map(|(n, t)| (n.to_string(), t.to_string()))
     );
     assert_eq!(table["fileContent"], json!([["1", "a", "1.5", "NULL"], ["2", "ü", "2.0", "true"]]));
+
+    // A big shown table gets the row index Portico's own writer keeps, under its final name.
+    let (_, task_id) = alice.submit(&json!({
+        "executionContent": {"code": "from portico import show\nshow([(i,) for i in range(1000)], columns=['n'])\n", "runType": "python"},
+        "labels": {"engineType": "python-python3", "userCreator": "alice-IDE"}
+    }));
+    let task = wait_record(&alice, task_id);
+    let file = &result_files(&alice, &task)[0];
+    let local = std::path::Path::new(file.strip_prefix("file://").unwrap());
+    let index = std::fs::read(local.with_file_name("._0.dolphin.idx")).expect("the row index");
+    assert_eq!(index.len(), 3 * 8, "offsets of rows 256, 512 and 768");
+    let deep = alice.ok(&format!("filesystem/openFile?path={file}&page=4&pageSize=256"));
+    assert_eq!(deep["fileContent"][0], json!(["768"]));
 }
 
 #[test]

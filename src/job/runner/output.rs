@@ -115,8 +115,7 @@ impl Run<'_> {
                 .log_event(Level::Warn, &format!("Ignored a result announcement for {name:?}: no such pending table"));
             return;
         }
-        let numbered = result_set::create_next(dir).and_then(|(path, _)| std::fs::rename(&pending, path));
-        if let Err(e) = numbered {
+        if let Err(e) = result_set::adopt(dir, &pending) {
             self.entry.log_event(Level::Error, &format!("Cannot keep a shown table as a result set: {e}"));
         }
     }
