@@ -184,6 +184,9 @@ mod tests {
             writeln!(writer, "{i}").unwrap();
         }
         assert_eq!(dropped.load(Ordering::Relaxed), 2, "a full queue drops, never waits");
+        // Each line went out as one message, whatever pieces formatted it (the landed code
+        // wrote every piece to stderr under the logger's lock: about 27 writes a request).
+        assert_eq!(receiver.len(), 4);
         drop(writer);
         let mut out = Vec::new();
         write_lines(&receiver, &dropped, &mut out);
