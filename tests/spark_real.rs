@@ -267,9 +267,16 @@ fn real_spark_pause_stops_the_driver_and_resume_lets_it_finish() {
         (data["progressInfo"][0]["totalTasks"].as_u64()? > 0).then_some(())
     });
     assert_eq!(alice.ok(&format!("entrance/{task_id}/pause"))["paused"], true);
+    // The driver JVM (its command line names the job's scratch directory) and the Python
+    // driver it started (running the wrapper in the job's directory), by their command lines.
+    let driver = format!("{}/tmp", work.display());
+    let python_driver = format!("{}/portico_spark_py.py", work.display());
     poll_until("the driver and its Python to be stopped", || {
-        let states = job_process_states(&work);
-        (states.len() >= 2 && states.iter().all(|(_, state)| state == "T")).then_some(())
+        let pids: Vec<i32> = [&driver, &python_driver]
+            .iter()
+            .map(|needle| processes_matching(needle).first().copied())
+            .collect::<Option<_>>()?;
+        pids.iter().all(|pid| proc_state(*pid).as_deref() == Some("T")).then_some(())
     });
     let before = alice.ok(&format!("entrance/{task_id}/progress"))["progress"].clone();
     assert_eq!(alice.ok(&format!("entrance/{task_id}/resume"))["paused"], false);
