@@ -413,6 +413,11 @@ pub fn alive(pid: i32) -> bool {
 
 /// The live processes whose command line contains `needle`.
 pub fn processes_matching(needle: &str) -> Vec<i32> {
+    processes_where(|cmdline, _| cmdline.contains(needle))
+}
+
+/// The live processes for which `keep(command line, working directory)` holds.
+pub fn processes_where(keep: impl Fn(&str, &Path) -> bool) -> Vec<i32> {
     std::fs::read_dir("/proc")
         .into_iter()
         .flatten()
@@ -420,7 +425,8 @@ pub fn processes_matching(needle: &str) -> Vec<i32> {
         .filter_map(|entry| {
             let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
             let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
-            (String::from_utf8_lossy(&cmdline).contains(needle) && alive(pid)).then_some(pid)
+            let cwd = std::fs::read_link(entry.path().join("cwd")).unwrap_or_default();
+            (keep(&String::from_utf8_lossy(&cmdline), &cwd) && alive(pid)).then_some(pid)
         })
         .collect()
 }

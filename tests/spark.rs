@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use crate::helper::{alive, eventually, eventually_within, Client, Portico, MULTI_USER_CONFIG};
+use crate::helper::{alive, eventually, eventually_within, processes_where, Client, Portico, MULTI_USER_CONFIG};
 
 /// A stand-in `spark-submit`: records its arguments in the job's working directory, then acts
 /// on the job's code: `sleep` runs for ever, `fail` fails as the SQL driver reports a failure,
@@ -60,18 +60,7 @@ pub(crate) fn poll_until<T>(what: &str, check: impl FnMut() -> Option<T>) -> T {
 /// directory on its command line, and its Python processes run in it.
 pub(crate) fn job_processes(work: &Path) -> Vec<i32> {
     let needle = work.display().to_string();
-    std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .filter_map(Result::ok)
-        .filter_map(|entry| {
-            let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
-            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-            let cwd = std::fs::read_link(entry.path().join("cwd")).unwrap_or_default();
-            let ours = String::from_utf8_lossy(&cmdline).contains(&needle) || cwd.starts_with(work);
-            (ours && alive(pid)).then_some(pid)
-        })
-        .collect()
+    processes_where(|cmdline, cwd| cmdline.contains(&needle) || cwd.starts_with(work))
 }
 
 pub(crate) fn work_dir(server: &Portico, task_id: u64) -> PathBuf {
