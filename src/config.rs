@@ -48,6 +48,8 @@ pub struct Config {
     pub sqlite: SqliteSettings,
     /// Spark jobs: where Spark is and where their executors run.
     pub spark: SparkSettings,
+    /// How many jobs may wait, and each user's share of the queue and the workers.
+    pub queue: QueueSettings,
     /// On SIGTERM/SIGINT, how long running jobs may go on before they are killed.
     pub shutdown_grace: Duration,
     /// A job's log stops taking the job's output past this many bytes (a note says so).
@@ -84,6 +86,7 @@ impl Default for Config {
             shell: "sh".into(),
             sqlite: SqliteSettings::default(),
             spark: SparkSettings::default(),
+            queue: QueueSettings::default(),
             session_timeout: Duration::from_secs(3600),
             linkis_admin_tokens: false,
             shutdown_grace: Duration::from_secs(30),
@@ -140,6 +143,8 @@ struct FileConfig {
     server: ServerSection,
     #[serde(default)]
     engines: EngineSection,
+    #[serde(default)]
+    queue: queue::QueueSection,
     #[serde(default)]
     users: Vec<UserEntry>,
     #[serde(default)]
@@ -200,6 +205,7 @@ impl std::error::Error for ConfigError {}
 use engines::EngineSection;
 pub use engines::SqliteSettings;
 use flags::Flags;
+pub use queue::QueueSettings;
 pub use spark::SparkSettings;
 
 impl Config {
@@ -309,6 +315,7 @@ impl Config {
             self.linkis_admin_tokens = on;
         }
         self.apply_engines(file.engines, &file_error)?;
+        self.queue.apply(file.queue, &file_error)?;
         self.users = file.users;
         self.tokens = file.tokens;
         Ok(())
@@ -330,6 +337,11 @@ impl Config {
             "workers" => {
                 self.workers = positive(value).ok_or_else(|| invalid("workers", "expected a whole number from 1"))?
             }
+            "max-running-per-user" => {
+                self.queue.max_running_per_user = Some(
+                    positive(value).ok_or_else(|| invalid("max-running-per-user", "expected a whole number from 1"))?,
+                )
+            }
             "kill-grace" => {
                 self.kill_grace =
                     seconds(value, 3600.0).ok_or_else(|| invalid("kill-grace", "expected seconds from 0 to 3600"))?
@@ -350,10 +362,11 @@ impl Config {
 }
 
 /// Settings that flags and `PORTICO_*` variables can both set (the config path is handled apart).
-const SETTINGS: [(&str, &str); 6] = [
+const SETTINGS: [(&str, &str); 7] = [
     ("bind", "PORTICO_BIND"),
     ("data-dir", "PORTICO_DATA_DIR"),
     ("workers", "PORTICO_WORKERS"),
+    ("max-running-per-user", "PORTICO_MAX_RUNNING_PER_USER"),
     ("kill-grace", "PORTICO_KILL_GRACE"),
     ("shutdown-grace", "PORTICO_SHUTDOWN_GRACE"),
     ("log-level", "PORTICO_LOG_LEVEL"),
@@ -370,6 +383,7 @@ fn positive(value: &str) -> Option<usize> {
 
 mod engines;
 mod flags;
+mod queue;
 mod spark;
 
 #[cfg(test)]

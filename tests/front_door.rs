@@ -204,6 +204,7 @@ fn bogus_tokens_cannot_flood_the_log() {
     let dir = tempfile::tempdir().expect("temp dir");
     let log = dir.path().join("server.log");
     let server = Portico::start_logging_to(MULTI_USER_CONFIG, &[], &log);
+    let flood_began = std::time::Instant::now();
     let quoting = server.anonymous().with_token("NOT-A-TOKEN-123", "mallory\" forged=\"yes");
     assert_eq!(quoting.get("user/userInfo").0, 401);
     let long_name = "x".repeat(60_000);
@@ -220,8 +221,10 @@ fn bogus_tokens_cannot_flood_the_log() {
     assert!(text.len() < 64 * 1024, "the log grew to {} bytes", text.len());
     assert!(text.lines().all(|line| line.len() < 1024), "no long lines");
     assert!(text.contains(r#""mallory\" forged=\"yes""#), "quotes in names are escaped: {text}");
+    // 20 lines per 10-second window: a flood slowed down by a loaded machine spans more windows.
+    let windows = flood_began.elapsed().as_secs() as usize / 10 + 1;
     let failures = text.lines().filter(|l| l.contains("token authentication failed")).count();
-    assert!((1..=20).contains(&failures), "{failures} failure lines");
+    assert!((1..=20 * windows).contains(&failures), "{failures} failure lines over {windows} windows");
 }
 
 #[test]

@@ -244,6 +244,10 @@ impl Client {
     }
 
     fn send(&self, request: ureq::Request, body: Option<&str>) -> (u16, Value, Option<String>) {
+        self.send_reading(request, body, "Set-Cookie")
+    }
+
+    fn send_reading(&self, request: ureq::Request, body: Option<&str>, header: &str) -> (u16, Value, Option<String>) {
         let request = self.headers.iter().fold(request, |r, (name, value)| r.set(name, value));
         let result = match body {
             Some(body) => request.set("Content-Type", "application/json").send_string(body),
@@ -255,10 +259,10 @@ impl Client {
             Err(e) => panic!("request failed: {e}"),
         };
         let code = response.status();
-        let cookie = response.header("Set-Cookie").map(str::to_string);
+        let header = response.header(header).map(str::to_string);
         let text = response.into_string().expect("body");
         let body = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
-        (code, body, cookie)
+        (code, body, header)
     }
 
     /// GET a path under `/api/rest_j/v1/`; returns the HTTP code and the JSON body.
@@ -276,6 +280,11 @@ impl Client {
     /// POST, also returning the Set-Cookie header.
     pub fn post_full(&self, path: &str, body: &str) -> (u16, Value, Option<String>) {
         self.send(self.agent.post(&self.url(path)), Some(body))
+    }
+
+    /// POST, also returning the response header `name`.
+    pub fn post_header(&self, path: &str, body: &str, name: &str) -> (u16, Value, Option<String>) {
+        self.send_reading(self.agent.post(&self.url(path)), Some(body), name)
     }
 
     /// GET that must succeed (status 0); returns `data`.

@@ -68,7 +68,8 @@ fn sigterm_lets_running_jobs_finish_within_the_grace_and_keeps_queued_ones() {
     let data = tempfile::tempdir().unwrap();
     let gate = tempfile::tempdir().unwrap();
     let go = gate.path().join("go");
-    let mut server = Portico::start_in(data.path(), &["--workers", "2", "--shutdown-grace", "5"]);
+    let mut server =
+        Portico::start_in(data.path(), &["--workers", "2", "--max-running-per-user", "2", "--shutdown-grace", "5"]);
     let (short, _) = server.submit_shell(&format!("while [ ! -f {} ]; do sleep 0.01; done; echo done", go.display()));
     let (long, _) = server.submit_shell("trap '' TERM; sleep 300");
     server.wait_state(&short, "Running");
@@ -91,7 +92,7 @@ fn sigterm_lets_running_jobs_finish_within_the_grace_and_keeps_queued_ones() {
 #[test]
 fn a_second_server_on_the_same_data_directory_is_refused_until_the_first_is_gone() {
     let data = tempfile::tempdir().unwrap();
-    let mut first = Portico::start_in(data.path(), &[]);
+    let mut first = Portico::start_in(data.path(), &["--max-running-per-user", "2"]);
     let (running_id, _) = first.submit_shell("sleep 300");
     first.wait_state(&running_id, "Running");
     let mut second = std::process::Command::new(env!("CARGO_BIN_EXE_portico"))

@@ -11,6 +11,7 @@ mod filesystem;
 mod front_door;
 mod history;
 mod logs;
+mod queue;
 mod readme;
 mod restart;
 mod spark;

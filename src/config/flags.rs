@@ -18,6 +18,10 @@ which win over the file, which wins over the embedded defaults):
     --data-dir DIR       history, logs, results and job working directories
                          [default: ./portico-data, created if missing; env PORTICO_DATA_DIR]
     --workers N          jobs that run at once (the worker pool) [default: 4; env PORTICO_WORKERS]
+    --max-running-per-user N
+                         jobs one user may run at once, so one user's flood leaves workers
+                         for others [default: workers - 1, at least 1;
+                         env PORTICO_MAX_RUNNING_PER_USER]
     --kill-grace SECS    time between SIGTERM and SIGKILL when a job is killed
                          [default: 3; env PORTICO_KILL_GRACE]
     --shutdown-grace SECS
@@ -45,7 +49,16 @@ impl Flags {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        const NAMES: [&str; 7] = ["bind", "data-dir", "workers", "kill-grace", "shutdown-grace", "config", "log-level"];
+        const NAMES: [&str; 8] = [
+            "bind",
+            "data-dir",
+            "workers",
+            "max-running-per-user",
+            "kill-grace",
+            "shutdown-grace",
+            "config",
+            "log-level",
+        ];
         let mut values = Vec::new();
         let mut args = args.into_iter().map(Into::into).peekable();
         let mut first = true;

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::response::Response;
-use crate::job::JobError;
+use crate::job::{JobError, QUEUE_FULL_CODE};
 
 /// Body status codes Linkis clients check.
 pub mod status {
@@ -193,6 +193,13 @@ impl ApiError {
                 "The server is shutting down and accepts no new jobs; retry against the restarted server.".into(),
                 json!({}),
             ),
+            ApiError::Job(JobError::QueueFull { desc, retry_after_secs }) => error(
+                status::ERROR,
+                None,
+                format!("error code(错误码): {QUEUE_FULL_CODE}, error message(错误信息): {desc}."),
+                json!({"errorMsg": {"level": 2, "errCode": QUEUE_FULL_CODE, "desc": desc, "serviceKind": "linkis-cg-entrance"}}),
+            )
+            .with_header("Retry-After", retry_after_secs.to_string()),
             ApiError::Job(e @ JobError::Storage { .. }) => {
                 log::error!("{method}: {e}");
                 error(

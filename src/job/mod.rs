@@ -11,6 +11,7 @@ mod control;
 mod ended;
 pub mod exec_id;
 mod finish;
+mod priority;
 mod queue;
 mod record;
 mod recovery;
@@ -104,7 +105,12 @@ pub enum JobError {
     Storage { what: String, reason: String },
     /// The server is shutting down and takes no new jobs.
     ShuttingDown,
+    /// The queue, or the user's share of it, is full: nothing was recorded; retry later.
+    QueueFull { desc: String, retry_after_secs: u64 },
 }
+
+/// Linkis's error code for a submission refused because the queue is full.
+pub const QUEUE_FULL_CODE: u32 = 12001;
 
 impl JobError {
     pub(crate) fn invalid(code: u32, desc: impl Into<String>) -> JobError {
@@ -122,6 +128,7 @@ impl fmt::Display for JobError {
             JobError::InvalidRequest { code, desc } => write!(f, "error {code}: {desc}"),
             JobError::Storage { what, reason } => write!(f, "{what}: {reason}"),
             JobError::ShuttingDown => f.write_str("the server is shutting down"),
+            JobError::QueueFull { desc, .. } => write!(f, "error {QUEUE_FULL_CODE}: {desc}"),
         }
     }
 }

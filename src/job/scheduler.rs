@@ -17,13 +17,13 @@ use super::admission::Admission;
 pub use super::admission::Submitter;
 use super::ended::EndedViews;
 use super::finish::Ledger;
-use super::queue::JobQueue;
+use super::queue::{Full, JobQueue, QueueLimits};
 use super::record::{new_record, pause_update};
 use super::request::JobRequest;
 use super::store::{JobEntry, JobStore};
 use super::view::{self, JobView};
 use super::workers::Workers;
-use super::{recovery, wording, JobError, JobState, TaskId};
+use super::{priority, recovery, wording, JobError, JobState, TaskId};
 use crate::config::Config;
 use crate::data_dir::Layout;
 use crate::storage::history::{History, JobRecord, ListFilter};
@@ -77,6 +77,24 @@ pub enum PauseOutcome {
 /// conn refused the request" family).
 const ENGINE_REFUSED: u32 = 20010;
 
+/// How long a client refused for a full queue is asked to wait before trying again: about
+/// the time a short job takes to leave it.
+const QUEUE_FULL_RETRY_SECS: u64 = 5;
+
+fn queue_full(full: Full) -> JobError {
+    let desc = match full {
+        Full::Queue { capacity } => format!(
+            "The submission job failed and the queue is full!(提交作业失败，队列已满！) {capacity} jobs are waiting; \
+             retry in a few seconds"
+        ),
+        Full::User { capacity } => format!(
+            "The submission job failed and the queue is full!(提交作业失败，队列已满！) You already have {capacity} \
+             jobs waiting, your share of the queue; retry when some have started"
+        ),
+    };
+    JobError::QueueFull { desc, retry_after_secs: QUEUE_FULL_RETRY_SECS }
+}
+
 /// The job service: cheap to clone, shared by every handler thread.
 #[derive(Clone)]
 pub struct Scheduler {
@@ -109,11 +127,16 @@ impl Scheduler {
             .map_err(|e| JobError::storage("open the job history", e))?;
         let next_task_id = history.next_task_id().map_err(|e| JobError::storage("read the job history", e))?;
         let workers = config.workers;
+        let limits = QueueLimits {
+            capacity: config.queue.capacity,
+            per_user_capacity: config.queue.per_user_capacity(),
+            running_per_user: config.queue.running_per_user(workers),
+        };
         let shared = Arc::new(Shared {
             config,
             ledger: Ledger { history, store: JobStore::default() },
             admission: Admission::new(next_task_id, instance, layout),
-            queue: JobQueue::new(),
+            queue: JobQueue::new(limits),
             workers: Workers::new(),
             stopping: AtomicBool::new(false),
             queue_timer: Mutex::new(None),
@@ -136,11 +159,15 @@ impl Scheduler {
         if shared.stopping.load(Ordering::SeqCst) {
             return Err(JobError::ShuttingDown);
         }
+        request
+            .engine
+            .check(&shared.config, who.execute_user, &request.params)
+            .map_err(|e| JobError::invalid(ENGINE_REFUSED, e.to_string()))?;
+        priority::of(&request.params)?;
+        // The place is held before the job has an id or a file, so a refusal leaves nothing.
+        let place = shared.queue.reserve(who.execute_user).map_err(queue_full)?;
         let spec = shared.admission.spec_for(request, who);
         let task_id = spec.task_id;
-        spec.engine
-            .check(&shared.config, &spec.execute_user, &spec.params)
-            .map_err(|e| JobError::invalid(ENGINE_REFUSED, e.to_string()))?;
         shared.admission.create_files(&spec).map_err(|e| JobError::storage("create the job's files", e))?;
         let record = new_record(&spec, &shared.admission.instance);
         // In the store before the row is visible, so a lookup never sees a row without its job.
@@ -151,7 +178,7 @@ impl Scheduler {
             return Err(JobError::storage("record the job in the history", e));
         }
         log::info!("job {task_id} accepted: {} for {}", entry.spec.engine_type, entry.spec.execute_user);
-        shared.queue.push(Arc::clone(&entry));
+        place.push(Arc::clone(&entry));
         // A pause that came while the row was being committed (the job was in no queue yet)
         // found nothing to hold: it holds now, and the history and log are told as for any
         // queued job.
@@ -287,7 +314,7 @@ impl Scheduler {
     /// blocks), so a resume right behind a pause always sees it and everything stays in order.
     fn set_paused_entry(&self, entry: &Arc<JobEntry>, by: &str, pause: bool) -> PauseOutcome {
         let queue = self.shared.queue.lock();
-        let queued = queue.iter().any(|queued| Arc::ptr_eq(queued, entry));
+        let queued = queue.contains(entry);
         let mut live = entry.live();
         if live.state.is_terminal() {
             return PauseOutcome::AlreadyEnded(live.state);
@@ -337,9 +364,9 @@ impl Scheduler {
         let still_running = shared.workers.wait_idle(grace);
         if still_running > 0 {
             log::warn!("{still_running} jobs still running after the shutdown grace of {grace:?}: killing them");
-            let queued: Vec<Arc<JobEntry>> = shared.queue.lock().iter().cloned().collect();
             for entry in shared.ledger.store.unfinished() {
-                if !queued.iter().any(|q| Arc::ptr_eq(q, &entry)) {
+                let queued = shared.queue.lock().contains(&entry);
+                if !queued {
                     self.kill_entry(&entry, "the server (shutting down)");
                 }
             }

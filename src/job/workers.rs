@@ -64,6 +64,7 @@ fn worker_loop(shared: &Shared) {
     let workers = &shared.workers;
     while let Some(entry) = shared.queue.take(&shared.stopping, || *lock(&workers.busy) += 1) {
         let _busy = BusyGuard(workers);
+        let _running = RunningGuard(shared, &entry);
         let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             runner::run(&shared.config, &shared.ledger, &entry)
         }));
@@ -97,5 +98,14 @@ impl Drop for BusyGuard<'_> {
         let mut busy = lock(&self.0.busy);
         *busy = busy.saturating_sub(1);
         self.0.idle.notify_all();
+    }
+}
+
+/// Counts a job against its user's running cap until dropped, however the worker leaves it.
+struct RunningGuard<'a>(&'a Shared, &'a JobEntry);
+
+impl Drop for RunningGuard<'_> {
+    fn drop(&mut self) {
+        self.0.queue.finished(self.1);
     }
 }

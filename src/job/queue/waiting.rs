@@ -1,0 +1,199 @@
+//! The order waiting jobs start in, and the counts that bound the queue and share the workers.
+//!
+//! Order: higher `priority` first; among equals, start-time fair queueing between users. A
+//! job's tag is the later of one past its user's previous tag and the tag of the job that
+//! started last, so a user who floods the queue has their jobs spread one per round, and a
+//! newcomer's job is tagged with the round starting now: it starts at the next free worker
+//! instead of behind the flood. Ties (same tag) go to the job queued first. A worker takes the first job
+//! in this order that is not held by a pause and whose user is below their running cap: a user
+//! at the cap never blocks the users behind them.
+//!
+//! Capacity: places are reserved before a job gets its ids or files, so a refusal leaves
+//! nothing behind, and a reservation holds its place until the job is queued or given up.
+//! Jobs queued again at a restart are not counted against the capacity: all of them run.
+//! What this must not know: how a job runs, its live state beyond the pause flag, or HTTP.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use super::super::store::JobEntry;
+use super::super::TaskId;
+
+/// Bounds on the queue and on each user's share of the workers.
+#[derive(Clone, Copy, Debug)]
+pub struct QueueLimits {
+    /// Jobs waiting (or being admitted) at once, over all users.
+    pub capacity: usize,
+    /// Jobs one user may have waiting (or being admitted) at once.
+    pub per_user_capacity: usize,
+    /// Jobs of one user running at once.
+    pub running_per_user: usize,
+}
+
+/// Which bound a refused submission hit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Full {
+    /// The whole queue holds `capacity` jobs.
+    Queue { capacity: usize },
+    /// This user has `capacity` jobs waiting.
+    User { capacity: usize },
+}
+
+/// A waiting job's place in the start order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Place {
+    priority: Reverse<i64>,
+    tag: u64,
+    seq: u64,
+}
+
+/// One user's counts.
+#[derive(Debug, Default)]
+struct Share {
+    waiting: usize,
+    reserved: usize,
+    running: usize,
+    /// The earliest tag this user's next job may have: one past their last job's.
+    next_tag: u64,
+}
+
+impl Share {
+    fn is_idle(&self) -> bool {
+        self.waiting == 0 && self.reserved == 0 && self.running == 0
+    }
+}
+
+/// The waiting jobs in start order, with the counts kept beside them.
+#[derive(Default)]
+pub(in crate::job) struct Waiting {
+    order: BTreeMap<Place, Arc<JobEntry>>,
+    places: HashMap<TaskId, Place>,
+    shares: HashMap<String, Share>,
+    /// Tag of the latest job to start: where a newcomer's job is placed.
+    virtual_time: u64,
+    next_seq: u64,
+    reserved: usize,
+}
+
+impl Waiting {
+    /// Holds a place for one more job of `user`, or says which bound is reached.
+    pub(super) fn reserve(&mut self, user: &str, limits: &QueueLimits) -> Result<(), Full> {
+        if self.order.len() + self.reserved >= limits.capacity {
+            return Err(Full::Queue { capacity: limits.capacity });
+        }
+        let share = self.shares.entry(user.to_string()).or_default();
+        if share.waiting + share.reserved >= limits.per_user_capacity {
+            return Err(Full::User { capacity: limits.per_user_capacity });
+        }
+        share.reserved += 1;
+        self.reserved += 1;
+        Ok(())
+    }
+
+    /// Gives back a place `reserve` held for `user`.
+    pub(super) fn release(&mut self, user: &str) {
+        self.reserved = self.reserved.saturating_sub(1);
+        if let Some(share) = self.shares.get_mut(user) {
+            share.reserved = share.reserved.saturating_sub(1);
+        }
+        self.forget_if_idle(user);
+    }
+
+    /// Queues a job at its place in the start order.
+    pub(super) fn insert(&mut self, entry: Arc<JobEntry>, priority: i64) {
+        let share = self.shares.entry(entry.spec.execute_user.clone()).or_default();
+        let tag = share.next_tag.max(self.virtual_time);
+        share.next_tag = tag + 1;
+        share.waiting += 1;
+        let place = Place { priority: Reverse(priority), tag, seq: self.next_seq };
+        self.next_seq += 1;
+        self.places.insert(entry.spec.task_id, place);
+        self.order.insert(place, entry);
+    }
+
+    pub(in crate::job) fn contains(&self, entry: &JobEntry) -> bool {
+        self.places.contains_key(&entry.spec.task_id)
+    }
+
+    /// The waiting jobs, in start order.
+    pub(in crate::job) fn iter(&self) -> impl Iterator<Item = &Arc<JobEntry>> {
+        self.order.values()
+    }
+
+    /// Takes a job out of the queue (to end it), if it is there.
+    pub(super) fn remove(&mut self, entry: &JobEntry) -> Option<Arc<JobEntry>> {
+        let place = self.places.remove(&entry.spec.task_id)?;
+        let removed = self.order.remove(&place)?;
+        self.left_queue(&removed.spec.execute_user);
+        self.forget_if_idle(&removed.spec.execute_user);
+        Some(removed)
+    }
+
+    /// How many jobs not held by a pause are ahead of this one in the start order.
+    pub(super) fn position(&self, entry: &JobEntry) -> Option<usize> {
+        let place = self.places.get(&entry.spec.task_id)?;
+        Some(self.order.range(..*place).filter(|(_, ahead)| !ahead.live().paused).count())
+    }
+
+    /// Takes the first job in start order that no pause holds and whose user is below the
+    /// running cap, counting it as running.
+    pub(super) fn take_next(&mut self, limits: &QueueLimits) -> Option<Arc<JobEntry>> {
+        let shares = &self.shares;
+        let (place, _) = self.order.iter().find(|(_, entry)| {
+            let running = shares.get(&entry.spec.execute_user).map_or(0, |share| share.running);
+            running < limits.running_per_user && !entry.live().paused
+        })?;
+        let place = *place;
+        let entry = self.order.remove(&place)?;
+        self.places.remove(&entry.spec.task_id);
+        self.virtual_time = self.virtual_time.max(place.tag);
+        self.left_queue(&entry.spec.execute_user);
+        if let Some(share) = self.shares.get_mut(&entry.spec.execute_user) {
+            share.running += 1;
+        }
+        Some(entry)
+    }
+
+    /// A job `take_next` handed out has left its worker.
+    pub(super) fn finished(&mut self, user: &str) {
+        if let Some(share) = self.shares.get_mut(user) {
+            share.running = share.running.saturating_sub(1);
+        }
+        self.forget_if_idle(user);
+    }
+
+    /// Takes out every job `over` picks (in start order), and returns them.
+    pub(super) fn take_where(&mut self, mut over: impl FnMut(&Arc<JobEntry>) -> bool) -> Vec<Arc<JobEntry>> {
+        let picked: Vec<Place> = self.order.iter().filter(|(_, entry)| over(entry)).map(|(place, _)| *place).collect();
+        let mut taken = Vec::with_capacity(picked.len());
+        for place in picked {
+            if let Some(entry) = self.order.remove(&place) {
+                self.places.remove(&entry.spec.task_id);
+                self.left_queue(&entry.spec.execute_user);
+                self.forget_if_idle(&entry.spec.execute_user);
+                taken.push(entry);
+            }
+        }
+        taken
+    }
+
+    fn left_queue(&mut self, user: &str) {
+        if let Some(share) = self.shares.get_mut(user) {
+            share.waiting = share.waiting.saturating_sub(1);
+        }
+    }
+
+    /// Drops the counts of a user with nothing queued, reserved or running, so the map stays
+    /// as small as the set of active users. Their next tag goes too: a user coming back is a
+    /// newcomer, placed at the round starting now.
+    fn forget_if_idle(&mut self, user: &str) {
+        if self.shares.get(user).is_some_and(Share::is_idle) {
+            self.shares.remove(user);
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "waiting_tests.rs"]
+mod tests;
