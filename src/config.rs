@@ -42,12 +42,16 @@ pub struct Config {
     pub log_level: log::LevelFilter,
     /// The interpreter that runs `python` jobs.
     pub python: String,
+    /// Other interpreters a python job may choose with `python.version`.
+    pub python_interpreters: Vec<String>,
     /// The shell that runs `shell` jobs.
     pub shell: String,
     /// SQL jobs: the databases besides each user's own, and the row cap of a result set.
     pub sqlite: SqliteSettings,
     /// Spark jobs: where Spark is and where their executors run.
     pub spark: SparkSettings,
+    /// How much one submission may carry.
+    pub requests: RequestLimits,
     /// On SIGTERM/SIGINT, how long running jobs may go on before they are killed.
     pub shutdown_grace: Duration,
     /// A job's log stops taking the job's output past this many bytes (a note says so).
@@ -81,9 +85,11 @@ impl Default for Config {
             access_log: true,
             log_level: log::LevelFilter::Info,
             python: "python3".into(),
+            python_interpreters: Vec::new(),
             shell: "sh".into(),
             sqlite: SqliteSettings::default(),
             spark: SparkSettings::default(),
+            requests: RequestLimits::default(),
             session_timeout: Duration::from_secs(3600),
             linkis_admin_tokens: false,
             shutdown_grace: Duration::from_secs(30),
@@ -140,6 +146,8 @@ struct FileConfig {
     server: ServerSection,
     #[serde(default)]
     engines: EngineSection,
+    #[serde(default)]
+    requests: requests::RequestSection,
     #[serde(default)]
     users: Vec<UserEntry>,
     #[serde(default)]
@@ -200,6 +208,7 @@ impl std::error::Error for ConfigError {}
 use engines::EngineSection;
 pub use engines::SqliteSettings;
 use flags::Flags;
+pub use requests::RequestLimits;
 pub use spark::SparkSettings;
 
 impl Config {
@@ -309,6 +318,7 @@ impl Config {
             self.linkis_admin_tokens = on;
         }
         self.apply_engines(file.engines, &file_error)?;
+        self.requests.apply(file.requests, &file_error)?;
         self.users = file.users;
         self.tokens = file.tokens;
         Ok(())
@@ -370,6 +380,7 @@ fn positive(value: &str) -> Option<usize> {
 
 mod engines;
 mod flags;
+mod requests;
 mod spark;
 
 #[cfg(test)]

@@ -136,12 +136,12 @@ impl Scheduler {
         if shared.stopping.load(Ordering::SeqCst) {
             return Err(JobError::ShuttingDown);
         }
-        let spec = shared.admission.spec_for(request, who);
+        let (spec, notes) = shared.admission.spec_for(request, who);
         let task_id = spec.task_id;
         spec.engine
             .check(&shared.config, &spec.execute_user, &spec.params)
             .map_err(|e| JobError::invalid(ENGINE_REFUSED, e.to_string()))?;
-        shared.admission.create_files(&spec).map_err(|e| JobError::storage("create the job's files", e))?;
+        shared.admission.create_files(&spec, &notes).map_err(|e| JobError::storage("create the job's files", e))?;
         let record = new_record(&spec, &shared.admission.instance);
         // In the store before the row is visible, so a lookup never sees a row without its job.
         let entry = Arc::new(JobEntry::new(spec));
