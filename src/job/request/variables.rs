@@ -119,13 +119,22 @@ fn variables(
             }
         };
         match name.as_str() {
-            "run_date" if text.is_empty() => {}
-            "run_date" => run_date = Some(Day::parse(&text).ok_or_else(|| bad_date("run_date", &text, "yyyyMMdd (or yyyy-MM-dd)"))?),
-            "run_today_h" if text.is_empty() => {}
-            "run_today_h" => run_today_h = Some(parse_hour(&text).ok_or_else(|| bad_date("run_today_h", &text, "yyyyMMddHH"))?),
+            // An empty run_date is no run_date, as in Linkis.
+            "run_date" | "run_today_h" if text.is_empty() => {}
+            "run_date" => {
+                let day = Day::parse(&text).ok_or_else(|| bad_date("run_date", &text, "yyyyMMdd (or yyyy-MM-dd)"))?;
+                run_date = Some(day);
+            }
+            "run_today_h" => {
+                let hour = parse_hour(&text).ok_or_else(|| bad_date("run_today_h", &text, "yyyyMMddHH"))?;
+                run_today_h = Some(hour);
+            }
             derived if BUILT_IN.contains(&derived) => notes.push((
                 Level::Warn,
-                format!("params.variable.{derived} is ignored: built-in date variables follow run_date; set run_date instead"),
+                format!(
+                    "params.variable.{derived} is ignored: built-in date variables follow run_date; \
+                     set run_date instead"
+                ),
             )),
             _ => {
                 let var = match number(text.trim()) {
