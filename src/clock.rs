@@ -109,7 +109,7 @@ pub fn parse_utc_millis(text: &str) -> Option<u64> {
 }
 
 /// Days since 1970-01-01 of a calendar date (the inverse of `civil_from_days`).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let year = if month <= 2 { year - 1 } else { year };
     let era = year.div_euclid(400);
     let yoe = year.rem_euclid(400);

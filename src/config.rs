@@ -42,6 +42,8 @@ pub struct Config {
     pub log_level: log::LevelFilter,
     /// The interpreter that runs `python` jobs.
     pub python: String,
+    /// Other interpreters a python job may choose with `python.version`.
+    pub python_interpreters: Vec<String>,
     /// The shell that runs `shell` jobs.
     pub shell: String,
     /// SQL jobs: the databases besides each user's own, and the row cap of a result set.
@@ -50,6 +52,8 @@ pub struct Config {
     pub spark: SparkSettings,
     /// How many jobs may wait, and each user's share of the queue and the workers.
     pub queue: QueueSettings,
+    /// How much one submission may carry.
+    pub requests: RequestLimits,
     /// On SIGTERM/SIGINT, how long running jobs may go on before they are killed.
     pub shutdown_grace: Duration,
     /// A job's log stops taking the job's output past this many bytes (a note says so).
@@ -83,10 +87,12 @@ impl Default for Config {
             access_log: true,
             log_level: log::LevelFilter::Info,
             python: "python3".into(),
+            python_interpreters: Vec::new(),
             shell: "sh".into(),
             sqlite: SqliteSettings::default(),
             spark: SparkSettings::default(),
             queue: QueueSettings::default(),
+            requests: RequestLimits::default(),
             session_timeout: Duration::from_secs(3600),
             linkis_admin_tokens: false,
             shutdown_grace: Duration::from_secs(30),
@@ -145,6 +151,8 @@ struct FileConfig {
     engines: EngineSection,
     #[serde(default)]
     queue: queue::QueueSection,
+    #[serde(default)]
+    requests: requests::RequestSection,
     #[serde(default)]
     users: Vec<UserEntry>,
     #[serde(default)]
@@ -206,6 +214,7 @@ use engines::EngineSection;
 pub use engines::SqliteSettings;
 use flags::Flags;
 pub use queue::QueueSettings;
+pub use requests::RequestLimits;
 pub use spark::SparkSettings;
 
 impl Config {
@@ -316,6 +325,7 @@ impl Config {
         }
         self.apply_engines(file.engines, &file_error)?;
         self.queue.apply(file.queue, &file_error)?;
+        self.requests.apply(file.requests, &file_error)?;
         self.users = file.users;
         self.tokens = file.tokens;
         Ok(())
@@ -384,6 +394,7 @@ fn positive(value: &str) -> Option<usize> {
 mod engines;
 mod flags;
 mod queue;
+mod requests;
 mod spark;
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! The config file's `[engines]` section: the shell and Python programs, and the SQL engine's
-//! databases, row cap and `jdbc` mapping.
+//! The config file's `[engines]` section: the shell and Python programs (and the interpreters a
+//! python job may choose), and the SQL engine's databases, row cap and `jdbc` mapping.
 
 use std::path::PathBuf;
 
@@ -38,6 +38,7 @@ pub struct SqliteDatabase {
 #[serde(deny_unknown_fields)]
 pub(super) struct EngineSection {
     python: Option<String>,
+    python_interpreters: Option<Vec<String>>,
     shell: Option<String>,
     sqlite: Option<SqliteSection>,
     jdbc: Option<JdbcSection>,
@@ -68,6 +69,12 @@ impl Config {
     ) -> Result<(), ConfigError> {
         if let Some(python) = engines.python {
             self.python = python;
+        }
+        if let Some(interpreters) = engines.python_interpreters {
+            if let Some(bad) = interpreters.iter().find(|p| p.trim().is_empty() || p.chars().any(char::is_control)) {
+                return Err(file_error(format!("engines.python_interpreters: {bad:?} is not a program name or path")));
+            }
+            self.python_interpreters = interpreters;
         }
         if let Some(shell) = engines.shell {
             self.shell = shell;

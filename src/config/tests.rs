@@ -133,3 +133,30 @@ fn sql_databases_come_from_the_file_with_checked_names() {
         assert!(matches!(Config::default().apply_file(&path), Err(ConfigError::File { .. })), "{bad}");
     }
 }
+
+#[test]
+fn request_limits_and_python_interpreters_come_from_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("portico.toml");
+    let write_and_load = |text: &str| {
+        std::fs::write(&path, text).unwrap();
+        let mut config = Config::default();
+        config.apply_file(&path).map(|()| config)
+    };
+    let config = write_and_load(
+        "[requests]\nmax_code_bytes = 2048\nmax_labels = 5\n[engines]\npython_interpreters = [\"/opt/py/bin/python3.12\"]\n",
+    )
+    .unwrap();
+    assert_eq!(
+        config.requests,
+        RequestLimits { max_code_bytes: 2048, max_labels: 5, max_variables: 100, max_runtime_params: 100 }
+    );
+    assert_eq!(config.python_interpreters, vec!["/opt/py/bin/python3.12".to_string()]);
+    for bad in [
+        "[requests]\nmax_variables = 0\n",
+        "[requests]\nmax_json_depth = 9\n",
+        "[engines]\npython_interpreters = [\" \"]\n",
+    ] {
+        assert!(matches!(write_and_load(bad), Err(ConfigError::File { .. })), "{bad}");
+    }
+}

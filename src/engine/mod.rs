@@ -165,10 +165,17 @@ impl Engine {
     }
 
     /// Checks at submission what would stop the job from starting (for SQL: a database the
-    /// user may not use), so the client hears it at once rather than from a failed job.
+    /// user may not use; for Python: an interpreter the config does not allow), so the client
+    /// hears it at once rather than from a failed job.
     pub fn check(self, config: &Config, user: &str, params: &Value) -> Result<(), EngineError> {
         match self {
-            Engine::Shell | Engine::Python => Ok(()),
+            Engine::Python => python::interpreter(config, params).map(drop),
+            _ if python::requested(params)?.is_some() => Err(EngineError::Refused(format!(
+                "Runtime parameter {} is not allowed: it chooses the interpreter of python jobs, not of {} jobs",
+                python::VERSION_KEY,
+                self.name()
+            ))),
+            Engine::Shell => Ok(()),
             Engine::Sqlite | Engine::Jdbc => sqlite::database_for(self, config, user, params).map(drop),
             Engine::Spark => spark::check(config, params).map(drop),
         }
@@ -179,7 +186,7 @@ impl Engine {
     pub fn command(self, job: &Launch<'_>, config: &Config) -> Result<Command, EngineError> {
         match self {
             Engine::Shell => Ok(shell::command(&config.shell, job.code, job.work_dir)?),
-            Engine::Python => Ok(python::command(&config.python, job)?),
+            Engine::Python => python::command(config, job),
             Engine::Sqlite | Engine::Jdbc => sqlite::command(self, job, config),
             Engine::Spark => spark::command(job, config),
         }

@@ -2,14 +2,16 @@
 //! JSON bodies and query parameters.
 //!
 //! Handlers import from here, never from `http/mod.rs`, so the pipeline can change without
-//! them. Bodies are parsed straight into the handler's own types (serde derive); serde_json
-//! refuses nesting deeper than 128 levels, so no body can make the parser recurse without end.
+//! them. Bodies are parsed straight into the handler's own types (serde derive), after a scan
+//! that refuses nesting deeper than `json_depth::MAX_DEPTH` (32) levels, so no body can make
+//! the parser, or anything that later walks what it built, recurse deeply.
 
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
 use super::auth::Caller;
+use super::json_depth;
 use super::message::ApiError;
 use super::request::Request;
 use crate::accounts::Accounts;
@@ -94,6 +96,12 @@ pub fn optional_json_body<T: DeserializeOwned>(request: &Request) -> Result<Opti
     let body = request.body();
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
+    }
+    if let Err((depth, offset)) = json_depth::check(body, json_depth::MAX_DEPTH) {
+        return Err(ApiError::BadRequest(format!(
+            "The request body nests arrays and objects {depth} levels deep at byte {offset}; this server accepts at most {}",
+            json_depth::MAX_DEPTH
+        )));
     }
     serde_json::from_slice(body)
         .map(Some)

@@ -25,7 +25,7 @@ const NEGATIVE_SIZE_PAGE: u64 = 10_000;
 pub fn submit(call: Call<'_>) -> Result<Message, ApiError> {
     let Call { context, request, caller, method } = call;
     let body = json_body(request)?;
-    let job = request::parse(&body)?;
+    let job = request::parse(&body, &context.config.requests)?;
     let execute_user = match &job.execute_user {
         Some(user) if user != &caller.user && caller.may_submit_for(user) => {
             check_name("executeUser", user)?;

@@ -16,6 +16,7 @@ mod entrance;
 mod filesystem;
 mod incoming;
 mod jobhistory;
+mod json_depth;
 pub mod message;
 mod outgoing;
 mod request;

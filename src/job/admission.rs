@@ -31,13 +31,14 @@ impl Admission {
         Admission { next_task_id: AtomicU64::new(next_task_id), instance, layout }
     }
 
-    /// The spec of a new job, with a task id never handed out before.
-    pub(super) fn spec_for(&self, request: JobRequest, who: Submitter<'_>) -> JobSpec {
+    /// The spec of a new job, with a task id never handed out before, and the lines its log
+    /// begins with (what variable substitution did).
+    pub(super) fn spec_for(&self, request: JobRequest, who: Submitter<'_>) -> (JobSpec, Vec<(Level, String)>) {
         let task_id = self.next_task_id.fetch_add(1, Ordering::SeqCst);
         let created_at_ms = clock::now_millis();
         let short_id = format!("{}_{}_{}_{}", request.creator, who.execute_user, request.engine.name(), task_id);
         let paths = self.layout.job(who.execute_user, &clock::utc_date(created_at_ms), task_id);
-        JobSpec {
+        let spec = JobSpec {
             task_id,
             exec_id: exec_id::encode(&self.instance, &short_id),
             short_id,
@@ -57,14 +58,18 @@ impl Admission {
             log_path: paths.log,
             result_dir: paths.result_dir,
             work_dir: paths.work_dir,
-        }
+        };
+        (spec, request.notes)
     }
 
     /// Creates the job's result directory (so that its listing exists, empty, whatever the
-    /// job does) and its log with the lines Linkis writes when it accepts a job.
-    pub(super) fn create_files(&self, spec: &JobSpec) -> std::io::Result<()> {
+    /// job does) and its log with `notes` and the lines Linkis writes when it accepts a job.
+    pub(super) fn create_files(&self, spec: &JobSpec, notes: &[(Level, String)]) -> std::io::Result<()> {
         std::fs::create_dir_all(&spec.result_dir)?;
         let mut log = LogWriter::create(&spec.log_path)?;
+        for (level, note) in notes {
+            log.event(*level, note)?;
+        }
         log.event(Level::Info, wording::SUBMITTED)?;
         log.line(wording::CODE_RULE.as_bytes())?;
         for line in spec.code.lines() {

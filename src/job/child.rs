@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 
 use crossbeam_channel::Sender;
 
+use super::request::runtime;
 use super::store::JobEntry;
 use crate::config::Config;
 use crate::engine::{EngineError, Launch};
@@ -80,8 +81,13 @@ pub(super) fn start(config: &Config, entry: &JobEntry, marker: &str) -> io::Resu
             command.env_remove(&name);
         }
     }
+    // The job's own runtime parameters, as accepted at submission; the server's variables
+    // below are set after them, so none of them can be overridden.
+    let runtime = runtime::of(spec.engine, &spec.params)
+        .map_err(|e| io::Error::new(io::ErrorKind::PermissionDenied, e.to_string()))?;
+    command.envs(runtime.env);
     command
-        .current_dir(&spec.work_dir)
+        .current_dir(runtime::prepare_working_dir(&spec.work_dir, runtime.working_dir.as_deref())?)
         .env("LINKIS_TASK_ID", spec.task_id.to_string())
         .env("LINKIS_EXEC_ID", &spec.exec_id)
         .env(JOB_MARKER_VAR, marker)

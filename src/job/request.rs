@@ -5,13 +5,25 @@
 //! (`executeApplicationName`, `executionCode`, `runType`). A body without `executionContent` is
 //! read as an execute body whatever the endpoint. Errors carry the Linkis error codes so clients
 //! that match on them keep working.
+//!
+//! Beside it: `limits.rs` (how much a body may carry, checked first), `variables.rs` and
+//! `dates.rs` (`${…}` substitution with Linkis's date variables), `runtime.rs` (environment and
+//! working directory from `params.configuration.runtime`).
+
+mod dates;
+mod limits;
+pub mod runtime;
+mod variables;
 
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 
 use super::JobError;
+use crate::clock;
+use crate::config::RequestLimits;
 use crate::engine::Engine;
+use crate::storage::log_file::Level;
 
 /// A job as the client asked for it, checked and with variables substituted.
 #[derive(Clone, Debug)]
@@ -37,24 +49,40 @@ pub struct JobRequest {
     pub running_timeout: Option<Duration>,
     /// Longest time the job may wait in the queue (`jobQueuingTimeout`, seconds).
     pub queuing_timeout: Option<Duration>,
+    /// Lines for the job's log, before its code: the variables replaced, and those left as
+    /// written.
+    pub notes: Vec<(Level, String)>,
 }
 
 /// The creator Linkis assumes when a request names none.
 pub const DEFAULT_CREATOR: &str = "IDE";
 
-/// Parses a submit or execute body.
-pub fn parse(body: &Value) -> Result<JobRequest, JobError> {
+/// Parses a submit or execute body, within `limits`; date variables count from today.
+pub fn parse(body: &Value, limits: &RequestLimits) -> Result<JobRequest, JobError> {
+    parse_at(body, limits, clock::now_millis())
+}
+
+/// [`parse`] as if it were `now_ms` (epoch milliseconds) for the date variables.
+pub fn parse_at(body: &Value, limits: &RequestLimits, now_ms: u64) -> Result<JobRequest, JobError> {
     let Some(body) = body.as_object() else {
         return Err(JobError::invalid(20008, "params cannot be empty: the request body must be a JSON object"));
     };
+    limits::check(body, limits)?;
+    let context = Context { limits, now_ms };
     if body.contains_key("executionContent") {
-        parse_submit(body)
+        parse_submit(body, &context)
     } else {
-        parse_execute(body)
+        parse_execute(body, &context)
     }
 }
 
-fn parse_submit(body: &Map<String, Value>) -> Result<JobRequest, JobError> {
+/// What parsing needs besides the body.
+struct Context<'a> {
+    limits: &'a RequestLimits,
+    now_ms: u64,
+}
+
+fn parse_submit(body: &Map<String, Value>, context: &Context<'_>) -> Result<JobRequest, JobError> {
     let labels = match body.get("labels") {
         Some(Value::Object(labels)) if !labels.is_empty() => labels,
         _ => return Err(JobError::invalid(20008, "params cannot be empty ,  labels is null")),
@@ -94,10 +122,11 @@ fn parse_submit(body: &Map<String, Value>) -> Result<JobRequest, JobError> {
         Some(user_creator) => split_user_creator(&user_creator)?,
         None => (None, DEFAULT_CREATOR.to_string()),
     };
-    finish(body, code, engine, engine_type, run_type, creator, label_user, Some(labels))
+    let names = Names { engine, engine_type, run_type, creator, label_user };
+    finish(body, code, names, Some(labels), context)
 }
 
-fn parse_execute(body: &Map<String, Value>) -> Result<JobRequest, JobError> {
+fn parse_execute(body: &Map<String, Value>, context: &Context<'_>) -> Result<JobRequest, JobError> {
     let labels = match body.get("labels") {
         Some(Value::Object(labels)) => Some(labels),
         None | Some(Value::Null) => None,
@@ -143,29 +172,37 @@ fn parse_execute(body: &Map<String, Value>) -> Result<JobRequest, JobError> {
             (None, creator)
         }
     };
-    finish(body, code, engine, engine_type, run_type, creator, label_user, labels)
+    let names = Names { engine, engine_type, run_type, creator, label_user };
+    finish(body, code, names, labels, context)
 }
 
-/// The parts both dialects share: params, variables, source, timeouts.
-#[allow(clippy::too_many_arguments)]
-fn finish(
-    body: &Map<String, Value>,
-    code: String,
+/// What the two dialects each find in their own places.
+struct Names {
     engine: Engine,
     engine_type: String,
     run_type: String,
     creator: String,
     label_user: Option<String>,
+}
+
+/// The parts both dialects share: params, variables, runtime parameters, source, timeouts.
+fn finish(
+    body: &Map<String, Value>,
+    code: String,
+    names: Names,
     labels: Option<&Map<String, Value>>,
+    context: &Context<'_>,
 ) -> Result<JobRequest, JobError> {
+    let Names { engine, engine_type, run_type, creator, label_user } = names;
     let params = match body.get("params") {
         None | Some(Value::Null) => Value::Object(Map::new()),
         Some(Value::Object(params)) => Value::Object(params.clone()),
         Some(_) => return Err(JobError::invalid(20009, "params must be an object")),
     };
-    let variables = match params.get("variable") {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(vars)) => vars.clone(),
+    let empty = Map::new();
+    let given = match params.get("variable") {
+        None | Some(Value::Null) => &empty,
+        Some(Value::Object(vars)) => vars,
         Some(_) => return Err(JobError::invalid(20009, "params.variable must be an object")),
     };
     let source = match body.get("source") {
@@ -192,8 +229,11 @@ fn finish(
         Some(labels) => (timeout_label(labels, "jobRunningTimeout")?, timeout_label(labels, "jobQueuingTimeout")?),
         None => (None, None),
     };
+    // Read here to refuse what is not allowed; the job reads it again from `params` as it starts.
+    runtime::of(engine, &params)?;
+    let substituted = variables::substitute(&code, given, context.now_ms, context.limits.max_code_bytes)?;
     Ok(JobRequest {
-        code: substitute(&code, &variables),
+        code: substituted.code,
         engine,
         engine_type,
         run_type,
@@ -204,6 +244,7 @@ fn finish(
         source,
         running_timeout,
         queuing_timeout,
+        notes: substituted.notes,
     })
 }
 
@@ -297,36 +338,6 @@ fn timeout_label(labels: &Map<String, Value>, key: &str) -> Result<Option<Durati
 
 /// The longest timeout label accepted: a year, far below anything that could overflow a clock.
 pub const MAX_TIMEOUT_SECS: u64 = 366 * 24 * 3600;
-
-/// Replaces `${name}` with the variable's value; unknown names are left as written.
-fn substitute(code: &str, variables: &Map<String, Value>) -> String {
-    if variables.is_empty() || !code.contains("${") {
-        return code.to_string();
-    }
-    let mut out = String::with_capacity(code.len());
-    let mut rest = code;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        match after.find('}') {
-            Some(end) => {
-                let name = &after[..end];
-                match variables.get(name) {
-                    Some(Value::String(s)) => out.push_str(s),
-                    Some(Value::Null) | None => out.push_str(&rest[start..start + 3 + end]),
-                    Some(other) => out.push_str(&other.to_string()),
-                }
-                rest = &after[end + 1..];
-            }
-            None => {
-                out.push_str(&rest[start..]);
-                rest = "";
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
 
 #[cfg(test)]
 mod tests;

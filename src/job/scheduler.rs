@@ -166,9 +166,9 @@ impl Scheduler {
         priority::of(&request.params)?;
         // The place is held before the job has an id or a file, so a refusal leaves nothing.
         let place = shared.queue.reserve(who.execute_user).map_err(queue_full)?;
-        let spec = shared.admission.spec_for(request, who);
+        let (spec, notes) = shared.admission.spec_for(request, who);
         let task_id = spec.task_id;
-        shared.admission.create_files(&spec).map_err(|e| JobError::storage("create the job's files", e))?;
+        shared.admission.create_files(&spec, &notes).map_err(|e| JobError::storage("create the job's files", e))?;
         let record = new_record(&spec, &shared.admission.instance);
         // In the store before the row is visible, so a lookup never sees a row without its job.
         let entry = Arc::new(JobEntry::new(spec));

@@ -3,6 +3,11 @@
 use super::*;
 use serde_json::json;
 
+/// Parses with the default limits.
+fn parse(body: &Value) -> Result<JobRequest, JobError> {
+    super::parse(body, &RequestLimits::default())
+}
+
 fn code_of(result: Result<JobRequest, JobError>) -> u32 {
     match result {
         Err(JobError::InvalidRequest { code, .. }) => code,
@@ -90,7 +95,24 @@ fn unknown_engine_error_lists_what_is_supported() {
 }
 
 #[test]
-fn substitution_leaves_unknown_and_broken_references_alone() {
-    let vars = json!({"a": "1", "n": 2}).as_object().cloned().unwrap();
-    assert_eq!(substitute("${a}-${n}-${b}-${a", &vars), "1-2-${b}-${a");
+fn substitution_and_runtime_parameters_are_checked_with_the_request() {
+    let req = parse(&json!({
+        "executionContent": {"code": "echo ${a}-${n}-${b}-${a", "runType": "shell"},
+        "params": {"variable": {"a": "1", "n": 2}, "configuration": {"runtime": {"env.X": "1", "priority": 5}}},
+        "labels": {"engineType": "shell-1"}
+    }))
+    .unwrap();
+    assert_eq!(req.code, "echo 1-2-${b}-${a");
+    assert!(req.notes.iter().any(|(level, line)| *level == Level::Warn && line.contains("[${b}]")), "{:?}", req.notes);
+    let refused = parse(&json!({
+        "executionContent": {"code": "echo", "runType": "shell"},
+        "params": {"configuration": {"runtime": {"env.LINKIS_X": "1"}}},
+        "labels": {"engineType": "shell-1"}
+    }));
+    assert_eq!(code_of(refused), 20010);
+    let limits = RequestLimits { max_code_bytes: 8, ..RequestLimits::default() };
+    let body = |code: &str| json!({"executionContent": {"code": code, "runType": "shell"}, "labels": {"engineType": "shell-1"}, "params": {"variable": {"v": "0123456789"}}});
+    assert_eq!(code_of(super::parse(&body("echo 123456"), &limits)), 20007);
+    assert_eq!(code_of(super::parse(&body("echo ${v}"), &limits)), 20007);
+    assert!(super::parse(&body("echo ${"), &limits).is_ok());
 }

@@ -15,7 +15,9 @@ impl Run<'_> {
     /// Makes sure nothing of the group survives, records the outcome, and ends the job.
     pub(super) fn finish(mut self) {
         let leftovers = self.reap_group();
-        self.entry.spec.engine.clean_up(&self.entry.spec.work_dir);
+        let spec = &self.entry.spec;
+        crate::job::request::runtime::remove_empty_working_dir(&spec.work_dir, spec.engine, &spec.params);
+        spec.engine.clean_up(&spec.work_dir);
         let exit = self.exited;
         // The final figures: the samples taken while it ran, and what wait4 reported at exit.
         let mut resources = self.entry.live().resources;
