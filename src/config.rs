@@ -62,6 +62,10 @@ pub struct Config {
     pub users: Vec<UserEntry>,
     /// Tokens from the config file (authentication uses them).
     pub tokens: Vec<TokenEntry>,
+    /// What is kept of ended jobs, and for how long (`[retention]`).
+    pub retention: RetentionSettings,
+    /// Where `history.db` backups are written (`[backup] dir`); `None`: `<data-dir>/backups`.
+    pub backup_dir: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -90,6 +94,8 @@ impl Default for Config {
             max_log_bytes: 1 << 30,
             users: Vec::new(),
             tokens: Vec::new(),
+            retention: RetentionSettings::default(),
+            backup_dir: None,
         }
     }
 }
@@ -144,6 +150,10 @@ struct FileConfig {
     users: Vec<UserEntry>,
     #[serde(default)]
     tokens: Vec<TokenEntry>,
+    #[serde(default)]
+    retention: RetentionSection,
+    #[serde(default)]
+    backup: BackupSection,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -200,6 +210,8 @@ impl std::error::Error for ConfigError {}
 use engines::EngineSection;
 pub use engines::SqliteSettings;
 use flags::Flags;
+pub use retention::RetentionSettings;
+use retention::{BackupSection, RetentionSection};
 pub use spark::SparkSettings;
 
 impl Config {
@@ -309,6 +321,7 @@ impl Config {
             self.linkis_admin_tokens = on;
         }
         self.apply_engines(file.engines, &file_error)?;
+        self.apply_retention(file.retention, file.backup, &source)?;
         self.users = file.users;
         self.tokens = file.tokens;
         Ok(())
@@ -370,6 +383,7 @@ fn positive(value: &str) -> Option<usize> {
 
 mod engines;
 mod flags;
+mod retention;
 mod spark;
 
 #[cfg(test)]
