@@ -8,6 +8,7 @@
 //! `storage/` reads and writes the files that outlive a request.
 
 mod accounts;
+mod backup;
 mod clock;
 mod config;
 mod data_dir;
@@ -28,6 +29,8 @@ use std::io;
 use std::net::SocketAddr;
 
 pub use accounts::hash_password;
+/// `portico backup DEST`: a copy of a data directory's job history, beside its running server.
+pub use backup::command as backup_main;
 pub use config::{Config, ConfigError};
 pub use logging::init as init_logging;
 pub use signals::on_termination;
