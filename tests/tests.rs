@@ -13,6 +13,7 @@ mod history;
 mod logs;
 mod readme;
 mod restart;
+mod retention;
 mod spark;
 mod spark_real;
 mod sql;
