@@ -74,7 +74,7 @@ pub fn backup(call: Call<'_>) -> Result<Message, ApiError> {
     let report = backup::into_dir(&context.layout.history_db(), &dir, name.as_deref()).map_err(failed)?;
     log::info!(
         "{} backed up the job history to {} ({} jobs, {} bytes)",
-        call.caller.user,
+        crate::logging::shown(&call.caller.user),
         report.path.display(),
         report.jobs,
         report.bytes
@@ -107,7 +107,7 @@ pub fn download(call: Call<'_>) -> Result<Answer, ApiError> {
     drop(turn);
     log::info!(
         "{} downloaded a backup of the job history ({} jobs, {} bytes)",
-        call.caller.user,
+        crate::logging::shown(&call.caller.user),
         report.jobs,
         report.bytes
     );

@@ -46,13 +46,13 @@ impl Retention {
         if !settings.enabled() {
             return Ok(None);
         }
-        let shown = |age: Option<Duration>| age.map_or("off".to_string(), |a| format!("{a:?}"));
+        let shown = |age: Option<Duration>| age.map_or("forever".to_string(), |a| format!("for {}", shown_age(a)));
         log::info!(
-            "retention: files kept {} after a job ends, up to {} bytes in all; history rows kept {}; a sweep every {:?}",
+            "retention: ended jobs' files kept {} (up to {} bytes in all), their history rows {}; a sweep every {}",
             shown(settings.max_age),
             settings.max_bytes.map_or("any number of".to_string(), |b| b.to_string()),
             shown(settings.history_max_age),
-            settings.interval,
+            shown_age(settings.interval),
         );
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let flag = Arc::clone(&stop);
@@ -77,6 +77,17 @@ impl Retention {
 impl Drop for Retention {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// `30d`, `12h`, `90s`, `0.5s`: an age as the config file spells it.
+fn shown_age(age: Duration) -> String {
+    let secs = age.as_secs();
+    match (secs, age.subsec_nanos()) {
+        (s, 0) if s > 0 && s % 86_400 == 0 => format!("{}d", s / 86_400),
+        (s, 0) if s > 0 && s % 3600 == 0 => format!("{}h", s / 3600),
+        (s, 0) if s > 0 && s % 60 == 0 => format!("{}m", s / 60),
+        _ => format!("{}s", age.as_secs_f64()),
     }
 }
 
@@ -110,5 +121,17 @@ fn run(settings: &RetentionSettings, scheduler: &Scheduler, layout: &Layout, sto
         if *guard {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_are_shown_as_the_config_spells_them() {
+        let shown: Vec<String> = [86_400 * 30, 3600 * 12, 120, 90].map(|s| shown_age(Duration::from_secs(s))).into();
+        assert_eq!(shown, ["30d", "12h", "2m", "90s"]);
+        assert_eq!(shown_age(Duration::from_millis(500)), "0.5s");
     }
 }
