@@ -20,7 +20,7 @@ pub const LOCK_FILE: &str = "portico.lock";
 
 /// Where each thing lives in the data directory. Per user: `users/<user>/log/<date>/<task>.log`
 /// and `users/<user>/result/<date>/<task>/_N.dolphin`; per job: `work/<task>`; per server:
-/// `history.db`, `credentials.toml` and `tmp/`. Nothing else spells these names.
+/// `history.db`, `credentials.toml`, `tmp/` and `backups/`. Nothing else spells these names.
 #[derive(Clone, Debug)]
 pub struct Layout {
     root: PathBuf,
@@ -74,6 +74,11 @@ impl Layout {
     /// The server's private scratch directory (XLSX downloads are built there).
     pub fn tmp(&self) -> PathBuf {
         self.root.join("tmp")
+    }
+
+    /// Where `history.db` backups go unless the config names another directory.
+    pub fn backups(&self) -> PathBuf {
+        self.root.join("backups")
     }
 
     /// The directory holding the running jobs' working directories.

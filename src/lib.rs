@@ -8,6 +8,7 @@
 //! `storage/` reads and writes the files that outlive a request.
 
 mod accounts;
+mod backup;
 mod clock;
 mod config;
 mod data_dir;
@@ -18,6 +19,7 @@ mod job;
 mod logging;
 mod names;
 mod random;
+mod retention;
 mod signals;
 mod sql;
 mod storage;
@@ -27,6 +29,8 @@ use std::io;
 use std::net::SocketAddr;
 
 pub use accounts::hash_password;
+/// `portico backup DEST`: a copy of a data directory's job history, beside its running server.
+pub use backup::command as backup_main;
 pub use config::{Config, ConfigError};
 pub use logging::init as init_logging;
 pub use signals::on_termination;
@@ -38,14 +42,17 @@ pub use storage::history::{History, HistoryError, JobRecord, JobUpdate, ListFilt
 pub use storage::result_set::{Column, TableResultWriter, TableWriteError};
 
 use accounts::Accounts;
-use data_dir::DataDirLock;
+use data_dir::{DataDirLock, Layout};
 use http::{Context, HttpServer};
 use job::scheduler::Scheduler;
+use retention::Retention;
 
 /// A running Portico: the HTTP front end and the job scheduler behind it.
 pub struct Server {
     http: HttpServer,
     scheduler: Scheduler,
+    /// Removes what retention says is old, in the background; `None` when it keeps everything.
+    retention: Option<Retention>,
     /// Held for the server's life: no second server may use the data directory meanwhile.
     _data_dir: DataDirLock,
 }
@@ -62,8 +69,9 @@ impl Server {
         let accounts = Accounts::load(&config).map_err(|e| io::Error::other(e.to_string()))?;
         let scheduler =
             Scheduler::start(config.clone(), addr.to_string()).map_err(|e| io::Error::other(e.to_string()))?;
+        let retention = Retention::start(config.retention.clone(), scheduler.clone(), Layout::new(&config.data_dir))?;
         let http = HttpServer::start(listener, Context::new(config, scheduler.clone(), accounts))?;
-        Ok(Server { http, scheduler, _data_dir: lock })
+        Ok(Server { http, scheduler, retention, _data_dir: lock })
     }
 
     /// The address the server listens on.
@@ -87,6 +95,9 @@ impl Server {
     pub fn shutdown(mut self, grace: std::time::Duration) {
         self.http.stop();
         drop(self.http);
+        if let Some(mut retention) = self.retention.take() {
+            retention.stop();
+        }
         self.scheduler.shutdown(grace);
     }
 }

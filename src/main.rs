@@ -1,5 +1,6 @@
 //! The `portico` command: `portico [serve] [flags]` runs the server; `portico hash-password`
-//! turns a password read from stdin into a `password_hash` for the config file.
+//! turns a password read from stdin into a `password_hash` for the config file; `portico backup
+//! DEST` copies a data directory's job history, beside its running server.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -10,6 +11,9 @@ use portico::{Config, ConfigError};
 fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some("hash-password") {
         return hash_password();
+    }
+    if std::env::args().nth(1).as_deref() == Some("backup") {
+        return portico::backup_main(std::env::args().skip(2));
     }
     // Not for people: how the server runs an SQL job as a process of its own.
     if std::env::args().nth(1).as_deref() == Some(portico::SQL_ENGINE_SUBCOMMAND) {

@@ -15,6 +15,7 @@ mod queue;
 mod readme;
 mod request_limits;
 mod restart;
+mod retention;
 mod runtime_params;
 mod spark;
 mod spark_real;

@@ -9,6 +9,8 @@ portico: a Linkis-compatible job entrance in one small binary
 USAGE:
     portico [serve] [FLAGS]
     portico hash-password        read a password on stdin, print its password_hash
+    portico backup [--data-dir DIR] [--config FILE] DEST
+                                 copy the job history while the server runs (see --help there)
 
 FLAGS (each also settable in the config file; flags win over PORTICO_* variables,
 which win over the file, which wins over the embedded defaults):

@@ -1,5 +1,7 @@
 //! Unit tests of the settings: defaults, file, environment and flag precedence, minimums.
 
+use std::path::Path;
+
 use super::*;
 
 fn no_env(_: &str) -> Option<String> {

@@ -184,6 +184,9 @@ pub fn log(call: Call<'_>, id: &str) -> Result<Message, ApiError> {
     let distinct = !request.param("distinctLevel").is_some_and(|v| v.trim().eq_ignore_ascii_case("false"));
     let permit = context.large_answer()?;
     let page = log_file::read_page(&job.log_path, from, size).map_err(|e| {
+        if let Some(expired) = super::filesystem::expired_job(context, job.task_id) {
+            return expired;
+        }
         log::warn!("job {}: cannot read its log: {e}", job.task_id);
         ApiError::BadRequest("Failed to get log information(获取日志信息失败)".into())
     })?;

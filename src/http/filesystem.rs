@@ -73,7 +73,12 @@ pub(super) fn resolve(
     }
     let real = match std::fs::canonicalize(path) {
         Ok(real) => real,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return match expired_path(context, Path::new(path), tree) {
+                Some(expired) => Err(expired),
+                None => Ok(None),
+            }
+        }
         Err(_) => return Err(no_permission(caller, &uri)),
     };
     if within_tree(&real, &users, caller, tree) {
@@ -81,6 +86,31 @@ pub(super) fn resolve(
     } else {
         Err(no_permission(caller, &uri))
     }
+}
+
+/// The "expired" answer for a missing `path` of `tree` that was a job's file before retention
+/// removed it; `None` when it is simply not there. The path is already known to lie in the
+/// caller's tree: `users/<owner>/log/<day>/<task>.log`, `users/<owner>/result/<day>/<task>[/…]`.
+fn expired_path(context: &Context, path: &Path, tree: UserTree) -> Option<ApiError> {
+    let rest = path.strip_prefix(context.layout.users()).ok()?;
+    let task = rest.components().nth(3)?.as_os_str().to_str()?;
+    let task = match tree {
+        UserTree::Log => task.strip_suffix(".log")?,
+        UserTree::Result => task,
+    };
+    let record = context.scheduler.history_record(task.parse().ok()?).ok()??;
+    let removed_ms = record.files_removed_ms?;
+    let belongs = match tree {
+        UserTree::Log => path == Path::new(&record.log_path),
+        UserTree::Result => path.starts_with(&record.result_dir),
+    };
+    belongs.then_some(ApiError::Expired { task_id: record.task_id, removed_ms })
+}
+
+/// The "expired" answer for a job whose files retention removed, `None` for any other.
+pub(super) fn expired_job(context: &Context, task_id: u64) -> Option<ApiError> {
+    let record = context.scheduler.history_record(task_id).ok()??;
+    Some(ApiError::Expired { task_id, removed_ms: record.files_removed_ms? })
 }
 
 /// Whether `path` lies in the caller's own `tree` (`users/<caller>/<tree>/...`), or, for an

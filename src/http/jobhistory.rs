@@ -144,6 +144,7 @@ fn task_vo(record: &JobRecord, text: Text) -> Value {
         "peakMemoryBytes": record.peak_memory_bytes,
         "pausedMillis": record.paused_ms,
         "resultSets": record.result_sets,
+        "filesRemovedTime": record.files_removed_ms,
     });
     json!({
         "taskID": record.task_id,

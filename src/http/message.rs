@@ -18,6 +18,10 @@ pub mod status {
     pub const NO_PERMISSION: i32 = 3;
 }
 
+/// Portico's own error code for a job whose files retention removed (Linkis has none: it keeps
+/// results until someone deletes them outside it). Answered with HTTP 410 Gone.
+pub const EXPIRED_CODE: u32 = 80090;
+
 /// A Linkis envelope.
 #[derive(Debug, Serialize)]
 pub struct Message {
@@ -150,6 +154,8 @@ pub enum ApiError {
     Throttled { retry_after_secs: u64 },
     /// A public route's body was sent without a declared length.
     LengthRequired,
+    /// The job's files were removed by retention at `removed_ms` (epoch ms); its record stays.
+    Expired { task_id: u64, removed_ms: u64 },
     /// A bounded resource is in use by other requests: retry after this many seconds.
     Busy { what: &'static str, retry_after_secs: u64 },
     /// A bug or an environment failure on our side.
@@ -237,6 +243,23 @@ impl ApiError {
                 "Send this request's body with a Content-Length (not chunked)".into(),
                 json!({}),
             ),
+            ApiError::Expired { task_id, removed_ms } => {
+                let desc = format!(
+                    "The files of job {task_id} (its log, result sets and working directory) were removed by \
+                     retention on {}; its record is kept (jobhistory/{task_id}/get)",
+                    crate::clock::log_timestamp(removed_ms).get(..19).unwrap_or_default()
+                );
+                error(
+                    status::ERROR,
+                    Some(410),
+                    format!("error code(错误码): {EXPIRED_CODE}, error message(错误信息): {desc}."),
+                    json!({
+                        "errorMsg": {"level": 2, "errCode": EXPIRED_CODE, "desc": desc, "serviceKind": "linkis-ps-publicservice"},
+                        "taskID": task_id,
+                        "filesRemovedTime": removed_ms,
+                    }),
+                )
+            }
             ApiError::Busy { what, retry_after_secs } => {
                 error(status::ERROR, Some(503), format!("{what}; retry in {retry_after_secs} seconds."), json!({}))
                     .with_header("Retry-After", retry_after_secs.to_string())
@@ -276,5 +299,23 @@ mod tests {
         assert_eq!(msg.data["errorMsg"]["errCode"], 20007);
         let text = serde_json::to_string(&msg).unwrap();
         assert!(!text.contains("http_override"), "{text}");
+    }
+
+    #[test]
+    fn expired_files_are_gone_not_missing() {
+        let msg =
+            ApiError::Expired { task_id: 12, removed_ms: 1_714_558_053_007 }.into_message("/api/filesystem/openLog");
+        assert_eq!((msg.status, msg.http_code()), (1, 410));
+        let on = crate::clock::log_timestamp(1_714_558_053_007);
+        assert!(
+            msg.message.contains(&format!(
+                "job 12 (its log, result sets and working directory) were removed by retention on {}",
+                &on[..19]
+            )),
+            "{}",
+            msg.message
+        );
+        assert_eq!(msg.data["errorMsg"]["errCode"], EXPIRED_CODE);
+        assert_eq!(msg.data["filesRemovedTime"], 1_714_558_053_007u64);
     }
 }

@@ -7,6 +7,7 @@
 //! parse, authorize, call the job domain, wrap the answer (`message.rs`). Nothing here knows
 //! how jobs run.
 
+mod admin;
 mod admission;
 pub mod auth;
 mod call;

@@ -7,7 +7,7 @@ use super::call::{Call, Context};
 use super::message::{Answer, ApiError, Message};
 use super::request::percent_decode;
 use super::request::Request;
-use super::{download, entrance, filesystem, jobhistory, user};
+use super::{admin, download, entrance, filesystem, jobhistory, user};
 
 /// The URL prefix every Linkis REST path starts with.
 pub const PREFIX: &str = "/api/rest_j/v1/";
@@ -41,6 +41,10 @@ pub enum Route {
     Kill(String),
     Pause(String),
     Resume(String),
+    /// Portico's own: a backup of the job history into the backup directory (admins).
+    Backup,
+    /// Portico's own: a backup of the job history sent as a download (admins).
+    BackupDownload,
     /// The endpoint exists, but not for this method.
     WrongMethod(&'static str),
     /// No endpoint at this path.
@@ -87,6 +91,9 @@ impl Route {
             ["entrance", job, "resume"] if get || post => Route::Resume(id(job)),
             ["entrance", _, "status" | "progress" | "progressWithResource" | "log"] => Route::WrongMethod("GET"),
             ["entrance", _, "kill" | "pause" | "resume"] => Route::WrongMethod("GET or POST"),
+            ["portico", "admin", "backup"] if post => Route::Backup,
+            ["portico", "admin", "backup"] if get => Route::BackupDownload,
+            ["portico", "admin", "backup"] => Route::WrongMethod("GET or POST"),
             _ => Route::Unknown,
         }
     }
@@ -128,6 +135,7 @@ impl Route {
         match self {
             Route::ResultsetToExcel => download::resultset(call),
             Route::ResultsetsToExcel => download::resultsets(call),
+            Route::BackupDownload => admin::download(call),
             _ => self.envelope(call).map(Answer::from),
         }
     }
@@ -136,9 +144,11 @@ impl Route {
     fn envelope(&self, call: Call<'_>) -> Result<Message, ApiError> {
         let Call { request, .. } = call;
         match self {
-            Route::Login | Route::Logout | Route::ResultsetToExcel | Route::ResultsetsToExcel => {
-                Err(ApiError::Internal("these routes are answered in dispatch".into()))
-            }
+            Route::Login
+            | Route::Logout
+            | Route::ResultsetToExcel
+            | Route::ResultsetsToExcel
+            | Route::BackupDownload => Err(ApiError::Internal("these routes are answered in dispatch".into())),
             Route::UserInfo => user::user_info(call),
             Route::Heartbeat => user::heartbeat(call),
             Route::HistoryList => jobhistory::list(call),
@@ -155,6 +165,7 @@ impl Route {
             Route::Kill(job) => entrance::kill(call, job),
             Route::Pause(job) => entrance::pause(call, job),
             Route::Resume(job) => entrance::resume(call, job),
+            Route::Backup => admin::backup(call),
             Route::WrongMethod(allowed) => {
                 Err(ApiError::MethodNotAllowed { method: crate::logging::shown(request.method()), allowed })
             }
@@ -189,6 +200,9 @@ mod tests {
         assert_eq!(Route::classify("GET", &p("filesystem/resultsetToExcel")), Route::ResultsetToExcel);
         assert_eq!(Route::classify("HEAD", &p("filesystem/resultsetsToExcel")), Route::ResultsetsToExcel);
         assert_eq!(Route::classify("POST", &p("filesystem/resultsetToExcel")), Route::WrongMethod("GET"));
+        assert_eq!(Route::classify("POST", &p("portico/admin/backup")), Route::Backup);
+        assert_eq!(Route::classify("GET", &p("portico/admin/backup")), Route::BackupDownload);
+        assert_eq!(Route::classify("PUT", &p("portico/admin/backup")), Route::WrongMethod("GET or POST"));
         assert_eq!(Route::Login.body_limit(10 << 20), PUBLIC_BODY_LIMIT);
         assert_eq!(Route::Submit.body_limit(10 << 20), 10 << 20);
         assert_eq!(method_echo(&p("entrance/1/status")), "/api/entrance/1/status");

@@ -252,6 +252,12 @@ impl Scheduler {
         }
     }
 
+    /// The job history, for what keeps it beside the scheduler (retention, backups); they
+    /// touch only rows of jobs that have ended.
+    pub fn history(&self) -> &History {
+        &self.shared.ledger.history
+    }
+
     /// The state of a job no longer in memory, from its row (`fallback` if it cannot be read).
     fn ended_state(&self, task_id: TaskId, fallback: JobState) -> JobState {
         self.view(&task_id.to_string()).map_or(fallback, |job| job.state)

@@ -5,24 +5,32 @@
 //! transaction (group commit), so a burst of submissions costs one sync, not one per job;
 //! callers that must know a row is durable (accepting a job, ending one) wait for the commit.
 //! Reads use a small pool of read-only connections, so a slow list query never blocks a
-//! write and no lock is held while SQLite works. This module knows rows, not jobs.
+//! write and no lock is held while SQLite works. Retention's queries and writes
+//! (`retention.rs`) and the online backup (`backup.rs`) sit beside the job's own. This module
+//! knows rows, not jobs.
 
 use std::path::Path;
 use std::sync::Mutex;
 use std::thread::JoinHandle;
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Sender;
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
-use super::job_row::{column_list, insert_sql};
+use super::job_row::column_list;
 pub use super::job_row::{JobRecord, JobUpdate};
 
 use crate::sync::lock;
 
+mod backup;
+mod retention;
 mod schema;
+mod writer;
 
-use schema::{upgrade_from_1, SCHEMA, SCHEMA_VERSION};
+pub use backup::{backup, BackupReport};
+pub use retention::{Cursor, FilesOfJob, CURSOR_START};
+use schema::{SCHEMA, SCHEMA_VERSION};
+use writer::{write_loop, Queued, Write};
 
 /// What `jobhistory/list` filters on. `user: None` lists every user's jobs.
 #[derive(Clone, Debug, Default)]
@@ -56,16 +64,6 @@ fn db_error(what: &str) -> impl Fn(rusqlite::Error) -> HistoryError + '_ {
     move |e| HistoryError(format!("{what}: {e}"))
 }
 
-type Ack = Sender<Result<(), HistoryError>>;
-
-/// A write and, for callers that wait for the commit, where to say it is done.
-type Queued = (Write, Option<Ack>);
-
-enum Write {
-    Insert(Box<JobRecord>),
-    Update(u64, Box<JobUpdate>),
-}
-
 /// The job history database.
 pub struct History {
     path: std::path::PathBuf,
@@ -76,15 +74,12 @@ pub struct History {
     readers: Mutex<Vec<Connection>>,
 }
 
-/// Writes queued at once are committed together, up to this many.
-const MAX_BATCH: usize = 1024;
-
 impl History {
     /// Opens (creating if needed) the database at `path` and starts its writer.
     /// `ended_statuses` are the job domain's final states, needed only to upgrade a history
     /// written before rows carried their own `ended` flag.
     pub fn open(path: &Path, ended_statuses: &[&str]) -> Result<History, HistoryError> {
-        let conn = Connection::open(path).map_err(db_error("open the job history"))?;
+        let mut conn = Connection::open(path).map_err(db_error("open the job history"))?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(db_error("enable WAL"))?;
         // FULL: a committed job survives power loss too; group commit keeps the cost to one
         // sync per batch of writes.
@@ -97,13 +92,17 @@ impl History {
                 "history.db has schema version {version}, newer than this Portico understands ({SCHEMA_VERSION})"
             )));
         }
-        if version == 1 {
-            upgrade_from_1(&conn, ended_statuses).map_err(db_error("upgrade the history to version 2"))?;
+        // One transaction: an upgrade that fails halfway leaves the file as it was.
+        let tx = conn.transaction().map_err(db_error("begin the schema transaction"))?;
+        if (1..SCHEMA_VERSION).contains(&version) {
+            schema::upgrade(&tx, version, ended_statuses)
+                .map_err(db_error(&format!("upgrade the history from version {version}")))?;
         }
-        conn.execute_batch(SCHEMA).map_err(db_error("create the schema"))?;
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(db_error("set version"))?;
-        conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('instance_id', ?1)", [crate::random::hex(8)])
+        tx.execute_batch(SCHEMA).map_err(db_error("create the schema"))?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(db_error("set version"))?;
+        tx.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('instance_id', ?1)", [crate::random::hex(8)])
             .map_err(db_error("record the history's id"))?;
+        tx.commit().map_err(db_error("commit the schema"))?;
         let instance_id: String = conn
             .query_row("SELECT value FROM meta WHERE key = 'instance_id'", [], |r| r.get(0))
             .map_err(db_error("read the history's id"))?;
@@ -119,6 +118,11 @@ impl History {
             writer: Mutex::new(Some(writer)),
             readers: Mutex::new(Vec::new()),
         })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// This database's random id, fixed when it was created.
@@ -307,60 +311,6 @@ fn where_clause(filter: &ListFilter) -> (String, Vec<Box<dyn ToSql>>) {
         .collect::<Vec<_>>()
         .join(" AND ");
     (format!("WHERE {clause}"), args)
-}
-
-fn write_loop(mut conn: Connection, writes: &Receiver<Queued>) {
-    while let Ok(first) = writes.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match writes.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
-            }
-        }
-        if commit(&mut conn, &batch).is_ok() {
-            for (_, ack) in batch {
-                if let Some(ack) = ack {
-                    let _ = ack.send(Ok(()));
-                }
-            }
-            continue;
-        }
-        // One bad write must not sink the others that happened to share its transaction:
-        // commit them one by one and tell each caller its own outcome.
-        for queued in batch {
-            let result = commit(&mut conn, std::slice::from_ref(&queued)).map_err(|e| {
-                log::error!("job history write failed, the change is not durable: {e}");
-                HistoryError(format!("write the job history: {e}"))
-            });
-            if let Some(ack) = queued.1 {
-                let _ = ack.send(result);
-            }
-        }
-    }
-}
-
-fn commit(conn: &mut Connection, batch: &[Queued]) -> rusqlite::Result<()> {
-    let tx = conn.transaction()?;
-    for (write, _) in batch {
-        match write {
-            Write::Insert(record) => {
-                tx.prepare_cached(&insert_sql())?.execute(&record.named_params()[..])?;
-            }
-            Write::Update(task_id, update) => {
-                let assignments = update.assignments();
-                let set: Vec<String> =
-                    assignments.iter().map(|(column, parameter, _)| format!("{column} = {parameter}")).collect();
-                let mut params: Vec<(&str, &dyn ToSql)> =
-                    assignments.iter().map(|(_, parameter, value)| (*parameter, *value)).collect();
-                params.push((":task_id", task_id));
-                // A row that has ended never changes again, as in Linkis's job history.
-                tx.prepare_cached(&format!("UPDATE jobs SET {} WHERE id = :task_id AND ended = 0", set.join(", ")))?
-                    .execute(&params[..])?;
-            }
-        }
-    }
-    tx.commit()
 }
 
 #[cfg(test)]

@@ -115,6 +115,8 @@ job_row! {
     result_sets: u32,
     stage_succeed: Option<u64>,
     stage_total: Option<u64>,
+    /// When retention removed the job's files (its row stays); set only by retention.
+    files_removed_ms: Option<u64>,
 }
 
 job_update! {

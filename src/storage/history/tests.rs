@@ -1,5 +1,6 @@
 //! Unit tests of the job history: inserts, updates, list filters on their indexes, upgrades.
 
+use super::retention::{self, FilesOfJob};
 use super::*;
 
 fn record(task_id: u64, user: &str, created_ms: u64, status: &str) -> JobRecord {
@@ -64,7 +65,7 @@ fn a_version_1_history_is_upgraded_with_its_ended_rows_flagged() {
     let path = dir.path().join("history.db");
     {
         let conn = Connection::open(&path).unwrap();
-        let v1 = SCHEMA
+        let v1 = version_2_schema()
             .replace("    ended              INTEGER NOT NULL DEFAULT 0,\n", "")
             .replace("CREATE INDEX IF NOT EXISTS jobs_not_ended ON jobs(id) WHERE ended = 0;", "");
         conn.execute_batch(&v1).unwrap();
@@ -142,4 +143,152 @@ fn rows_are_read_in_the_order_the_select_names_their_columns() {
     let stmt = conn.prepare(&format!("SELECT {} FROM jobs", crate::storage::job_row::column_list())).unwrap();
     let named: Vec<&str> = JobRecord::COLUMNS.iter().map(|(name, _)| *name).collect();
     assert_eq!(stmt.column_names(), named);
+}
+
+/// The schema as version 2 wrote it: without what retention keeps.
+fn version_2_schema() -> String {
+    let schema = SCHEMA.replace(",\n    files_bytes        INTEGER,\n    files_removed_ms   INTEGER\n", "\n");
+    let cut = schema.find("CREATE INDEX IF NOT EXISTS jobs_with_files").unwrap();
+    assert!(!schema[..cut].contains("files_"), "the version 2 schema has no retention columns");
+    schema[..cut].to_string()
+}
+
+/// Ends a row as the job domain does, `ended_ms` after the epoch.
+fn end(history: &History, task_id: u64, ended_ms: u64) {
+    let update = JobUpdate {
+        status: Some("Succeed".into()),
+        ended: Some(true),
+        ended_ms: Some(ended_ms),
+        updated_ms: ended_ms,
+        ..JobUpdate::default()
+    };
+    history.update(task_id, update, true).unwrap();
+}
+
+fn ids(jobs: &[FilesOfJob]) -> Vec<u64> {
+    jobs.iter().map(|j| j.task_id).collect()
+}
+
+#[test]
+fn a_version_2_history_is_upgraded_with_every_ended_job_keeping_its_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history.db");
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(&version_2_schema()).unwrap();
+        conn.execute_batch("PRAGMA user_version = 2;").unwrap();
+        for (id, ended, ended_ms) in [(1, 1, Some(500)), (2, 0, None), (3, 1, None)] {
+            conn.execute(
+                "INSERT INTO jobs (id, exec_id, short_id, instance, submit_user, execute_user, creator, engine, \
+                 engine_type, run_type, code, params, source, log_path, result_dir, work_dir, status, ended, \
+                 created_ms, updated_ms, ended_ms) VALUES (?1, ?1, 's', 'i', 'u', 'u', 'IDE', 'shell', 'shell-1', \
+                 'shell', 'x', '{}', '{}', 'l', 'r', 'w', 'Succeed', ?2, 1, 700, ?3)",
+                rusqlite::params![id, ended, ended_ms],
+            )
+            .unwrap();
+        }
+    }
+    let history = History::open(&path, ENDED).unwrap();
+    let kept = history.files_kept(u64::MAX, retention::CURSOR_START, 10).unwrap();
+    assert_eq!(ids(&kept), [1, 3], "ended rows only, oldest end first");
+    assert_eq!(kept[1].ended_ms, 700, "an ended row without an end time takes its last update's");
+    assert_eq!(history.get(1).unwrap().unwrap().files_removed_ms, None);
+    drop(history);
+    let history = History::open(&path, ENDED).unwrap();
+    assert_eq!(ids(&history.files_kept(u64::MAX, retention::CURSOR_START, 10).unwrap()), [1, 3], "opened again as is");
+}
+
+#[test]
+fn retention_pages_ended_rows_marks_them_and_deletes_them_for_good() {
+    let dir = tempfile::tempdir().unwrap();
+    let history = History::open(&dir.path().join("history.db"), ENDED).unwrap();
+    for id in 1..=6u64 {
+        history.insert(record(id, "alice", 100 * id, "Inited")).unwrap();
+    }
+    // Ends out of taskID order; job 6 never ends.
+    for (id, ended_ms) in [(1, 5_000), (2, 1_000), (3, 3_000), (4, 3_000), (5, 9_000)] {
+        end(&history, id, ended_ms);
+    }
+    let first = history.files_kept(u64::MAX, retention::CURSOR_START, 3).unwrap();
+    assert_eq!(ids(&first), [2, 3, 4]);
+    let last = first.last().map(|j| (j.ended_ms, j.task_id)).unwrap();
+    assert_eq!(ids(&history.files_kept(u64::MAX, last, 3).unwrap()), [1, 5], "the next page, after the cursor");
+    assert_eq!(
+        ids(&history.files_kept(3_001, retention::CURSOR_START, 10).unwrap()),
+        [2, 3, 4],
+        "ended before the cutoff"
+    );
+
+    assert_eq!(ids(&history.files_unmeasured(retention::CURSOR_START, 10).unwrap()), [2, 3, 4, 1, 5]);
+    history.record_files_measured(vec![(2, 10), (3, 20), (6, 999)]).unwrap();
+    assert_eq!(ids(&history.files_unmeasured(retention::CURSOR_START, 10).unwrap()), [4, 1, 5]);
+    assert_eq!(history.files_kept_bytes().unwrap(), 30, "a job that has not ended is never measured");
+
+    history.record_files_removed(vec![2, 6], 42_000).unwrap();
+    assert_eq!(history.get(2).unwrap().unwrap().files_removed_ms, Some(42_000));
+    assert_eq!(history.get(6).unwrap().unwrap().files_removed_ms, None, "a job that has not ended keeps its files");
+    assert_eq!(history.files_kept_bytes().unwrap(), 20);
+    assert_eq!(ids(&history.files_kept(u64::MAX, retention::CURSOR_START, 10).unwrap()), [3, 4, 1, 5]);
+    history.record_files_removed(vec![2], 50_000).unwrap();
+    assert_eq!(history.get(2).unwrap().unwrap().files_removed_ms, Some(42_000), "the first removal's date stays");
+
+    // Created before 350 and ended before it: none (every end is later); before 10,000: 1-5.
+    assert!(history.rows_ended_before(350, retention::CURSOR_START, 10).unwrap().is_empty());
+    let old = history.rows_ended_before(10_000, retention::CURSOR_START, 2).unwrap();
+    assert_eq!(ids(&old), [1, 2], "by creation");
+    history.delete_rows(vec![1, 2, 6]).unwrap();
+    assert!(history.get(1).unwrap().is_none());
+    assert!(history.get(6).unwrap().is_some(), "a job that has not ended keeps its row");
+    assert_eq!(history.next_task_id().unwrap(), 7, "taskIDs of deleted rows are never handed out again");
+}
+
+#[test]
+fn retention_queries_read_their_indexes() {
+    let dir = tempfile::tempdir().unwrap();
+    let history = History::open(&dir.path().join("history.db"), ENDED).unwrap();
+    let plan = |sql: &str| -> String {
+        history
+            .read(|conn| {
+                let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+                let lines = stmt.query_map([], |r| r.get::<_, String>(3))?.collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok(lines.join("\n"))
+            })
+            .unwrap()
+    };
+    let kept = plan(
+        "SELECT id FROM jobs WHERE ended = 1 AND files_removed_ms IS NULL AND ended_ms < 5 \
+         AND (ended_ms, id) > (1, 2) ORDER BY ended_ms, id LIMIT 10",
+    );
+    assert!(kept.contains("jobs_with_files") && !kept.contains("TEMP B-TREE"), "{kept}");
+    let sum = plan("SELECT SUM(files_bytes) FROM jobs WHERE ended = 1 AND files_removed_ms IS NULL");
+    assert!(sum.contains("COVERING INDEX jobs_with_files"), "{sum}");
+    // The queries themselves name their index (INDEXED BY): they fail rather than scan.
+    assert!(history.files_kept(5, retention::CURSOR_START, 10).unwrap().is_empty());
+    assert!(history.files_unmeasured(retention::CURSOR_START, 10).unwrap().is_empty());
+    assert!(history.rows_ended_before(5, retention::CURSOR_START, 10).unwrap().is_empty());
+}
+
+#[test]
+fn a_backup_is_one_whole_file_that_never_replaces_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let history = History::open(&dir.path().join("history.db"), ENDED).unwrap();
+    for id in 1..=50u64 {
+        history.insert(record(id, "alice", id, "Inited")).unwrap();
+    }
+    let dest = dir.path().join("copy.db");
+    let report = backup(history.path(), &dest).unwrap();
+    assert_eq!((report.jobs, report.path.as_path()), (50, dest.as_path()));
+    assert_eq!(report.bytes, std::fs::metadata(&dest).unwrap().len());
+    let copy = Connection::open_with_flags(&dest, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let mode: String = copy.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    assert_eq!(mode, "delete", "no -wal file needed beside it");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains("partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let refused = backup(history.path(), &dest).unwrap_err();
+    assert!(refused.0.contains("already exists"), "{refused}");
+    assert!(backup(&dir.path().join("none.db"), &dir.path().join("x.db")).is_err());
 }

@@ -1,0 +1,108 @@
+//! The history's one writer thread: every change to `history.db` is a [`Write`] queued here,
+//! and whatever has queued up is committed in one transaction (group commit).
+//!
+//! If a batch fails, its writes are committed one by one, so one bad write cannot sink the
+//! others that happened to share its transaction, and each caller is told its own outcome.
+//! Jobs' own updates never change a row that has ended; retention's writes touch only rows
+//! that have.
+
+use crossbeam_channel::{Receiver, Sender};
+use rusqlite::types::ToSql;
+use rusqlite::Connection;
+
+use super::HistoryError;
+use crate::storage::job_row::{insert_sql, JobRecord, JobUpdate};
+
+/// Where a caller that waits for its commit is told the outcome.
+pub(super) type Ack = Sender<Result<(), HistoryError>>;
+
+/// A write and, for callers that wait for the commit, where to say it is done.
+pub(super) type Queued = (Write, Option<Ack>);
+
+/// Writes queued at once are committed together, up to this many.
+const MAX_BATCH: usize = 1024;
+
+pub(super) enum Write {
+    Insert(Box<JobRecord>),
+    Update(u64, Box<JobUpdate>),
+    /// Retention measured these ended jobs' files: (taskID, bytes).
+    FilesMeasured(Vec<(u64, u64)>),
+    /// Retention removed these ended jobs' files at this time (epoch ms).
+    FilesRemoved(Vec<u64>, u64),
+    /// Retention deleted these ended jobs' rows (their files are gone first).
+    Delete(Vec<u64>),
+}
+
+pub(super) fn write_loop(mut conn: Connection, writes: &Receiver<Queued>) {
+    while let Ok(first) = writes.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match writes.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        if commit(&mut conn, &batch).is_ok() {
+            for (_, ack) in batch {
+                if let Some(ack) = ack {
+                    let _ = ack.send(Ok(()));
+                }
+            }
+            continue;
+        }
+        // One bad write must not sink the others that happened to share its transaction:
+        // commit them one by one and tell each caller its own outcome.
+        for queued in batch {
+            let result = commit(&mut conn, std::slice::from_ref(&queued)).map_err(|e| {
+                log::error!("job history write failed, the change is not durable: {e}");
+                HistoryError(format!("write the job history: {e}"))
+            });
+            if let Some(ack) = queued.1 {
+                let _ = ack.send(result);
+            }
+        }
+    }
+}
+
+fn commit(conn: &mut Connection, batch: &[Queued]) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    for (write, _) in batch {
+        match write {
+            Write::Insert(record) => {
+                tx.prepare_cached(&insert_sql())?.execute(&record.named_params()[..])?;
+            }
+            Write::Update(task_id, update) => {
+                let assignments = update.assignments();
+                let set: Vec<String> =
+                    assignments.iter().map(|(column, parameter, _)| format!("{column} = {parameter}")).collect();
+                let mut params: Vec<(&str, &dyn ToSql)> =
+                    assignments.iter().map(|(_, parameter, value)| (*parameter, *value)).collect();
+                params.push((":task_id", task_id));
+                // A row that has ended never changes again, as in Linkis's job history.
+                tx.prepare_cached(&format!("UPDATE jobs SET {} WHERE id = :task_id AND ended = 0", set.join(", ")))?
+                    .execute(&params[..])?;
+            }
+            Write::FilesMeasured(sizes) => {
+                let mut stmt = tx.prepare_cached("UPDATE jobs SET files_bytes = ?2 WHERE id = ?1 AND ended = 1")?;
+                for (task_id, bytes) in sizes {
+                    stmt.execute([task_id, bytes])?;
+                }
+            }
+            Write::FilesRemoved(task_ids, at_ms) => {
+                let mut stmt = tx.prepare_cached(
+                    "UPDATE jobs SET files_removed_ms = ?2 WHERE id = ?1 AND ended = 1 AND files_removed_ms IS NULL",
+                )?;
+                for task_id in task_ids {
+                    stmt.execute([task_id, at_ms])?;
+                }
+            }
+            Write::Delete(task_ids) => {
+                let mut stmt = tx.prepare_cached("DELETE FROM jobs WHERE id = ?1 AND ended = 1")?;
+                for task_id in task_ids {
+                    stmt.execute([task_id])?;
+                }
+            }
+        }
+    }
+    tx.commit()
+}
