@@ -36,9 +36,14 @@ fn stand_in_home() -> tempfile::TempDir {
     home
 }
 
+/// The row cap of the tests' Spark result sets: small, so a test can cross it cheaply.
+pub(crate) const SPARK_ROW_CAP: u64 = 1000;
+
 pub(crate) fn server_with_spark(home: &Path, python: &str) -> Portico {
-    let config =
-        format!("{MULTI_USER_CONFIG}\n[engines.spark]\nspark_home = \"{}\"\npython = \"{python}\"\n", home.display());
+    let config = format!(
+        "{MULTI_USER_CONFIG}\n[engines.spark]\nspark_home = \"{}\"\npython = \"{python}\"\nrow_cap = {SPARK_ROW_CAP}\n",
+        home.display()
+    );
     Portico::start_with_config(&config, &[])
 }
 

@@ -8,7 +8,7 @@ use std::path::Path;
 use serde_json::{json, Value};
 
 use crate::helper::{proc_state, processes_matching, Client, Portico, MULTI_USER_CONFIG};
-use crate::spark::{job_processes, poll_until, server_with_spark, submit_spark, work_dir, REAL_SPARK};
+use crate::spark::{job_processes, poll_until, server_with_spark, submit_spark, work_dir, REAL_SPARK, SPARK_ROW_CAP};
 
 /// The real Spark named by the environment, held for one test at a time.
 struct RealSpark {
@@ -49,7 +49,8 @@ fn real_spark_sql_and_pyspark_write_typed_tables() {
     let Some((_spark, _server, alice)) = real_spark_server() else { return };
     let sql = "select 1 as i, cast(null as string) as s_null, 2.5d as d, 1.10BD as dec, \
                date'2024-01-02' as dt, timestamp'2024-01-02 03:04:05' as ts, array(1, 2) as arr, \
-               'NULL' as strnull;\nselect id, id * 2 as dbl from range(3);\nselect * from nope";
+               'NULL' as strnull;\nselect id, id * 2 as dbl from range(3);\n\
+               select id from range(0, 100000, 1, 4);\nselect * from nope";
     let sql_task = submit_spark(&alice, sql, "sql", json!({})).unwrap();
     let py = "df = spark.range(4).selectExpr('id', 'id % 2 = 0 as even')\nshow(df)\nprint('printed')";
     let py_task = submit_spark(&alice, py, "py", json!({})).unwrap();
@@ -58,7 +59,7 @@ fn real_spark_sql_and_pyspark_write_typed_tables() {
     assert_eq!(task["status"], "Failed", "{task}");
     let error = task["errDesc"].as_str().unwrap();
     assert!(
-        error.contains("statement 3 of 3") && error.contains("TABLE_OR_VIEW_NOT_FOUND") && error.contains("42P01"),
+        error.contains("statement 4 of 4") && error.contains("TABLE_OR_VIEW_NOT_FOUND") && error.contains("42P01"),
         "{error}"
     );
     let location = task["resultLocation"].as_str().unwrap();
@@ -72,6 +73,12 @@ fn real_spark_sql_and_pyspark_write_typed_tables() {
         json!([["1", null, "2.5", "1.10", "2024-01-02", "2024-01-02 03:04:05", "[1,2]", "NULL"]])
     );
     assert_eq!(open("_1.dolphin")["fileContent"], json!([["0", "0"], ["1", "2"], ["2", "4"]]));
+    // Cut at the row cap, in order, and the log says so (partitions past the cap are not read).
+    let capped = alice.ok(&format!("filesystem/openFile?path={location}/_2.dolphin&pageSize=5000"));
+    let rows = capped["fileContent"].as_array().unwrap();
+    assert_eq!(rows.len() as u64, SPARK_ROW_CAP);
+    assert_eq!(rows[rows.len() - 1], json!([(SPARK_ROW_CAP - 1).to_string()]));
+    assert!(alice.log_lines(&sql_task.to_string()).iter().any(|l| l.contains("cut at 1000 rows")));
 
     let task = poll_until("the PySpark job to end", || alice.ended_record(py_task));
     assert_eq!(task["status"], "Succeed", "{task}");
