@@ -1,5 +1,5 @@
 //! Watching a Spark job's driver: once the driver has said where its UI is, a thread asks it
-//! every second for its task counts and executors, and puts them in the job's live state:
+//! (from 5 s on, then every second) for its task counts and executors, and puts them in the job's live state:
 //! `progress` and `progressInfo` from the tasks Spark has done (monotonic, at most 0.99 until
 //! the job ends), `progressWithResource`'s figures from its executors. The thread ends with the
 //! driver. What this must not know: HTTP handlers, or how the driver was started.
@@ -12,6 +12,11 @@ use crate::engine::spark_ui;
 
 /// How often the driver is asked.
 const EVERY: Duration = Duration::from_secs(1);
+/// How long after the driver names its UI it is first asked. The first REST call makes a cold
+/// driver start its REST server (Jersey): measured here, 5 to 10 CPU-seconds on a loaded
+/// 2-core machine, about a second on a quiet one, as much as a short job's own work. A job
+/// done sooner is never asked (its statements' progress comes from its driver's markers).
+const FIRST_LOOK: Duration = Duration::from_secs(5);
 
 /// What a Spark job's driver has told about its application.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -33,8 +38,10 @@ pub(super) fn watch(entry: &Arc<JobEntry>) {
 }
 
 fn run(entry: &JobEntry) {
+    let mut pause = FIRST_LOOK;
     loop {
-        std::thread::sleep(EVERY);
+        std::thread::sleep(pause);
+        pause = EVERY;
         let app = {
             let live = entry.live();
             if live.state.is_terminal() || live.process_exited {
