@@ -15,9 +15,10 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{select, Receiver};
 
-use super::child::{self, Event, ExitInfo, Stream, EVENT_BUFFER};
+use super::child::{self, Event, ExitInfo};
 use super::control;
 use super::finish::Ledger;
+use super::pipes::{self, Budget, CloseOnDrop, Stream, EVENT_BUFFER};
 use super::record::{pause_update, status_update};
 use super::store::{JobEntry, Wake};
 use super::wording;
@@ -101,11 +102,14 @@ pub fn run(config: &Config, ledger: &Ledger, entry: &Arc<JobEntry>) {
     entry.log_event(Level::Info, wording::RUNNING);
 
     let (events_tx, events) = crossbeam_channel::bounded(EVENT_BUFFER);
+    let budget = Budget::new();
+    // Readers waiting for room are let go once the worker stops reading, however it stops.
+    let _release_readers = CloseOnDrop(Arc::clone(&budget));
     if let Some(stdout) = child.stdout.take() {
-        child::spawn_reader(stdout, Stream::Stdout, events_tx.clone());
+        pipes::spawn_reader(stdout, Stream::Stdout, Arc::clone(&budget), events_tx.clone());
     }
     if let Some(stderr) = child.stderr.take() {
-        child::spawn_reader(stderr, Stream::Stderr, events_tx.clone());
+        pipes::spawn_reader(stderr, Stream::Stderr, Arc::clone(&budget), events_tx.clone());
     }
     let reaped = child::spawn_reaper(child, events_tx);
 
@@ -296,7 +300,7 @@ impl<'a> Run<'a> {
 
     fn on_event(&mut self, event: Event) {
         match event {
-            Event::Line(stream, line) => self.on_line(stream, line),
+            Event::Line(stream, line) => self.on_line(stream, &line.bytes),
             Event::Closed => self.open_streams = self.open_streams.saturating_sub(1),
             Event::Exited(info) => {
                 self.exited = Some(info);

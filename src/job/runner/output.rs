@@ -3,7 +3,7 @@
 
 use super::Run;
 use crate::engine::{Marker, PENDING_RESULT_PREFIX};
-use crate::job::child::Stream;
+use crate::job::pipes::Stream;
 use crate::job::spark_watch::{self, SparkApp};
 use crate::job::store::StageCounts;
 use crate::storage::log_file::Level;
@@ -16,9 +16,13 @@ const MAX_STAGES: u64 = 1_000_000_000_000;
 /// How many trailing stderr lines a failed job's error description quotes.
 pub(super) const STDERR_TAIL_LINES: usize = 5;
 
+/// How much of each of those lines is kept: a job printing megabytes to stderr without a
+/// newline must not make its error description (and the worker's memory) that big.
+const STDERR_TAIL_LINE_BYTES: usize = 4096;
+
 impl Run<'_> {
-    pub(super) fn on_line(&mut self, stream: Stream, line: Vec<u8>) {
-        match Marker::of(&line, self.entry.spec.engine, stream == Stream::Stdout) {
+    pub(super) fn on_line(&mut self, stream: Stream, line: &[u8]) {
+        match Marker::of(line, self.entry.spec.engine, stream == Stream::Stdout) {
             Some((marker, text)) => {
                 let text = String::from_utf8_lossy(text);
                 let text = text.trim();
@@ -30,14 +34,19 @@ impl Run<'_> {
                     Marker::Log => {}
                 }
             }
-            None if stream == Stream::Stdout && self.stdout_is_result => self.append_result(&line),
+            None if stream == Stream::Stdout && self.stdout_is_result => self.append_result(line),
             None => {}
         }
         if stream == Stream::Stderr {
             if self.stderr_tail.len() == STDERR_TAIL_LINES {
                 self.stderr_tail.pop_front();
             }
-            self.stderr_tail.push_back(String::from_utf8_lossy(&line).into_owned());
+            let kept = &line[..line.len().min(STDERR_TAIL_LINE_BYTES)];
+            let mut text = String::from_utf8_lossy(kept).into_owned();
+            if kept.len() < line.len() {
+                text.push('…');
+            }
+            self.stderr_tail.push_back(text);
         }
         if self.log_full {
             return;
@@ -45,7 +54,7 @@ impl Run<'_> {
         let cap = self.config.max_log_bytes;
         let written = self.entry.write_log(|log| {
             if log.bytes() + (line.len() as u64) < cap {
-                return log.line(&line).map(|()| true);
+                return log.line(line).map(|()| true);
             }
             log.event(
                 Level::Warn,
