@@ -1,7 +1,9 @@
 //! Runaway jobs: output floods, result sets past their cap, and jobs past their process and
 //! memory limits. The server must stay small and alive, and say what it cut or ended.
 
-use crate::helper::{proc_status, Portico};
+use serde_json::{json, Value};
+
+use crate::helper::{proc_status, Client, Portico, MULTI_USER_CONFIG};
 
 /// 300 MB on stdout and 150 MB on stderr, without a single newline, as fast as the pipes take
 /// them.
@@ -22,4 +24,123 @@ fn floods_without_newlines_do_not_grow_the_server() {
     eprintln!("two floods grew the server's peak by {grew} KiB");
     // Two jobs at 2 MiB of output each, with the allocator's slack.
     assert!(grew < 16 * 1024, "two floods grew the server's peak by {grew} KiB");
+}
+
+/// A config with a small result-set cap (64 KiB).
+fn small_result_cap() -> String {
+    format!("{MULTI_USER_CONFIG}\n[limits]\nmax_result_set_bytes = 65536\n")
+}
+
+/// The listing's entry for each result set of an ended job, by name.
+fn listing(client: &Client, task: &Value) -> Vec<Value> {
+    let location = task["resultLocation"].as_str().unwrap();
+    let tree = client.ok(&format!("filesystem/getDirFileTrees?path={location}"))["dirFileTrees"].clone();
+    let mut children = tree["children"].as_array().unwrap().clone();
+    children.sort_by_key(|c| c["name"].as_str().unwrap().to_string());
+    children
+}
+
+fn file_of(entry: &Value) -> std::path::PathBuf {
+    entry["path"].as_str().unwrap().strip_prefix("file://").unwrap().into()
+}
+
+/// Every row of a result set through openFile, as text.
+fn all_rows(client: &Client, entry: &Value) -> Vec<Value> {
+    let path = entry["path"].as_str().unwrap();
+    let page = client.ok(&format!("filesystem/openFile?path={path}&pageSize=100000"));
+    page["fileContent"].as_array().unwrap().clone()
+}
+
+#[test]
+fn a_text_result_set_is_cut_at_its_cap_and_says_so() {
+    let server = Portico::start_with_config(&small_result_cap(), &[]);
+    let alice = server.as_user("alice");
+    let (exec_id, task_id) = alice.submit_shell("seq 1 100000");
+    assert_eq!(alice.wait_done(&exec_id), "Succeed", "a cut result does not fail the job");
+    let task = alice.wait_record(task_id);
+    let entries = listing(&alice, &task);
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["properties"]["truncated"], "true", "{}", entries[0]);
+    assert!(std::fs::metadata(file_of(&entries[0])).unwrap().len() <= 65536);
+    let rows = all_rows(&alice, &entries[0]);
+    // The rows kept are the first ones, each whole.
+    assert!(rows.len() > 1000 && rows.len() < 100_000, "{} rows", rows.len());
+    assert_eq!(rows.last().unwrap()[0], rows.len().to_string());
+    let log = alice.log_lines(&exec_id);
+    assert!(log.iter().any(|l| l.contains("WARN") && l.contains("_0.dolphin reached its limit of 65536 bytes")));
+    assert!(log.contains(&"100000".to_string()), "the log still has the whole output");
+}
+
+#[test]
+fn tables_are_cut_at_the_cap_whoever_writes_them() {
+    let server = Portico::start_with_config(&small_result_cap(), &[]);
+    let alice = server.as_user("alice");
+    // A table through show(), and a TEXT result set the job writes by itself into its result
+    // directory, 20 MB long, in rows of 10 bytes.
+    let code = r#"
+import os
+from portico import show
+show([(i, "row %d" % i) for i in range(20000)], columns=["i", "label"])
+path = os.path.join(os.environ["PORTICO_RESULT_DIR"], "_50.dolphin")
+with open(path, "wb") as f:
+    f.write(b"dolphin00000000010000000004NULL")
+    for _ in range(1000):
+        f.write(b"0000000010abcdefghij" * 1000)
+print("done")
+"#;
+    let body = json!({
+        "executionContent": {"code": code, "runType": "python"},
+        "labels": {"engineType": "python-python3", "userCreator": "alice-IDE"}
+    });
+    let (exec_id, task_id) = alice.submit(&body);
+    assert_eq!(alice.wait_done(&exec_id), "Succeed");
+    let task = alice.wait_record(task_id);
+    let entries = listing(&alice, &task);
+    assert_eq!(entries.len(), 3, "{entries:?}");
+    // The table and the stdout text are numbered as the runner reads of them; the job chose 50.
+    let kind = |entry: &Value| {
+        alice.ok(&format!("filesystem/openFile?path={}&pageSize=1", entry["path"].as_str().unwrap()))["type"].clone()
+    };
+    let find = |pick: &dyn Fn(&Value) -> bool| entries.iter().find(|e| pick(e)).unwrap();
+    let own = find(&|e| e["name"] == "_50.dolphin");
+    let table = find(&|e| e["name"] != "_50.dolphin" && kind(e) == "2");
+    let text = find(&|e| e["name"] != "_50.dolphin" && kind(e) == "1");
+    for cut in [table, own] {
+        assert_eq!(cut["properties"]["truncated"], "true", "{cut}");
+        assert!(std::fs::metadata(file_of(cut)).unwrap().len() <= 65536, "{cut}");
+    }
+    assert_eq!(text["properties"]["truncated"], Value::Null, "a whole result set is not marked");
+    let table_rows = all_rows(&alice, table);
+    assert!(table_rows.len() > 1000 && table_rows.len() < 20000, "{} rows", table_rows.len());
+    let last = table_rows.len() - 1;
+    assert_eq!(table_rows[last], json!([last.to_string(), format!("row {last}")]));
+    let own_rows = all_rows(&alice, own);
+    assert_eq!(own_rows.len(), (65536 - 31) / 20, "cut after its last whole row");
+    assert!(own_rows.iter().all(|r| r[0] == "abcdefghij"));
+    let log = alice.log_lines(&exec_id);
+    for name in [table["name"].as_str().unwrap(), "_50.dolphin"] {
+        assert!(
+            log.iter().any(|l| l.contains(&format!("{name} reached its limit of 65536 bytes"))),
+            "the log tells of {name}'s cut"
+        );
+    }
+}
+
+#[test]
+fn an_sql_result_is_cut_at_the_cap() {
+    let server = Portico::start_with_config(&small_result_cap(), &[]);
+    let alice = server.as_user("alice");
+    let code = "with recursive s(v) as (select 1 union all select v + 1 from s where v < 50000) \
+                select v, 'label ' || v as label from s";
+    let task_id = alice.try_submit("sqlite-3", "sql", code, json!({})).expect("accepted");
+    let task = alice.wait_record(task_id);
+    assert_eq!(task["status"], "Succeed", "{task}");
+    let entries = listing(&alice, &task);
+    assert_eq!(entries[0]["properties"]["truncated"], "true");
+    assert!(std::fs::metadata(file_of(&entries[0])).unwrap().len() <= 65536);
+    let log = alice.log_lines(&task_id.to_string());
+    assert!(
+        log.iter().any(|l| l.contains("cut at") && l.contains("size limit of 65536 bytes")),
+        "the SQL engine says where it cut"
+    );
 }

@@ -43,6 +43,9 @@ pub fn job_marker(history: &History, task_id: u64) -> String {
 /// The environment variable carrying [`job_marker`].
 pub const JOB_MARKER_VAR: &str = "PORTICO_JOB";
 
+/// The environment variable telling a job's own result writers the size cap of a result set.
+const RESULT_LIMIT_VAR: &str = "PORTICO_RESULT_MAX_BYTES";
+
 pub(super) fn start(config: &Config, entry: &JobEntry, marker: &str) -> io::Result<std::process::Child> {
     let spec = &entry.spec;
     std::fs::create_dir_all(&spec.work_dir)?;
@@ -77,6 +80,8 @@ pub(super) fn start(config: &Config, entry: &JobEntry, marker: &str) -> io::Resu
         .env("LINKIS_TASK_ID", spec.task_id.to_string())
         .env("LINKIS_EXEC_ID", &spec.exec_id)
         .env(JOB_MARKER_VAR, marker)
+        // Python's and Spark's show() stop their tables there; anything else is cut to it.
+        .env(RESULT_LIMIT_VAR, config.limits.max_result_set_bytes.to_string())
         .env("PYTHONUNBUFFERED", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -18,6 +18,15 @@ impl Run<'_> {
         let spec = &self.entry.spec;
         crate::job::request::runtime::remove_empty_working_dir(&spec.work_dir, spec.engine, &spec.params);
         spec.engine.clean_up(&spec.work_dir);
+        // Nothing of the job writes any more: its results are final once held to the cap.
+        // Tables a job wrote but never announced (it was killed in between) are not results.
+        self.flush();
+        drop(self.result.take());
+        let limit = self.config.limits.max_result_set_bytes;
+        let settled = result_set::settle(&self.entry.spec.result_dir, PENDING_RESULT_PREFIX, limit);
+        for (name, _) in &settled.cut {
+            self.note_cut(&self.entry.spec.result_dir.join(name));
+        }
         let exit = self.exited;
         // The final figures: the samples taken while it ran, and what wait4 reported at exit.
         let mut resources = self.entry.live().resources;
@@ -59,13 +68,9 @@ impl Run<'_> {
         self.entry.log_event(Level::Info, &wording::completion(state));
         self.flush();
         self.entry.close_log();
-        drop(self.result.take());
-
-        // Tables a job wrote but never announced (it was killed in between) are not results.
-        let result_sets = result_set::settle(&spec.result_dir, PENDING_RESULT_PREFIX);
         self.ledger.end(self.entry, |live| {
             live.state = state;
-            live.result_sets = result_sets;
+            live.result_sets = settled.count;
             live.exit_code = exit.map(|e| e.code);
             live.resources = resources;
             if state != JobState::Succeed {

@@ -9,7 +9,7 @@
 //! [`JobLive`](super::store::JobLive), and the run's [`Phase`] says what the worker is doing
 //! about the process.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -155,7 +155,10 @@ struct Run<'a> {
     pgid: i32,
     started: Instant,
     result: Option<TextResultWriter>,
+    /// The stdout result set takes no more rows: it could not be written, or it is full.
     result_broken: bool,
+    /// Result sets whose cut at the size cap the log has told.
+    cut_noted: HashSet<String>,
     /// The log reached `max_log_bytes`: the job's output no longer goes to it.
     log_full: bool,
     phase: Phase,
@@ -182,6 +185,7 @@ impl<'a> Run<'a> {
             started: Instant::now(),
             result: None,
             result_broken: false,
+            cut_noted: HashSet::new(),
             log_full: false,
             phase: Phase::Running { stopped: false },
             stderr_tail: VecDeque::with_capacity(STDERR_TAIL_LINES),
@@ -383,5 +387,6 @@ impl<'a> Run<'a> {
     fn sample(&mut self) {
         let sample = control::sample_group(self.pgid);
         self.entry.live().resources.update(sample);
+        self.trim_results();
     }
 }

@@ -1,6 +1,8 @@
 //! A running job's output: log lines (up to the log cap), progress markers, the stdout result
 //! set, and the stderr tail a failure quotes. It must not know how the process is signalled.
 
+use std::path::Path;
+
 use super::Run;
 use crate::engine::{Marker, PENDING_RESULT_PREFIX};
 use crate::job::pipes::Stream;
@@ -124,8 +126,36 @@ impl Run<'_> {
                 .log_event(Level::Warn, &format!("Ignored a result announcement for {name:?}: no such pending table"));
             return;
         }
-        if let Err(e) = result_set::adopt(dir, &pending) {
-            self.entry.log_event(Level::Error, &format!("Cannot keep a shown table as a result set: {e}"));
+        match result_set::adopt(dir, &pending, self.config.limits.max_result_set_bytes) {
+            Ok((path, true)) => self.note_cut(&path),
+            Ok((_, false)) => {}
+            Err(e) => self.entry.log_event(Level::Error, &format!("Cannot keep a shown table as a result set: {e}")),
+        }
+    }
+
+    /// Says in the job's log (once per file) that a result set was cut at its size cap.
+    pub(super) fn note_cut(&mut self, path: &Path) {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if !self.cut_noted.insert(name.clone()) {
+            return;
+        }
+        let limit = self.config.limits.max_result_set_bytes;
+        self.entry.log_event(
+            Level::Warn,
+            &format!(
+                "The result set {name} reached its limit of {limit} bytes (max_result_set_bytes): it was cut \
+                 after its last whole row within the limit, and what the job wrote past it is not kept."
+            ),
+        );
+    }
+
+    /// Holds the files a job writes into its result directory by itself to the size cap while
+    /// it runs (Portico's own writers stop there by themselves): the disk never holds much more
+    /// than the cap of any of them. They are cut at a whole row when the job ends.
+    pub(super) fn trim_results(&mut self) {
+        let dir = &self.entry.spec.result_dir;
+        for name in result_set::trim_over(dir, self.config.limits.max_result_set_bytes) {
+            self.note_cut(&dir.join(name));
         }
     }
 
@@ -134,7 +164,7 @@ impl Run<'_> {
             return;
         }
         if self.result.is_none() {
-            match TextResultWriter::create_next(&self.entry.spec.result_dir) {
+            match TextResultWriter::create_next(&self.entry.spec.result_dir, self.config.limits.max_result_set_bytes) {
                 Ok(writer) => self.result = Some(writer),
                 Err(e) => {
                     self.result_broken = true;
@@ -144,8 +174,16 @@ impl Run<'_> {
                 }
             }
         }
-        if let Some(result) = &mut self.result {
-            if let Err(e) = result.row(line) {
+        let Some(result) = &mut self.result else { return };
+        match result.row(line) {
+            Ok(true) => {}
+            Ok(false) => {
+                // Full: the rest of stdout still goes to the log (while it has room).
+                self.result_broken = true;
+                let path = result.path().to_path_buf();
+                self.note_cut(&path);
+            }
+            Err(e) => {
                 self.result_broken = true;
                 self.entry.log_event(Level::Error, &format!("Cannot write the result set: {e}"));
             }
