@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helper::{proc_status, Client, Portico, MULTI_USER_CONFIG};
+use crate::helper::{alive, eventually, proc_status, Client, Portico, MULTI_USER_CONFIG};
 
 /// 300 MB on stdout and 150 MB on stderr, without a single newline, as fast as the pipes take
 /// them.
@@ -143,4 +143,117 @@ fn an_sql_result_is_cut_at_the_cap() {
         log.iter().any(|l| l.contains("cut at") && l.contains("size limit of 65536 bytes")),
         "the SQL engine says where it cut"
     );
+}
+
+/// A config with process and memory limits; `cgroups` false forces the fallback.
+fn limited(processes: u64, memory_mib: u64, cgroups: bool) -> String {
+    format!(
+        "{MULTI_USER_CONFIG}\n[limits]\nmax_job_processes = {processes}\nmax_job_memory_bytes = {}\nuse_cgroups = {cgroups}\n",
+        memory_mib << 20
+    )
+}
+
+/// Whether the job's log says its limits were held by cgroups. Where the machine has none the
+/// cgroup path is not tested, and that is said loudly (and fails under CI, whose machines have
+/// them).
+fn held_by_cgroups(log: &[String]) -> bool {
+    let line = log.iter().find(|l| l.contains("The job's limits:")).expect("the log states the job's limits");
+    if line.contains("(cgroup v") {
+        return true;
+    }
+    let message = format!("!!! CGROUPS UNAVAILABLE: the cgroup enforcement of job limits was NOT tested ({line})");
+    eprintln!("{message}");
+    assert!(std::env::var_os("CI").is_none(), "{message}");
+    false
+}
+
+/// The server goes on: a plain job still runs to its end.
+fn still_serves(client: &Client) {
+    let (exec_id, _) = client.submit_shell("echo fine");
+    assert_eq!(client.wait_done(&exec_id), "Succeed");
+}
+
+#[test]
+fn a_job_past_its_process_limit_ends_failed() {
+    let server = Portico::start_with_config(&limited(10, 512, true), &[]);
+    let alice = server.as_user("alice");
+    let (exec_id, task_id) = alice.submit_shell("i=0; while [ $i -lt 50 ]; do sleep 30 & i=$((i+1)); done; wait");
+    let task = alice.wait_record(task_id);
+    assert_eq!(task["status"], "Failed", "{task}");
+    let why = task["errDesc"].as_str().unwrap();
+    assert!(why.contains("limit of 10 processes") && why.contains("max_job_processes"), "{why}");
+    let log = alice.log_lines(&exec_id);
+    held_by_cgroups(&log);
+    assert!(log.iter().any(|l| l.contains("ERROR") && l.contains("limit of 10 processes")), "the log says why");
+    still_serves(&alice);
+}
+
+#[test]
+fn a_job_past_its_memory_limit_ends_failed() {
+    let server = Portico::start_with_config(&limited(64, 64, true), &[]);
+    let alice = server.as_user("alice");
+    let body = json!({
+        "executionContent": {"code": "x = bytearray(300 * 1024 * 1024)\nprint(len(x))", "runType": "python"},
+        "labels": {"engineType": "python-python3", "userCreator": "alice-IDE"}
+    });
+    let (exec_id, task_id) = alice.submit(&body);
+    let task = alice.wait_record(task_id);
+    assert_eq!(task["status"], "Failed", "{task}");
+    let why = task["errDesc"].as_str().unwrap();
+    if held_by_cgroups(&alice.log_lines(&exec_id)) {
+        assert!(why.contains("memory limit of 64.0 MiB") && why.contains("max_job_memory_bytes"), "{why}");
+    } else {
+        // RLIMIT_AS: the allocation fails in the job, which says so itself.
+        assert!(why.contains("MemoryError"), "{why}");
+    }
+    still_serves(&alice);
+}
+
+#[test]
+fn without_cgroups_a_job_past_its_process_limit_is_ended_by_the_sample() {
+    let server = Portico::start_with_config(&limited(5, 512, false), &[]);
+    let alice = server.as_user("alice");
+    let (exec_id, task_id) = alice.submit_shell("for i in 1 2 3 4 5 6 7 8 9 10; do sleep 30 & done; wait");
+    let task = alice.wait_record(task_id);
+    assert_eq!(task["status"], "Failed", "{task}");
+    let why = task["errDesc"].as_str().unwrap();
+    assert!(why.contains("over its limit of 5 (limits.max_job_processes)"), "{why}");
+    let log = alice.log_lines(&exec_id);
+    assert!(log.iter().any(|l| l.contains("at most 5 processes (checked every second)")), "{log:?}");
+    still_serves(&alice);
+}
+
+#[test]
+fn cgroups_left_by_a_crash_are_removed_at_the_next_start() {
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("portico-test.toml");
+    std::fs::write(&config, limited(50, 512, true)).unwrap();
+    let args = ["--config", config.to_str().unwrap()];
+    let mut server = Portico::start_in(data.path(), &args);
+    let alice = server.as_user("alice");
+    let (exec_id, _) = alice.submit_shell("sleep 300 & echo \"pid $!\"; wait");
+    let pid: i32 = eventually("the job to print its pid", || {
+        alice.log_lines(&exec_id).iter().find_map(|l| l.strip_prefix("pid ")?.trim().parse().ok())
+    });
+    if !held_by_cgroups(&alice.log_lines(&exec_id)) {
+        return;
+    }
+    // The job's cgroups, as its process sees them.
+    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let dir = match cgroups.lines().find_map(|l| l.split_once(":pids:")) {
+        Some((_, path)) => std::path::Path::new("/sys/fs/cgroup/pids").join(path.trim_start_matches('/')),
+        None => {
+            let path = cgroups.lines().find_map(|l| l.strip_prefix("0::")).expect("a v1 pids or a v2 cgroup");
+            std::path::Path::new("/sys/fs/cgroup").join(path.trim_start_matches('/'))
+        }
+    };
+    assert!(dir.to_string_lossy().contains("-job-"), "{cgroups}");
+    assert!(dir.is_dir());
+
+    server.crash();
+    assert!(alive(pid) && dir.is_dir(), "the job and its cgroup outlive the crashed server");
+    let server = Portico::start_in(data.path(), &args);
+    eventually("the leftover cgroup to be removed", || (!dir.exists()).then_some(()));
+    assert!(!alive(pid), "its process is gone with it");
+    still_serves(&server.as_user("alice"));
 }

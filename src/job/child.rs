@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 
 use crossbeam_channel::Sender;
 
+use super::limits::Confinement;
 use super::pipes::{Line, Stream};
 use super::request::runtime;
 use super::store::JobEntry;
@@ -46,7 +47,13 @@ pub const JOB_MARKER_VAR: &str = "PORTICO_JOB";
 /// The environment variable telling a job's own result writers the size cap of a result set.
 const RESULT_LIMIT_VAR: &str = "PORTICO_RESULT_MAX_BYTES";
 
-pub(super) fn start(config: &Config, entry: &JobEntry, marker: &str) -> io::Result<std::process::Child> {
+/// Starts the job's process, held to `limits` from its first instruction.
+pub(super) fn start(
+    config: &Config,
+    entry: &JobEntry,
+    marker: &str,
+    limits: &Confinement,
+) -> io::Result<std::process::Child> {
     let spec = &entry.spec;
     std::fs::create_dir_all(&spec.work_dir)?;
     let launch = Launch {
@@ -104,6 +111,7 @@ pub(super) fn start(config: &Config, entry: &JobEntry, marker: &str) -> io::Resu
         // rather than a fork of the server.
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
     }
+    limits.apply(&mut command);
     command.spawn()
 }
 

@@ -14,7 +14,15 @@ use crate::storage::result_set;
 impl Run<'_> {
     /// Makes sure nothing of the group survives, records the outcome, and ends the job.
     pub(super) fn finish(mut self) {
-        let leftovers = self.reap_group();
+        let mut leftovers = self.reap_group();
+        // What hit a limit at the very end (an OOM kill of the last process) still counts.
+        if self.over_limit.is_none() && self.timed_out.is_none() && self.killed.is_none() {
+            self.over_limit = self.confinement.breach(&crate::job::view::Resources::default());
+            if let Some(reason) = &self.over_limit {
+                self.entry.log_event(Level::Error, &format!("Over its limits: {reason}."));
+            }
+        }
+        leftovers.extend(self.confinement.release());
         let spec = &self.entry.spec;
         crate::job::request::runtime::remove_empty_working_dir(&spec.work_dir, spec.engine, &spec.params);
         spec.engine.clean_up(&spec.work_dir);
@@ -84,6 +92,9 @@ impl Run<'_> {
     fn outcome(&self, exit: Option<ExitInfo>) -> (JobState, Option<String>) {
         if let Some(reason) = &self.timed_out {
             return (JobState::Timeout, Some(reason.clone()));
+        }
+        if let Some(reason) = &self.over_limit {
+            return (JobState::Failed, Some(reason.clone()));
         }
         if let Some(killing) = &self.killed {
             return (JobState::Cancelled, Some(wording::killed_by(&killing.by)));
