@@ -12,7 +12,8 @@
 //! `text.rs` and `table.rs` write, `read.rs` reads without ever loading a file whole, helped by
 //! the sparse row index a table writer keeps beside its file (`index.rs`, a hidden
 //! `._N.dolphin.idx`); a job's result files are named `_0.dolphin`, `_1.dolphin`, … in
-//! creation order by [`create_next`]. Nothing here knows about jobs, engines or HTTP.
+//! creation order by [`create_next`]. `cap.rs` holds result sets to their size cap and keeps
+//! the note that one was cut. Nothing here knows about jobs, engines or HTTP.
 
 mod cap;
 mod index;
