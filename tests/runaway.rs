@@ -11,12 +11,14 @@ const FLOOD: &str = "head -c 150000000 /dev/zero >&2 & head -c 300000000 /dev/ze
 
 #[test]
 fn floods_without_newlines_do_not_grow_the_server() {
-    let server = Portico::start_with(&["--workers", "2"]);
+    // Two users, so that both floods run at once (one user runs one job at a time here).
+    let server = Portico::start_with_config(MULTI_USER_CONFIG, &["--workers", "2"]);
     // The peak is reset to what is resident now (clear_refs 5, allowed on our own child), so
     // that the peak after the jobs, less the resident before them, is what they cost.
     std::fs::write(format!("/proc/{}/clear_refs", server.pid()), "5").unwrap();
     let before = proc_status(server.pid(), "VmRSS");
-    let floods = [server.submit_shell(FLOOD).0, server.submit_shell(FLOOD).0];
+    let users = [server.as_user("alice"), server.as_user("bob")];
+    let floods: Vec<String> = users.iter().map(|user| user.submit_shell(FLOOD).0).collect();
     for exec_id in &floods {
         assert_eq!(server.wait_done(exec_id), "Succeed");
     }
