@@ -108,7 +108,7 @@ pub(super) fn start(
         }
     } else {
         // A process group of its own, without pre_exec: the job is started with posix_spawn
-        // rather than a fork of the server.
+        // rather than a fork of the server (unless it has process or memory limits to join).
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
     }
     limits.apply(&mut command);
