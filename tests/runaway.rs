@@ -5,9 +5,9 @@ use serde_json::{json, Value};
 
 use crate::helper::{alive, eventually, proc_status, Client, Portico, MULTI_USER_CONFIG};
 
-/// 300 MB on stdout and 150 MB on stderr, without a single newline, as fast as the pipes take
-/// them.
-const FLOOD: &str = "head -c 150000000 /dev/zero >&2 & head -c 300000000 /dev/zero; wait";
+/// 100 MB on stdout and 50 MB on stderr, without a single newline, as fast as the pipes take
+/// them (two of them raised the peak of the server before the byte bound by 18 to 36 MB).
+const FLOOD: &str = "head -c 50000000 /dev/zero >&2 & head -c 100000000 /dev/zero; wait";
 
 #[test]
 fn floods_without_newlines_do_not_grow_the_server() {
@@ -24,8 +24,8 @@ fn floods_without_newlines_do_not_grow_the_server() {
     }
     let grew = proc_status(server.pid(), "VmHWM").saturating_sub(before);
     eprintln!("two floods grew the server's peak by {grew} KiB");
-    // Two jobs at 2 MiB of output each, with the allocator's slack.
-    assert!(grew < 16 * 1024, "two floods grew the server's peak by {grew} KiB");
+    // Two jobs at 2 MiB of output each, with the allocator's slack (about 6 MB in all).
+    assert!(grew < 12 * 1024, "two floods grew the server's peak by {grew} KiB");
 }
 
 /// A config with a small result-set cap (64 KiB).
