@@ -58,6 +58,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// A job's log stops taking the job's output past this many bytes (a note says so).
     pub max_log_bytes: u64,
+    /// What one job may take: result-set size, processes, memory.
+    pub limits: JobLimits,
     /// How long a login session lives without being used.
     pub session_timeout: Duration,
     /// Whether a token whose code contains `ADMIN-` may submit jobs for other users, as in
@@ -101,6 +103,7 @@ impl Default for Config {
             linkis_admin_tokens: false,
             shutdown_grace: Duration::from_secs(30),
             max_log_bytes: 1 << 30,
+            limits: JobLimits::default(),
             users: Vec::new(),
             tokens: Vec::new(),
             retention: RetentionSettings::default(),
@@ -179,6 +182,7 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 pub use engines::SqliteSettings;
 use flags::Flags;
+pub use limits::JobLimits;
 pub use queue::QueueSettings;
 pub use requests::RequestLimits;
 pub use retention::RetentionSettings;
@@ -275,6 +279,7 @@ fn positive(value: &str) -> Option<usize> {
 mod engines;
 mod file;
 mod flags;
+mod limits;
 mod queue;
 mod requests;
 mod retention;

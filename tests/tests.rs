@@ -16,6 +16,7 @@ mod readme;
 mod request_limits;
 mod restart;
 mod retention;
+mod runaway;
 mod runtime_params;
 mod spark;
 mod spark_real;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::engines::EngineSection;
+use super::limits::LimitsSection;
 use super::retention::{BackupSection, RetentionSection};
 use super::{queue, requests, Config, ConfigError, TokenEntry, UserEntry};
 
@@ -22,6 +23,8 @@ struct FileConfig {
     queue: queue::QueueSection,
     #[serde(default)]
     requests: requests::RequestSection,
+    #[serde(default)]
+    limits: LimitsSection,
     #[serde(default)]
     users: Vec<UserEntry>,
     #[serde(default)]
@@ -136,6 +139,7 @@ impl Config {
         self.apply_engines(file.engines, &file_error)?;
         self.queue.apply(file.queue, &file_error)?;
         self.requests.apply(file.requests, &file_error)?;
+        self.limits.apply(file.limits, &file_error)?;
         self.apply_retention(file.retention, file.backup, &source)?;
         self.users = file.users;
         self.tokens = file.tokens;

@@ -162,3 +162,36 @@ fn request_limits_and_python_interpreters_come_from_the_file() {
         assert!(matches!(write_and_load(bad), Err(ConfigError::File { .. })), "{bad}");
     }
 }
+
+#[test]
+fn job_limits_are_off_by_default_and_checked_when_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("portico.toml");
+    let config = Config::default();
+    assert_eq!(config.limits.max_result_set_bytes, 1 << 30);
+    assert!(!config.limits.limits_processes_or_memory(), "process and memory limits are opt-in");
+    assert!(config.limits.use_cgroups);
+    std::fs::write(
+        &path,
+        "[limits]\nmax_result_set_bytes = 65536\nmax_job_processes = 64\nmax_job_memory_bytes = 1073741824\n\
+         use_cgroups = false\ncgroup_parent = \"/portico\"\n",
+    )
+    .unwrap();
+    let mut config = Config::default();
+    config.apply_file(&path).unwrap();
+    assert_eq!(config.limits.max_result_set_bytes, 65536);
+    assert_eq!((config.limits.max_processes, config.limits.max_memory_bytes), (Some(64), Some(1 << 30)));
+    assert!(!config.limits.use_cgroups);
+    assert_eq!(config.limits.cgroup_parent.as_deref(), Some("/portico"));
+    for bad in [
+        "[limits]\nmax_result_set_bytes = 100\n",
+        "[limits]\nmax_job_processes = 1\n",
+        "[limits]\nmax_job_memory_bytes = 1000\n",
+        "[limits]\ncgroup_parent = \"portico\"\n",
+        "[limits]\ncgroup_parent = \"/a/../b\"\n",
+        "[limits]\nmax_jobs_processes = 5\n",
+    ] {
+        std::fs::write(&path, bad).unwrap();
+        assert!(matches!(Config::default().apply_file(&path), Err(ConfigError::File { .. })), "{bad}");
+    }
+}

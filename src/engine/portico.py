@@ -39,6 +39,9 @@ def spark_job(argv):
 
 _NULL = b"LINKIS_NULL"
 _MAX_ROW_BYTES = 2 * 1024 * 1024
+# The size cap of a result set (the server's max_result_set_bytes): a table stops before a row
+# that would pass it, and says so beside the file, so the server notes the cut.
+_MAX_RESULT_BYTES = int(os.environ.get("PORTICO_RESULT_MAX_BYTES") or 0)
 _INDEX_STRIDE = 256
 
 
@@ -82,13 +85,17 @@ def _write_table(names, types, records):
                 # The limit counts what follows the row's own length field, as Portico's reader does.
                 if len(record) - 10 > _MAX_ROW_BYTES:
                     raise ValueError("row %d is over 2 MB (%d bytes): result sets refuse such rows" % (number, len(record)))
+                if _MAX_RESULT_BYTES and out.tell() + len(record) > _MAX_RESULT_BYTES:
+                    with open(path + ".cut", "w") as note:
+                        note.write("cut at the result-set limit of %d bytes\n" % _MAX_RESULT_BYTES)
+                    break
                 # The row index Portico's own writer keeps: the offset of every 256th row, so a
                 # page deep into a big table is one seek away.
                 if number > 1 and (number - 1) % _INDEX_STRIDE == 0:
                     index.write(struct.pack("<Q", out.tell()))
                 out.write(record)
     except BaseException:
-        for leftover in (path, index_path):
+        for leftover in (path, index_path, path + ".cut"):
             if os.path.exists(leftover):
                 os.unlink(leftover)
         raise

@@ -69,6 +69,8 @@ pub(super) fn command(engine: Engine, job: &Launch<'_>, config: &Config) -> Resu
         .arg("--result-dir")
         .arg(job.result_dir)
         .arg("--row-cap")
-        .arg(config.sqlite.row_cap.to_string());
+        .arg(config.sqlite.row_cap.to_string())
+        .arg("--max-result-bytes")
+        .arg(config.limits.max_result_set_bytes.to_string());
     Ok(command)
 }

@@ -15,7 +15,9 @@ use super::message::{ApiError, Message};
 use super::request::Request;
 use crate::data_dir::UserTree;
 use crate::storage::log_file::LevelSplit;
-use crate::storage::result_set::{is_result_file, number_in_name, ReadError, ResultKind, ResultReader, NULL_VALUE};
+use crate::storage::result_set::{
+    self, is_result_file, number_in_name, ReadError, ResultKind, ResultReader, NULL_VALUE,
+};
 
 /// Rows a page holds when the client does not say, and the most it may ask for (Linkis's).
 const DEFAULT_PAGE_SIZE: u64 = 5000;
@@ -167,7 +169,14 @@ pub fn dir_file_trees(call: Call<'_>) -> Result<Message, ApiError> {
                 .and_then(|m| m.modified().ok())
                 .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
                 .map_or(0, |d| d.as_millis());
-            json!({"size": meta.as_ref().map_or(0, |m| m.len()).to_string(), "modifytime": modified.to_string()})
+            let mut properties =
+                json!({"size": meta.as_ref().map_or(0, |m| m.len()).to_string(), "modifytime": modified.to_string()});
+            // Beyond Linkis: a result set cut at its size cap says so (clients read
+            // `properties` as a map of strings, so one more key is harmless).
+            if result_set::was_cut(path) {
+                properties["truncated"] = json!("true");
+            }
+            properties
         } else {
             json!({})
         };

@@ -4,35 +4,22 @@
 //! The worker thread owns the child; the two pipe readers and the reaper here only turn what
 //! the process does into [`Event`]s on a bounded channel. Nothing here signals a process.
 
-use std::io::{self, BufRead, BufReader, Read};
+use std::io;
 use std::process::{Command, Stdio};
 
 use crossbeam_channel::Sender;
 
+use super::limits::Confinement;
+use super::pipes::{Line, Stream};
 use super::request::runtime;
 use super::store::JobEntry;
 use crate::config::Config;
 use crate::engine::{EngineError, Launch};
 use crate::storage::history::History;
 
-/// Output lines longer than this are cut into several lines, so one line never costs more
-/// memory than this.
-pub const MAX_LINE_BYTES: usize = 1024 * 1024;
-
-/// Output lines buffered between the readers and the worker; a job that prints faster than
-/// its log can be written waits on its pipe instead of growing the server's memory.
-pub(super) const EVENT_BUFFER: usize = 1024;
-
-/// Which of a job's output streams a line came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Stream {
-    Stdout,
-    Stderr,
-}
-
 /// What the pipe readers and the reaper tell a job's worker.
 pub(super) enum Event {
-    Line(Stream, Vec<u8>),
+    Line(Stream, Line),
     Closed,
     Exited(ExitInfo),
 }
@@ -57,7 +44,16 @@ pub fn job_marker(history: &History, task_id: u64) -> String {
 /// The environment variable carrying [`job_marker`].
 pub const JOB_MARKER_VAR: &str = "PORTICO_JOB";
 
-pub(super) fn start(config: &Config, entry: &JobEntry, marker: &str) -> io::Result<std::process::Child> {
+/// The environment variable telling a job's own result writers the size cap of a result set.
+const RESULT_LIMIT_VAR: &str = "PORTICO_RESULT_MAX_BYTES";
+
+/// Starts the job's process, held to `limits` from its first instruction.
+pub(super) fn start(
+    config: &Config,
+    entry: &JobEntry,
+    marker: &str,
+    limits: &Confinement,
+) -> io::Result<std::process::Child> {
     let spec = &entry.spec;
     std::fs::create_dir_all(&spec.work_dir)?;
     let launch = Launch {
@@ -91,6 +87,8 @@ pub(super) fn start(config: &Config, entry: &JobEntry, marker: &str) -> io::Resu
         .env("LINKIS_TASK_ID", spec.task_id.to_string())
         .env("LINKIS_EXEC_ID", &spec.exec_id)
         .env(JOB_MARKER_VAR, marker)
+        // Python's and Spark's show() stop their tables there; anything else is cut to it.
+        .env(RESULT_LIMIT_VAR, config.limits.max_result_set_bytes.to_string())
         .env("PYTHONUNBUFFERED", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -110,53 +108,11 @@ pub(super) fn start(config: &Config, entry: &JobEntry, marker: &str) -> io::Resu
         }
     } else {
         // A process group of its own, without pre_exec: the job is started with posix_spawn
-        // rather than a fork of the server.
+        // rather than a fork of the server (unless it has process or memory limits to join).
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
     }
+    limits.apply(&mut command);
     command.spawn()
-}
-
-/// Reads one stream into line events, cutting lines at [`MAX_LINE_BYTES`].
-pub(super) fn spawn_reader<R: Read + Send + 'static>(stream: R, which: Stream, events: Sender<Event>) {
-    let spawned = std::thread::Builder::new().name("portico-pipe".into()).spawn(move || {
-        let mut reader = BufReader::with_capacity(64 * 1024, stream);
-        let mut line = Vec::new();
-        loop {
-            let chunk = match reader.fill_buf() {
-                Ok([]) => break,
-                Ok(chunk) => chunk,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
-            };
-            let (taken, complete) = match chunk.iter().position(|b| *b == b'\n') {
-                Some(i) => (i + 1, true),
-                None => (chunk.len(), false),
-            };
-            let room = MAX_LINE_BYTES - line.len();
-            let take = taken.min(room);
-            line.extend_from_slice(&chunk[..take]);
-            reader.consume(take);
-            let full = line.len() >= MAX_LINE_BYTES;
-            if (complete && take == taken) || full {
-                if line.last() == Some(&b'\n') {
-                    line.pop();
-                }
-                if line.last() == Some(&b'\r') {
-                    line.pop();
-                }
-                if events.send(Event::Line(which, std::mem::take(&mut line))).is_err() {
-                    return;
-                }
-            }
-        }
-        if !line.is_empty() {
-            let _ = events.send(Event::Line(which, line));
-        }
-        let _ = events.send(Event::Closed);
-    });
-    if let Err(e) = spawned {
-        log::error!("cannot start a pipe reader thread: {e}");
-    }
 }
 
 /// Waits for the main process on its own thread and reports how it ended, with its rusage.

@@ -11,6 +11,8 @@ mod control;
 mod ended;
 pub mod exec_id;
 mod finish;
+mod limits;
+mod pipes;
 mod priority;
 mod queue;
 mod record;

@@ -142,6 +142,7 @@ impl Scheduler {
             queue_timer: Mutex::new(None),
             ended: EndedViews::default(),
         });
+        super::limits::start(&shared.config.limits, shared.ledger.history.instance_id());
         recovery::recover(&shared.ledger, &shared.queue)?;
         Workers::start(&shared, workers);
         let timer = Arc::clone(&shared);

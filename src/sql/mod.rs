@@ -1,6 +1,6 @@
 //! The SQL engine's child process: `portico __sql-engine --database D --script S --result-dir R
-//! --row-cap N` runs a job's SQL against one SQLite database and writes each statement's rows
-//! as a TABLE result set.
+//! --row-cap N [--max-result-bytes B]` runs a job's SQL against one SQLite database and writes
+//! each statement's rows as a TABLE result set, each cut at N rows or B bytes.
 //!
 //! It runs as the job's process (started by `engine/sqlite.rs`), not inside the server: a kill
 //! or pause reaches it mid-query like any job's process group, and a query that builds a huge
@@ -41,11 +41,14 @@ struct Args {
     script: PathBuf,
     result_dir: PathBuf,
     row_cap: u64,
+    /// The size cap of each result set, in bytes.
+    max_result_bytes: u64,
 }
 
 impl Args {
     fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         let (mut database, mut script, mut result_dir, mut row_cap) = (None, None, None, None);
+        let mut max_result_bytes = None;
         while let Some(flag) = args.next() {
             let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
             match flag.as_str() {
@@ -53,6 +56,9 @@ impl Args {
                 "--script" => script = Some(PathBuf::from(value)),
                 "--result-dir" => result_dir = Some(PathBuf::from(value)),
                 "--row-cap" => row_cap = Some(value.parse().map_err(|_| format!("bad --row-cap {value}"))?),
+                "--max-result-bytes" => {
+                    max_result_bytes = Some(value.parse().map_err(|_| format!("bad --max-result-bytes {value}"))?)
+                }
                 _ => return Err(format!("unknown argument {flag}")),
             }
         }
@@ -61,6 +67,7 @@ impl Args {
             script: script.ok_or("--script is required")?,
             result_dir: result_dir.ok_or("--result-dir is required")?,
             row_cap: row_cap.unwrap_or(5_000_000),
+            max_result_bytes: max_result_bytes.unwrap_or(u64::MAX),
         })
     }
 }
@@ -91,16 +98,20 @@ pub fn main(args: impl Iterator<Item = String>) -> ExitCode {
                 let ms = started.elapsed().as_secs_f64() * 1000.0;
                 let what = match done {
                     Done::Changed(rows) => format!("changed {rows} rows"),
-                    Done::Rows { rows, cut: false } => format!("returned {rows} rows"),
-                    Done::Rows { rows, cut: true } => {
+                    Done::Rows { rows, cut: None } => format!("returned {rows} rows"),
+                    Done::Rows { rows, cut: Some(cap) } => {
+                        let cap = match cap {
+                            Cut::Rows => "the row cap".to_string(),
+                            Cut::Bytes(limit) => format!("the result set's size limit of {limit} bytes"),
+                        };
                         log(
                             Level::Warn,
                             &format!(
-                                "Statement {number}: its result was cut at {rows} rows (the row cap); \
+                                "Statement {number}: its result was cut at {rows} rows ({cap}); \
                                  the rest of its rows are not in the result set"
                             ),
                         );
-                        format!("returned {rows} rows (cut at the row cap)")
+                        format!("returned {rows} rows (cut at {cap})")
                     }
                 };
                 log(
@@ -155,7 +166,13 @@ fn open(args: &Args) -> rusqlite::Result<Connection> {
 /// What a statement did.
 enum Done {
     Changed(usize),
-    Rows { rows: u64, cut: bool },
+    Rows { rows: u64, cut: Option<Cut> },
+}
+
+/// Which cap cut a result short.
+enum Cut {
+    Rows,
+    Bytes(u64),
 }
 
 fn run(conn: &Connection, statement: &Statement, args: &Args) -> Result<Done, String> {
@@ -169,19 +186,24 @@ fn run(conn: &Connection, statement: &Statement, args: &Args) -> Result<Done, St
     let mut rows = prepared.raw_query();
     let mut result = Building { names, declared, sample: Vec::new(), sampled: types::Sampled::default(), table: None };
     let mut count = 0u64;
-    let mut cut = false;
+    let mut cut = None;
     let filled = (|| {
         while let Some(row) = rows.next().map_err(|e| e.to_string())? {
             if count >= args.row_cap {
-                cut = true;
+                cut = Some(Cut::Rows);
+                break;
+            }
+            let values = (0..result.names.len()).map(|i| row.get_ref(i)).collect::<rusqlite::Result<Vec<_>>>();
+            if !result.take(&values.map_err(|e| e.to_string())?, count + 1, args)? {
                 break;
             }
             count += 1;
-            let values = (0..result.names.len()).map(|i| row.get_ref(i)).collect::<rusqlite::Result<Vec<_>>>();
-            result.take(&values.map_err(|e| e.to_string())?, count, args)?;
         }
         result.start(args)
     })();
+    if let Some(kept) = result.table.as_ref().and_then(|t| t.kept_when_full) {
+        (count, cut) = (kept, Some(Cut::Bytes(args.max_result_bytes)));
+    }
     match (filled, result.table) {
         (Ok(()), Some(table)) => table.finish().map(|()| Done::Rows { rows: count, cut }),
         (Ok(()), None) => Err("the result set was not started".into()),
@@ -206,8 +228,9 @@ struct Building {
 
 impl Building {
     /// Takes row `number`: written at once, or kept in the sample (checked against the row
-    /// limit first, so the sample never holds an over-long row).
-    fn take(&mut self, values: &[ValueRef<'_>], number: u64, args: &Args) -> Result<(), String> {
+    /// limit first, so the sample never holds an over-long row). `false` once the result set
+    /// is full: the row was not taken, and no later one will be.
+    fn take(&mut self, values: &[ValueRef<'_>], number: u64, args: &Args) -> Result<bool, String> {
         if let Some(table) = &mut self.table {
             return table.row(values, number);
         }
@@ -224,7 +247,7 @@ impl Building {
         if self.sample.len() >= TYPE_SAMPLE_ROWS {
             self.start(args)?;
         }
-        Ok(())
+        Ok(self.table.as_ref().is_none_or(|t| t.kept_when_full.is_none()))
     }
 
     /// Creates the result set (once) with the types known now, and writes the sample into it.
@@ -236,13 +259,19 @@ impl Building {
             (0..self.names.len()).map(|i| self.declared[i].unwrap_or_else(|| self.sampled.type_of(i))).collect();
         let columns: Vec<Column> =
             self.names.iter().zip(&types).map(|(name, kind)| Column::new(name.as_str(), *kind)).collect();
-        let writer = TableResultWriter::create_next(&args.result_dir, &columns).map_err(|e| e.to_string())?;
-        let mut table = Table { writer, cells: vec![Vec::new(); types.len()], types };
+        let writer = TableResultWriter::create_next(&args.result_dir, &columns)
+            .map_err(|e| e.to_string())?
+            .with_limit(args.max_result_bytes);
+        let mut table = Table { writer, cells: vec![Vec::new(); types.len()], types, kept_when_full: None };
         for (n, values) in std::mem::take(&mut self.sample).iter().enumerate() {
             let refs: Vec<ValueRef<'_>> = values.iter().map(ValueRef::from).collect();
-            if let Err(why) = table.row(&refs, n as u64 + 1) {
-                table.writer.discard();
-                return Err(why);
+            match table.row(&refs, n as u64 + 1) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(why) => {
+                    table.writer.discard();
+                    return Err(why);
+                }
             }
         }
         self.table = Some(table);
@@ -260,20 +289,31 @@ struct Table {
     types: Vec<&'static str>,
     /// One reusable buffer per column for its rendered value.
     cells: Vec<Vec<u8>>,
+    /// Once a row did not fit in the size cap: how many rows the result set kept.
+    kept_when_full: Option<u64>,
 }
 
 impl Table {
-    fn row(&mut self, values: &[ValueRef<'_>], number: u64) -> Result<(), String> {
+    /// Writes row `number`; `false` (and nothing written) once the result set is full.
+    fn row(&mut self, values: &[ValueRef<'_>], number: u64) -> Result<bool, String> {
+        if self.kept_when_full.is_some() {
+            return Ok(false);
+        }
         let mut present = Vec::with_capacity(values.len());
         for ((value, kind), cell) in values.iter().zip(&self.types).zip(&mut self.cells) {
             present.push(types::render(*value, kind, cell));
         }
         let row: Vec<Option<&[u8]>> =
             self.cells.iter().zip(present).map(|(cell, present)| present.then_some(cell.as_slice())).collect();
-        self.writer.row(&row).map_err(|e| match e {
-            TableWriteError::RowTooLarge { bytes, .. } => too_large(number, bytes),
-            other => format!("cannot write the result set: {other}"),
-        })
+        match self.writer.row(&row) {
+            Ok(()) => Ok(true),
+            Err(TableWriteError::Full { .. }) => {
+                self.kept_when_full = Some(self.writer.rows());
+                Ok(false)
+            }
+            Err(TableWriteError::RowTooLarge { bytes, .. }) => Err(too_large(number, bytes)),
+            Err(other) => Err(format!("cannot write the result set: {other}")),
+        }
     }
 
     fn finish(self) -> Result<(), String> {

@@ -3,7 +3,13 @@
 use super::*;
 
 fn args(dir: &std::path::Path) -> Args {
-    Args { database: dir.join("db.sqlite"), script: dir.join("job.sql"), result_dir: dir.join("result"), row_cap: 10 }
+    Args {
+        database: dir.join("db.sqlite"),
+        script: dir.join("job.sql"),
+        result_dir: dir.join("result"),
+        row_cap: 10,
+        max_result_bytes: u64::MAX,
+    }
 }
 
 #[test]
@@ -36,9 +42,28 @@ fn a_statement_writes_a_table_capped_at_the_row_cap() {
         )[0],
     };
     let Done::Rows { rows, cut } = run(&conn, statement, &args).unwrap() else { panic!("rows expected") };
-    assert_eq!((rows, cut), (10, true));
+    assert!(matches!((rows, cut), (10, Some(Cut::Rows))));
     let mut reader = crate::storage::result_set::ResultReader::open(&args.result_dir.join("_0.dolphin")).unwrap();
     let kinds: Vec<&str> = reader.columns().iter().map(|c| c.data_type.as_str()).collect();
     assert_eq!(kinds, ["bigint", "string", "string"]);
     assert_eq!(reader.skip(100).unwrap(), 10);
+}
+
+#[test]
+fn a_statement_writes_a_table_cut_at_the_size_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = Args { row_cap: 1_000_000, max_result_bytes: 8192, ..args(dir.path()) };
+    let conn = open(&args).unwrap();
+    let statement = &split::statements(
+        "with recursive s(value) as (select 1 union all select value + 1 from s where value < 5000) \
+         select value, 'label ' || value as label from s",
+    )[0];
+    let Done::Rows { rows, cut } = run(&conn, statement, &args).unwrap() else { panic!("rows expected") };
+    assert!(matches!(cut, Some(Cut::Bytes(8192))), "cut by size");
+    assert!(rows > 100 && rows < 5000, "{rows} rows kept");
+    let path = args.result_dir.join("_0.dolphin");
+    assert!(std::fs::metadata(&path).unwrap().len() <= 8192);
+    let mut reader = crate::storage::result_set::ResultReader::open(&path).unwrap();
+    assert_eq!(reader.skip(u64::MAX).unwrap(), rows, "every kept row is whole");
+    assert!(crate::storage::result_set::was_cut(&path));
 }

@@ -14,10 +14,27 @@ use crate::storage::result_set;
 impl Run<'_> {
     /// Makes sure nothing of the group survives, records the outcome, and ends the job.
     pub(super) fn finish(mut self) {
-        let leftovers = self.reap_group();
+        let mut leftovers = self.reap_group();
+        // What hit a limit at the very end (an OOM kill of the last process) still counts.
+        if self.over_limit.is_none() && self.timed_out.is_none() && self.killed.is_none() {
+            self.over_limit = self.confinement.breach(&crate::job::view::Resources::default());
+            if let Some(reason) = &self.over_limit {
+                self.entry.log_event(Level::Error, &format!("Over its limits: {reason}."));
+            }
+        }
+        leftovers.extend(self.confinement.release());
         let spec = &self.entry.spec;
         crate::job::request::runtime::remove_empty_working_dir(&spec.work_dir, spec.engine, &spec.params);
         spec.engine.clean_up(&spec.work_dir);
+        // Nothing of the job writes any more: its results are final once held to the cap.
+        // Tables a job wrote but never announced (it was killed in between) are not results.
+        self.flush();
+        drop(self.result.take());
+        let limit = self.config.limits.max_result_set_bytes;
+        let settled = result_set::settle(&self.entry.spec.result_dir, PENDING_RESULT_PREFIX, limit);
+        for (name, _) in &settled.cut {
+            self.note_cut(&self.entry.spec.result_dir.join(name));
+        }
         let exit = self.exited;
         // The final figures: the samples taken while it ran, and what wait4 reported at exit.
         let mut resources = self.entry.live().resources;
@@ -59,13 +76,9 @@ impl Run<'_> {
         self.entry.log_event(Level::Info, &wording::completion(state));
         self.flush();
         self.entry.close_log();
-        drop(self.result.take());
-
-        // Tables a job wrote but never announced (it was killed in between) are not results.
-        let result_sets = result_set::settle(&spec.result_dir, PENDING_RESULT_PREFIX);
         self.ledger.end(self.entry, |live| {
             live.state = state;
-            live.result_sets = result_sets;
+            live.result_sets = settled.count;
             live.exit_code = exit.map(|e| e.code);
             live.resources = resources;
             if state != JobState::Succeed {
@@ -79,6 +92,9 @@ impl Run<'_> {
     fn outcome(&self, exit: Option<ExitInfo>) -> (JobState, Option<String>) {
         if let Some(reason) = &self.timed_out {
             return (JobState::Timeout, Some(reason.clone()));
+        }
+        if let Some(reason) = &self.over_limit {
+            return (JobState::Failed, Some(reason.clone()));
         }
         if let Some(killing) = &self.killed {
             return (JobState::Cancelled, Some(wording::killed_by(&killing.by)));

@@ -9,15 +9,17 @@
 //! [`JobLive`](super::store::JobLive), and the run's [`Phase`] says what the worker is doing
 //! about the process.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{select, Receiver};
 
-use super::child::{self, Event, ExitInfo, Stream, EVENT_BUFFER};
+use super::child::{self, Event, ExitInfo};
 use super::control;
 use super::finish::Ledger;
+use super::limits::Confinement;
+use super::pipes::{self, Budget, CloseOnDrop, Stream, EVENT_BUFFER};
 use super::record::{pause_update, status_update};
 use super::store::{JobEntry, Wake};
 use super::wording;
@@ -30,11 +32,11 @@ use crate::storage::result_set::TextResultWriter;
 
 mod ending;
 mod output;
+mod watch;
 
 use output::STDERR_TAIL_LINES;
 
-/// How often the group's CPU and memory are sampled while it runs.
-const SAMPLE_EVERY: Duration = Duration::from_secs(1);
+use watch::SAMPLE_EVERY;
 /// Runs a job taken from the queue to its end and ends it through the ledger.
 pub fn run(config: &Config, ledger: &Ledger, entry: &Arc<JobEntry>) {
     let task_id = entry.spec.task_id;
@@ -71,7 +73,14 @@ pub fn run(config: &Config, ledger: &Ledger, entry: &Arc<JobEntry>) {
     log::info!("job {task_id} Scheduled");
     entry.log_event(Level::Info, wording::SCHEDULED);
 
-    let mut child = match child::start(config, entry, &child::job_marker(history, task_id)) {
+    let confinement = match Confinement::for_job(task_id) {
+        Ok(confinement) => confinement,
+        Err(e) => {
+            let reason = format!("cannot set up the job's process and memory limits: {e}");
+            return ledger.end_unstarted(entry, JobState::Failed, &reason);
+        }
+    };
+    let mut child = match child::start(config, entry, &child::job_marker(history, task_id), &confinement) {
         Ok(child) => child,
         Err(e) => {
             let reason = format!("cannot start the {} engine: {e}", entry.spec.engine.name());
@@ -99,17 +108,23 @@ pub fn run(config: &Config, ledger: &Ledger, entry: &Arc<JobEntry>) {
     ledger.record(task_id, running);
     log::info!("job {task_id} Running as process group {pgid}");
     entry.log_event(Level::Info, wording::RUNNING);
+    if let Some(limits) = confinement.describe() {
+        entry.log_event(Level::Info, &limits);
+    }
 
     let (events_tx, events) = crossbeam_channel::bounded(EVENT_BUFFER);
+    let budget = Budget::new();
+    // Readers waiting for room are let go once the worker stops reading, however it stops.
+    let _release_readers = CloseOnDrop(Arc::clone(&budget));
     if let Some(stdout) = child.stdout.take() {
-        child::spawn_reader(stdout, Stream::Stdout, events_tx.clone());
+        pipes::spawn_reader(stdout, Stream::Stdout, Arc::clone(&budget), events_tx.clone());
     }
     if let Some(stderr) = child.stderr.take() {
-        child::spawn_reader(stderr, Stream::Stderr, events_tx.clone());
+        pipes::spawn_reader(stderr, Stream::Stderr, Arc::clone(&budget), events_tx.clone());
     }
     let reaped = child::spawn_reaper(child, events_tx);
 
-    let mut run = Run::new(config, ledger, entry, pgid);
+    let mut run = Run::new(config, ledger, entry, pgid, confinement);
     if let Err(pid) = reaped {
         // No thread to wait for the process: end it and reap it here.
         run.signal(libc::SIGKILL);
@@ -151,13 +166,20 @@ struct Run<'a> {
     pgid: i32,
     started: Instant,
     result: Option<TextResultWriter>,
+    /// The stdout result set takes no more rows: it could not be written, or it is full.
     result_broken: bool,
+    /// Result sets whose cut at the size cap the log has told.
+    cut_noted: HashSet<String>,
     /// The log reached `max_log_bytes`: the job's output no longer goes to it.
     log_full: bool,
     phase: Phase,
     stderr_tail: VecDeque<String>,
     killed: Option<KillNote>,
     timed_out: Option<String>,
+    /// The job's cgroups and other limits.
+    confinement: Confinement,
+    /// Which of its limits the job went past (it is then killed, and ends `Failed`).
+    over_limit: Option<String>,
     /// Why the job failed, in its own words (an `##portico:error` line), if it said.
     reported_error: Option<String>,
     /// Whether the job's stdout lines make its text result set (its engine's and run type's
@@ -169,7 +191,13 @@ struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
-    fn new(config: &'a Config, ledger: &'a Ledger, entry: &'a Arc<JobEntry>, pgid: i32) -> Run<'a> {
+    fn new(
+        config: &'a Config,
+        ledger: &'a Ledger,
+        entry: &'a Arc<JobEntry>,
+        pgid: i32,
+        confinement: Confinement,
+    ) -> Run<'a> {
         Run {
             config,
             ledger,
@@ -178,11 +206,14 @@ impl<'a> Run<'a> {
             started: Instant::now(),
             result: None,
             result_broken: false,
+            cut_noted: HashSet::new(),
             log_full: false,
             phase: Phase::Running { stopped: false },
             stderr_tail: VecDeque::with_capacity(STDERR_TAIL_LINES),
             killed: None,
             timed_out: None,
+            confinement,
+            over_limit: None,
             reported_error: None,
             stdout_is_result: entry.spec.engine.stdout_is_result(&entry.spec.run_type),
             exited: None,
@@ -241,62 +272,9 @@ impl<'a> Run<'a> {
         self.started.checked_add(limit)?.checked_add(live.paused_for())
     }
 
-    /// Acts on every deadline that has passed; `false` means stop waiting for output.
-    fn on_deadlines(&mut self) -> bool {
-        let now = Instant::now();
-        if self.exited.is_none() && now >= self.next_sample {
-            self.sample();
-            self.next_sample = now + SAMPLE_EVERY;
-        }
-        if let Some(deadline) = self.run_deadline() {
-            if now >= deadline {
-                let limit = self.entry.spec.running_timeout.unwrap_or_default();
-                let ran = self.started.elapsed().saturating_sub(self.entry.live().paused_for());
-                let reason = wording::over_run_time(ran, limit);
-                self.entry.log_event(Level::Error, &reason);
-                self.timed_out = Some(reason);
-                let by = "the server (run timeout)";
-                // Stored like a user's kill, so a pause or kill asked for now sees the job dying.
-                self.entry.live().kill_requested_by.get_or_insert_with(|| by.to_string());
-                self.begin_kill(by);
-            }
-        }
-        match self.phase {
-            Phase::Killing { escalate_at: Some(at) } if now >= at => {
-                self.phase = Phase::Killing { escalate_at: None };
-                self.signal(libc::SIGKILL);
-                self.entry.log_event(
-                    Level::Warn,
-                    &format!(
-                        "The job did not end within {:?} of SIGTERM; sent SIGKILL to its process group.",
-                        self.config.kill_grace
-                    ),
-                );
-            }
-            Phase::Draining { until } if now >= until => {
-                // The main process is gone but something still holds its output open: end the
-                // rest of the group, then give the pipes a moment to close.
-                if self.killed.is_some() {
-                    self.entry.log_event(
-                        Level::Warn,
-                        &format!(
-                            "The job did not end within {:?} of SIGTERM; sent SIGKILL to its process group.",
-                            self.config.kill_grace
-                        ),
-                    );
-                }
-                self.signal(libc::SIGKILL);
-                self.phase = Phase::Abandoning { until: now + Duration::from_secs(1) };
-            }
-            Phase::Abandoning { until } if now >= until => return false,
-            _ => {}
-        }
-        true
-    }
-
     fn on_event(&mut self, event: Event) {
         match event {
-            Event::Line(stream, line) => self.on_line(stream, line),
+            Event::Line(stream, line) => self.on_line(stream, &line.bytes),
             Event::Closed => self.open_streams = self.open_streams.saturating_sub(1),
             Event::Exited(info) => {
                 self.exited = Some(info);
@@ -374,10 +352,5 @@ impl<'a> Run<'a> {
         if let Err(e) = control::signal_group(self.pgid, signal) {
             log::warn!("job {}: cannot signal process group {}: {e}", self.entry.spec.task_id, self.pgid);
         }
-    }
-
-    fn sample(&mut self) {
-        let sample = control::sample_group(self.pgid);
-        self.entry.live().resources.update(sample);
     }
 }

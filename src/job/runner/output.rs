@@ -1,9 +1,11 @@
 //! A running job's output: log lines (up to the log cap), progress markers, the stdout result
 //! set, and the stderr tail a failure quotes. It must not know how the process is signalled.
 
+use std::path::Path;
+
 use super::Run;
 use crate::engine::{Marker, PENDING_RESULT_PREFIX};
-use crate::job::child::Stream;
+use crate::job::pipes::Stream;
 use crate::job::spark_watch::{self, SparkApp};
 use crate::job::store::StageCounts;
 use crate::storage::log_file::Level;
@@ -16,9 +18,13 @@ const MAX_STAGES: u64 = 1_000_000_000_000;
 /// How many trailing stderr lines a failed job's error description quotes.
 pub(super) const STDERR_TAIL_LINES: usize = 5;
 
+/// How much of each of those lines is kept: a job printing megabytes to stderr without a
+/// newline must not make its error description (and the worker's memory) that big.
+const STDERR_TAIL_LINE_BYTES: usize = 4096;
+
 impl Run<'_> {
-    pub(super) fn on_line(&mut self, stream: Stream, line: Vec<u8>) {
-        match Marker::of(&line, self.entry.spec.engine, stream == Stream::Stdout) {
+    pub(super) fn on_line(&mut self, stream: Stream, line: &[u8]) {
+        match Marker::of(line, self.entry.spec.engine, stream == Stream::Stdout) {
             Some((marker, text)) => {
                 let text = String::from_utf8_lossy(text);
                 let text = text.trim();
@@ -30,14 +36,19 @@ impl Run<'_> {
                     Marker::Log => {}
                 }
             }
-            None if stream == Stream::Stdout && self.stdout_is_result => self.append_result(&line),
+            None if stream == Stream::Stdout && self.stdout_is_result => self.append_result(line),
             None => {}
         }
         if stream == Stream::Stderr {
             if self.stderr_tail.len() == STDERR_TAIL_LINES {
                 self.stderr_tail.pop_front();
             }
-            self.stderr_tail.push_back(String::from_utf8_lossy(&line).into_owned());
+            let kept = &line[..line.len().min(STDERR_TAIL_LINE_BYTES)];
+            let mut text = String::from_utf8_lossy(kept).into_owned();
+            if kept.len() < line.len() {
+                text.push('…');
+            }
+            self.stderr_tail.push_back(text);
         }
         if self.log_full {
             return;
@@ -45,7 +56,7 @@ impl Run<'_> {
         let cap = self.config.max_log_bytes;
         let written = self.entry.write_log(|log| {
             if log.bytes() + (line.len() as u64) < cap {
-                return log.line(&line).map(|()| true);
+                return log.line(line).map(|()| true);
             }
             log.event(
                 Level::Warn,
@@ -115,8 +126,36 @@ impl Run<'_> {
                 .log_event(Level::Warn, &format!("Ignored a result announcement for {name:?}: no such pending table"));
             return;
         }
-        if let Err(e) = result_set::adopt(dir, &pending) {
-            self.entry.log_event(Level::Error, &format!("Cannot keep a shown table as a result set: {e}"));
+        match result_set::adopt(dir, &pending, self.config.limits.max_result_set_bytes) {
+            Ok((path, true)) => self.note_cut(&path),
+            Ok((_, false)) => {}
+            Err(e) => self.entry.log_event(Level::Error, &format!("Cannot keep a shown table as a result set: {e}")),
+        }
+    }
+
+    /// Says in the job's log (once per file) that a result set was cut at its size cap.
+    pub(super) fn note_cut(&mut self, path: &Path) {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if !self.cut_noted.insert(name.clone()) {
+            return;
+        }
+        let limit = self.config.limits.max_result_set_bytes;
+        self.entry.log_event(
+            Level::Warn,
+            &format!(
+                "The result set {name} reached its limit of {limit} bytes (max_result_set_bytes): it was cut \
+                 after its last whole row within the limit, and what the job wrote past it is not kept."
+            ),
+        );
+    }
+
+    /// Holds the files a job writes into its result directory by itself to the size cap while
+    /// it runs (Portico's own writers stop there by themselves): the disk never holds much more
+    /// than the cap of any of them. They are cut at a whole row when the job ends.
+    pub(super) fn trim_results(&mut self) {
+        let dir = &self.entry.spec.result_dir;
+        for name in result_set::trim_over(dir, self.config.limits.max_result_set_bytes) {
+            self.note_cut(&dir.join(name));
         }
     }
 
@@ -125,7 +164,7 @@ impl Run<'_> {
             return;
         }
         if self.result.is_none() {
-            match TextResultWriter::create_next(&self.entry.spec.result_dir) {
+            match TextResultWriter::create_next(&self.entry.spec.result_dir, self.config.limits.max_result_set_bytes) {
                 Ok(writer) => self.result = Some(writer),
                 Err(e) => {
                     self.result_broken = true;
@@ -135,8 +174,16 @@ impl Run<'_> {
                 }
             }
         }
-        if let Some(result) = &mut self.result {
-            if let Err(e) = result.row(line) {
+        let Some(result) = &mut self.result else { return };
+        match result.row(line) {
+            Ok(true) => {}
+            Ok(false) => {
+                // Full: the rest of stdout still goes to the log (while it has room).
+                self.result_broken = true;
+                let path = result.path().to_path_buf();
+                self.note_cut(&path);
+            }
+            Err(e) => {
                 self.result_broken = true;
                 self.entry.log_event(Level::Error, &format!("Cannot write the result set: {e}"));
             }

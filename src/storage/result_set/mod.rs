@@ -12,8 +12,10 @@
 //! `text.rs` and `table.rs` write, `read.rs` reads without ever loading a file whole, helped by
 //! the sparse row index a table writer keeps beside its file (`index.rs`, a hidden
 //! `._N.dolphin.idx`); a job's result files are named `_0.dolphin`, `_1.dolphin`, … in
-//! creation order by [`create_next`]. Nothing here knows about jobs, engines or HTTP.
+//! creation order by [`create_next`]. `cap.rs` holds result sets to their size cap and keeps
+//! the note that one was cut. Nothing here knows about jobs, engines or HTTP.
 
+mod cap;
 mod index;
 mod read;
 mod table;
@@ -23,6 +25,7 @@ use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 
+pub use cap::{trim_over, was_cut};
 pub use read::{ReadError, ResultReader, Row};
 pub use table::{TableResultWriter, TableWriteError};
 pub use text::TextResultWriter;
@@ -73,36 +76,58 @@ pub fn is_result_file(name: &str) -> bool {
     !name.starts_with('.') && name.strip_suffix(EXTENSION).is_some_and(|stem| stem.ends_with('.'))
 }
 
-/// Settles a job's result directory once the job is over: removes the files whose names
-/// start with `pending_prefix` (results written but never numbered) and returns how many
-/// result sets it holds (none if it does not exist). One pass over the directory.
-pub fn settle(dir: &Path, pending_prefix: &str) -> u32 {
-    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
-    let mut count = 0;
+/// What a job's result directory holds once the job is over.
+#[derive(Debug, Default)]
+pub struct Settled {
+    /// Result sets (none if the directory does not exist).
+    pub count: u32,
+    /// The names of those [`settle`] cut at the size cap, with the length each was cut to.
+    pub cut: Vec<(String, u64)>,
+}
+
+/// Settles a job's result directory once the job is over (nothing writes there any more):
+/// removes the files whose names start with `pending_prefix` (results written but never
+/// numbered), cuts every result set over `limit` bytes at its last whole row within it (see
+/// [`cap`]), and counts the result sets. One pass over the directory.
+pub fn settle(dir: &Path, pending_prefix: &str, limit: u64) -> Settled {
+    let mut settled = Settled::default();
+    let Ok(entries) = std::fs::read_dir(dir) else { return settled };
     for entry in entries.filter_map(Result::ok) {
         let name = entry.file_name();
         let name = name.to_string_lossy();
         if name.starts_with(pending_prefix) {
             let _ = std::fs::remove_file(entry.path());
         } else if number_in_name(&name).is_some() {
-            count += 1;
+            settled.count += 1;
+            if let Ok(Some(len)) = cap::cut_to(&entry.path(), limit) {
+                settled.cut.push((name.into_owned(), len));
+            }
         }
     }
-    count
+    settled
 }
 
 /// Numbers a result set written elsewhere in `dir` (`pending`, a hidden file): the next
-/// number is claimed and the file renamed onto it, with its row index (`pending` + `.idx`),
-/// if it was written with one.
-pub fn adopt(dir: &Path, pending: &Path) -> io::Result<PathBuf> {
+/// number is claimed and the file renamed onto it, with its row index (`pending` + `.idx`)
+/// and its note of a cut (`pending` + `.cut`), if it was written with them. A file over
+/// `limit` bytes is cut at its last whole row within it. Returns the new path, and whether the
+/// result set was cut (by its writer or here).
+pub fn adopt(dir: &Path, pending: &Path, limit: u64) -> io::Result<(PathBuf, bool)> {
     let (path, _) = create_next(dir)?;
     std::fs::rename(pending, &path)?;
-    let mut index = pending.as_os_str().to_owned();
-    index.push(".idx");
-    match std::fs::rename(&index, index::index_path(&path)) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-        _ => Ok(path),
+    let beside = |suffix: &str| {
+        let mut name = pending.as_os_str().to_owned();
+        name.push(suffix);
+        PathBuf::from(name)
+    };
+    for (from, to) in [(beside(".idx"), index::index_path(&path)), (beside(".cut"), cap::cut_note_path(&path))] {
+        match std::fs::rename(&from, to) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
     }
+    let cut_here = cap::cut_to(&path, limit)?.is_some();
+    Ok((path.clone(), cut_here || was_cut(&path)))
 }
 
 /// Creates the next result file of `dir` (creating `dir` if needed): `_N.dolphin` for the

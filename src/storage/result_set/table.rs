@@ -10,6 +10,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use super::cap::note_cut;
 use super::index::IndexWriter;
 use super::{create_next, number, push_decimal, Column, MAX_ROW_BYTES, NULL_VALUE};
 
@@ -26,6 +27,9 @@ pub enum TableWriteError {
     RowTooLarge { bytes: usize, limit: usize },
     /// The row has `got` values for `expected` columns; nothing was written for it.
     WrongArity { expected: usize, got: usize },
+    /// The row would take the file past its size cap of `limit` bytes: nothing was written for
+    /// it, the file is noted as cut, and every later row is refused the same way.
+    Full { limit: u64 },
     /// The file could not be written. After a failed write the file may end in a torn row, so
     /// the writer refuses every later row with this error too.
     Io(io::Error),
@@ -41,6 +45,7 @@ impl std::fmt::Display for TableWriteError {
             TableWriteError::WrongArity { expected, got } => {
                 write!(f, "a row has {got} values for {expected} columns")
             }
+            TableWriteError::Full { limit } => write!(f, "the result set reached its limit of {limit} bytes"),
             TableWriteError::Io(e) => write!(f, "cannot write the result set: {e}"),
         }
     }
@@ -67,6 +72,10 @@ pub struct TableResultWriter {
     scratch: Vec<u8>,
     /// Set by a failed write: the file may end in a torn row.
     broken: bool,
+    /// The cap on the file's size; rows that would pass it are refused.
+    limit: u64,
+    /// A row was refused at the cap.
+    full: bool,
 }
 
 impl TableResultWriter {
@@ -94,7 +103,25 @@ impl TableResultWriter {
         file.write_all(TABLE_HEADER)?;
         file.write_all(metadata)?;
         let offset = (TABLE_HEADER.len() + metadata.len()) as u64;
-        Ok(TableResultWriter { file, index, path, columns, rows: 0, offset, scratch: Vec::new(), broken: false })
+        Ok(TableResultWriter {
+            file,
+            index,
+            path,
+            columns,
+            rows: 0,
+            offset,
+            scratch: Vec::new(),
+            broken: false,
+            limit: u64::MAX,
+            full: false,
+        })
+    }
+
+    /// Caps the file at `limit` bytes: a row that would pass it is refused with
+    /// [`TableWriteError::Full`], and so is every later one.
+    pub fn with_limit(mut self, limit: u64) -> TableResultWriter {
+        self.limit = limit;
+        self
     }
 
     /// Where the rows go.
@@ -120,7 +147,15 @@ impl TableResultWriter {
         if values.len() != self.columns {
             return Err(TableWriteError::WrongArity { expected: self.columns, got: values.len() });
         }
+        if self.full {
+            return Err(TableWriteError::Full { limit: self.limit });
+        }
         encode_row(&mut self.scratch, values.iter().map(|v| v.as_ref().map(AsRef::as_ref)))?;
+        if self.offset.saturating_add(self.scratch.len() as u64) > self.limit {
+            self.full = true;
+            note_cut(&self.path, self.limit)?;
+            return Err(TableWriteError::Full { limit: self.limit });
+        }
         let written = self.index.before_row(self.rows, self.offset).and_then(|()| self.file.write_all(&self.scratch));
         if let Err(e) = written {
             self.broken = true;
@@ -160,6 +195,7 @@ impl TableResultWriter {
 fn discard(path: &Path) {
     let _ = std::fs::remove_file(path);
     let _ = super::index::remove_index(path);
+    let _ = std::fs::remove_file(super::cap::cut_note_path(path));
 }
 
 /// The metadata row: (name, type, comment) per column, a missing comment as NULL.

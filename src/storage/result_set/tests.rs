@@ -154,7 +154,7 @@ fn a_table_needs_columns_and_a_metadata_row_that_fits() {
 fn result_files_are_named_in_creation_order_and_never_shared() {
     let dir = tempfile::tempdir().unwrap();
     let results = dir.path().join("result");
-    let text = TextResultWriter::create_next(&results).unwrap();
+    let text = TextResultWriter::create_next(&results, u64::MAX).unwrap();
     let table = TableResultWriter::create_next(&results, &[Column::new("a", "int")]).unwrap();
     assert!(results.join("_0.dolphin").is_file());
     drop(text);
