@@ -1,10 +1,13 @@
 //! The order waiting jobs start in, and the counts that bound the queue and share the workers.
 //!
-//! Order: higher `priority` first; among equals, start-time fair queueing between users. A
-//! job's tag is the later of one past its user's previous tag and the tag of the job that
-//! started last, so a user who floods the queue has their jobs spread one per round, and a
-//! newcomer's job is tagged with the round starting now: it starts at the next free worker
-//! instead of behind the flood. Ties (same tag) go to the job queued first. A worker takes the first job
+//! Order: higher `priority` first; among equals, start-time fair queueing between users, each
+//! priority level with tags of its own. A job's tag is the later of one past its user's
+//! previous tag at that level and the level's round now, so a user who floods the queue has
+//! their jobs spread one per round, and a newcomer's job is tagged with the round starting
+//! now: it starts at the next free worker instead of behind the flood. Levels keep separate
+//! rounds because tags only order jobs within a level: a job started from a higher level must
+//! not move the round of a lower one, or a newcomer there would be placed behind every job of
+//! that level already waiting. Ties (same tag) go to the job queued first. A worker takes the first job
 //! in this order that is not held by a pause and whose user is below their running cap: a user
 //! at the cap never blocks the users behind them.
 //!
@@ -54,8 +57,9 @@ struct Share {
     waiting: usize,
     reserved: usize,
     running: usize,
-    /// The earliest tag this user's next job may have: one past their last job's.
-    next_tag: u64,
+    /// The earliest tag this user's next job at each priority level may have: one past their
+    /// last job's at that level. Almost always one entry.
+    next_tags: BTreeMap<i64, u64>,
 }
 
 impl Share {
@@ -70,8 +74,9 @@ pub(in crate::job) struct Waiting {
     order: BTreeMap<Place, Arc<JobEntry>>,
     places: HashMap<TaskId, Place>,
     shares: HashMap<String, Share>,
-    /// Tag of the latest job to start: where a newcomer's job is placed.
-    virtual_time: u64,
+    /// Each priority level's round, the tag of the latest job started from it: where a
+    /// newcomer's job at that level is placed. A level goes when no active user has a tag there.
+    rounds: BTreeMap<i64, u64>,
     next_seq: u64,
     reserved: usize,
 }
@@ -103,8 +108,10 @@ impl Waiting {
     /// Queues a job at its place in the start order.
     pub(super) fn insert(&mut self, entry: Arc<JobEntry>, priority: i64) {
         let share = self.shares.entry(entry.spec.execute_user.clone()).or_default();
-        let tag = share.next_tag.max(self.virtual_time);
-        share.next_tag = tag + 1;
+        let round = self.rounds.get(&priority).copied().unwrap_or(0);
+        let next_tag = share.next_tags.entry(priority).or_insert(0);
+        let tag = (*next_tag).max(round);
+        *next_tag = tag + 1;
         share.waiting += 1;
         let place = Place { priority: Reverse(priority), tag, seq: self.next_seq };
         self.next_seq += 1;
@@ -147,7 +154,7 @@ impl Waiting {
         let place = *place;
         let entry = self.order.remove(&place)?;
         self.places.remove(&entry.spec.task_id);
-        self.virtual_time = self.virtual_time.max(place.tag);
+        self.advance_round(place);
         self.left_queue(&entry.spec.execute_user);
         if let Some(share) = self.shares.get_mut(&entry.spec.execute_user) {
             share.running += 1;
@@ -178,6 +185,14 @@ impl Waiting {
         taken
     }
 
+    /// Moves the round of the level `started` was taken from up to its tag. Jobs it skipped
+    /// (held by a pause or by their user's running cap) keep their earlier tags and start
+    /// first once free; a newcomer joins the round the running users are in.
+    fn advance_round(&mut self, started: Place) {
+        let round = self.rounds.entry(started.priority.0).or_insert(0);
+        *round = (*round).max(started.tag);
+    }
+
     fn left_queue(&mut self, user: &str) {
         if let Some(share) = self.shares.get_mut(user) {
             share.waiting = share.waiting.saturating_sub(1);
@@ -187,9 +202,17 @@ impl Waiting {
     /// Drops the counts of a user with nothing queued, reserved or running, so the map stays
     /// as small as the set of active users. Their next tag goes too: a user coming back is a
     /// newcomer, placed at the round starting now.
+    /// A level's round goes with the last active user who has a tag there: no job at that
+    /// level waits, so the next one there is a newcomer's wherever the round restarts.
     fn forget_if_idle(&mut self, user: &str) {
-        if self.shares.get(user).is_some_and(Share::is_idle) {
-            self.shares.remove(user);
+        if !self.shares.get(user).is_some_and(Share::is_idle) {
+            return;
+        }
+        let Some(gone) = self.shares.remove(user) else { return };
+        for level in gone.next_tags.keys() {
+            if !self.shares.values().any(|share| share.next_tags.contains_key(level)) {
+                self.rounds.remove(level);
+            }
         }
     }
 }

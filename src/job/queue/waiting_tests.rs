@@ -144,3 +144,28 @@ fn idle_users_are_forgotten() {
     waiting.release("bob");
     assert!(waiting.shares.is_empty());
 }
+
+#[test]
+fn a_job_started_from_a_higher_priority_does_not_move_a_newcomer_behind_a_lower_level_flood() {
+    let mut waiting = Waiting::default();
+    for id in 1..=5 {
+        waiting.insert(job(id, "alice"), 0);
+    }
+    // Alice's urgent job starts first. With one round for all levels, it moved the round to
+    // its tag, one past her flood's, and Bob's job below was placed behind the whole flood.
+    waiting.insert(job(6, "alice"), 10);
+    let urgent = waiting.take_next(&LIMITS).map(|entry| entry.spec.task_id);
+    assert_eq!(urgent, Some(6));
+    waiting.finished("alice");
+    // Bob arrives at level 0: he is placed at that level's round, not at the urgent job's tag.
+    waiting.insert(job(7, "bob"), 0);
+    assert_eq!(start_order(&mut waiting, &LIMITS), vec![1, 7, 2, 3, 4, 5]);
+}
+
+#[test]
+fn a_level_whose_users_all_left_is_forgotten() {
+    let mut waiting = Waiting::default();
+    waiting.insert(job(1, "alice"), 7);
+    assert_eq!(start_order(&mut waiting, &LIMITS), vec![1]);
+    assert!(waiting.rounds.is_empty() && waiting.shares.is_empty());
+}
