@@ -209,6 +209,13 @@ fn higher_priority_starts_first_equals_in_order_and_positions_say_so() {
     let (code, body) = submit_with(&alice, "true", json!({"priority": "high"}));
     assert_eq!((code, &body["status"]), (400, &json!(1)), "{body}");
     assert!(body["message"].as_str().unwrap_or_default().contains("priority must be a whole number"), "{body}");
+
+    // Above queue.max_user_priority (10 by default) only an admin may go.
+    let (code, body) = submit_with(&alice, "true", json!({"priority": 11}));
+    assert_eq!((code, &body["status"]), (400, &json!(1)), "{body}");
+    assert!(body["message"].as_str().unwrap_or_default().contains("queue.max_user_priority"), "{body}");
+    let (urgent, _) = accepted(submit_with(&server, "true", json!({"priority": 1_000_000})));
+    assert_eq!(server.wait_done(&urgent), "Succeed");
 }
 
 #[test]

@@ -15,11 +15,14 @@ pub struct QueueSettings {
     /// Jobs of one user running at once; `None`: one less than the workers, at least one, so
     /// one user's flood always leaves a worker for someone else.
     pub max_running_per_user: Option<usize>,
+    /// The highest priority a job of a user who is not an admin may ask for: priority reorders
+    /// the queue across users, so above this it is the operators' to give.
+    pub max_user_priority: i32,
 }
 
 impl Default for QueueSettings {
     fn default() -> Self {
-        QueueSettings { capacity: 1000, capacity_per_user: None, max_running_per_user: None }
+        QueueSettings { capacity: 1000, capacity_per_user: None, max_running_per_user: None, max_user_priority: 10 }
     }
 }
 
@@ -53,6 +56,9 @@ impl QueueSettings {
         if let Some(running) = positive("max_running_per_user", section.max_running_per_user)? {
             self.max_running_per_user = Some(running);
         }
+        if let Some(max) = section.max_user_priority {
+            self.max_user_priority = max;
+        }
         Ok(())
     }
 }
@@ -63,4 +69,5 @@ pub(super) struct QueueSection {
     capacity: Option<usize>,
     capacity_per_user: Option<usize>,
     max_running_per_user: Option<usize>,
+    max_user_priority: Option<i32>,
 }

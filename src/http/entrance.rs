@@ -45,7 +45,9 @@ pub fn submit(call: Call<'_>) -> Result<Message, ApiError> {
             .into());
         }
     }
-    let job = context.scheduler.submit(job, Submitter { submit_user: &caller.user, execute_user: &execute_user })?;
+    let job = context
+        .scheduler
+        .submit(job, Submitter { submit_user: &caller.user, execute_user: &execute_user, admin: caller.admin })?;
     Ok(Message::ok(method, json!({"execID": job.exec_id, "taskID": job.task_id})))
 }
 

@@ -16,6 +16,8 @@ use crate::storage::log_file::{Level, LogWriter};
 pub struct Submitter<'a> {
     pub submit_user: &'a str,
     pub execute_user: &'a str,
+    /// Admins may give any priority; others up to the config's `max_user_priority`.
+    pub admin: bool,
 }
 
 /// Hands out task ids and turns requests into specs.

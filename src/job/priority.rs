@@ -39,6 +39,20 @@ pub(crate) fn of(params: &Value) -> Result<i64, JobError> {
     })
 }
 
+/// Whether a caller may ask for `priority`: admins any, others up to `max_for_users`.
+pub(crate) fn allowed(priority: i64, max_for_users: i32, admin: bool) -> Result<(), JobError> {
+    if admin || priority <= i64::from(max_for_users) {
+        return Ok(());
+    }
+    Err(JobError::invalid(
+        BAD_PARAMETER,
+        format!(
+            "runtime parameter priority {priority} is above {max_for_users}, the highest this server lets users \
+             who are not administrators give (queue.max_user_priority)"
+        ),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -56,6 +70,15 @@ mod tests {
         assert_eq!(of(&runtime(json!({"priority": " -3 "}))).ok(), Some(-3));
         assert_eq!(of(&runtime(json!({"wds.linkis.engine.runtime.priority": "2"}))).ok(), Some(2));
         assert_eq!(of(&runtime(json!({"priority": null}))).ok(), Some(0));
+    }
+
+    #[test]
+    fn users_are_held_to_the_configured_highest_and_admins_are_not() {
+        assert!(allowed(10, 10, false).is_ok());
+        assert!(allowed(-2_000_000_000, 10, false).is_ok());
+        let refused = allowed(11, 10, false).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(refused.contains("queue.max_user_priority"), "{refused}");
+        assert!(allowed(i64::from(i32::MAX), 10, true).is_ok());
     }
 
     #[test]
