@@ -146,12 +146,16 @@ fn the_history_cap_deletes_old_rows_with_their_files_and_never_reuses_their_ids(
     let (_, young) = alice.submit_shell("echo young");
     let (_, old_log, old_result) = paths(&alice, old);
     paths(&alice, young);
+    // Polled once ended, so its view is in the server's cache of ended jobs.
+    assert_eq!(alice.ok(&format!("entrance/{old}/status"))["status"], "Succeed");
     age_job(&server.data_dir, old, TWO_HOURS_MS);
     eventually("the old job's row to be deleted", || {
         let (code, body) = alice.get(&format!("jobhistory/{old}/get"));
         (code == 400 && body["status"] == 1).then_some(())
     });
     assert!(!local(&old_log).exists() && !local(&old_result).exists(), "its files went with it");
+    let (code, body) = alice.get(&format!("entrance/{old}/status"));
+    assert!((400..500).contains(&code) && body["status"] != 0, "a deleted job is not answered from a cache: {body}");
     let tasks = alice.ok("jobhistory/list?pageSize=10")["tasks"].clone();
     let ids: Vec<u64> = tasks.as_array().unwrap().iter().map(|t| t["taskID"].as_u64().unwrap()).collect();
     assert_eq!(ids, [young]);

@@ -36,6 +36,17 @@ impl EndedViews {
         inner.by_task.get(&task_id).cloned()
     }
 
+    /// Drops the views of jobs whose history rows were deleted: they are gone, not ended.
+    pub(super) fn forget(&self, task_ids: &[TaskId]) {
+        let mut inner = lock(&self.inner);
+        for task_id in task_ids {
+            if let Some(old) = inner.by_task.remove(task_id) {
+                inner.by_exec_id.remove(&old.exec_id);
+                inner.order.retain(|kept| kept != task_id);
+            }
+        }
+    }
+
     /// Keeps `view` if its job has ended (a view of a job still going is never cached).
     pub(super) fn keep(&self, view: &JobView) {
         if !view.state.is_terminal() {

@@ -164,7 +164,7 @@ impl Scheduler {
             .engine
             .check(&shared.config, who.execute_user, &request.params)
             .map_err(|e| JobError::invalid(ENGINE_REFUSED, e.to_string()))?;
-        priority::of(&request.params)?;
+        priority::allowed(priority::of(&request.params)?, shared.config.queue.max_user_priority, who.admin)?;
         // The place is held before the job has an id or a file, so a refusal leaves nothing.
         let place = shared.queue.reserve(who.execute_user).map_err(queue_full)?;
         let (spec, notes) = shared.admission.spec_for(request, who);
@@ -191,6 +191,14 @@ impl Scheduler {
         if let Some((paused_for, by)) = paused {
             shared.ledger.record(task_id, pause_update(true, paused_for));
             entry.log_event(Level::Info, &wording::paused_in_queue(&by));
+        }
+        // Likewise a kill: it was told the job would end, so the job must not wait its turn.
+        // Taken from the queue here, or by a worker that got it first (which checks too).
+        let killed_by = entry.live().kill_requested_by.clone();
+        if let Some(by) = killed_by {
+            if shared.queue.remove_to_end(&entry) {
+                shared.ledger.end_claimed_unstarted(&entry, JobState::Cancelled, None, &wording::killed_by(&by));
+            }
         }
         Ok(JobView::of_entry(&entry, None))
     }
@@ -228,6 +236,12 @@ impl Scheduler {
     }
 
     /// A job's history row, with the status and progress of a job still in memory.
+    /// Forgets jobs whose history rows were deleted (retention's history cap), so no cached
+    /// view still answers for them.
+    pub fn forget_deleted(&self, task_ids: &[TaskId]) {
+        self.shared.ended.forget(task_ids);
+    }
+
     pub fn history_record(&self, task_id: TaskId) -> Result<Option<JobRecord>, JobError> {
         let mut record =
             self.shared.ledger.history.get(task_id).map_err(|e| JobError::storage("read the job history", e))?;

@@ -96,8 +96,14 @@ fn run(settings: &RetentionSettings, scheduler: &Scheduler, layout: &Layout, sto
     let stopping = || *lock(stopped);
     loop {
         let started = Instant::now();
-        let sweep =
-            Sweep { history: scheduler.history(), layout, settings, stopping: &stopping, now_ms: clock::now_millis() };
+        let sweep = Sweep {
+            history: scheduler.history(),
+            layout,
+            settings,
+            stopping: &stopping,
+            deleted: &|task_ids| scheduler.forget_deleted(task_ids),
+            now_ms: clock::now_millis(),
+        };
         match sweep.run() {
             Ok(swept) if swept == sweep::Swept::default() => log::debug!("retention: nothing to remove"),
             Ok(swept) => log::info!(

@@ -35,6 +35,8 @@ pub(super) struct Sweep<'a> {
     pub settings: &'a RetentionSettings,
     /// Asked between pages: the server is stopping, leave the rest for the next start.
     pub stopping: &'a dyn Fn() -> bool,
+    /// Told the task ids of rows the history cap deleted, once they are deleted.
+    pub deleted: &'a dyn Fn(&[crate::job::TaskId]),
     pub now_ms: u64,
 }
 
@@ -88,7 +90,8 @@ impl Sweep<'_> {
                 deleted.push(job.task_id);
             }
             swept.rows_deleted += deleted.len() as u64;
-            self.history.delete_rows(deleted)?;
+            self.history.delete_rows(deleted.clone())?;
+            (self.deleted)(&deleted);
         }
         Ok(())
     }
