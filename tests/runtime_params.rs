@@ -135,6 +135,16 @@ fn python_jobs_choose_an_interpreter_only_from_the_config_s_list() {
         .unwrap();
     assert_eq!(printed(&server, task_id), ["yes"]);
 
+    // A job's own PATH does not choose the interpreter behind an allowed name: the name is
+    // looked up on the server's PATH, and the impostor never runs.
+    let impostor = dir.path().join("bin");
+    std::fs::create_dir(&impostor).unwrap();
+    std::fs::write(impostor.join("python3"), "#!/bin/sh\necho impostor\n").unwrap();
+    std::fs::set_permissions(impostor.join("python3"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:/usr/bin:/bin", impostor.display());
+    let task_id = server.try_submit("python-python3", "python", code, runtime(json!({"env.PATH": path}))).unwrap();
+    assert_eq!(printed(&server, task_id), ["plain"]);
+
     for version in ["python2", "/usr/bin/python3", "/bin/sh"] {
         assert_refused(
             &server,

@@ -32,9 +32,27 @@ pub(super) fn command(config: &Config, job: &Launch<'_>) -> Result<Command, Engi
     let script = job.work_dir.join(SCRIPT);
     std::fs::write(&script, job.code)?;
     std::fs::write(job.work_dir.join(HELPER), HELPER_SOURCE)?;
-    let mut command = Command::new(python);
+    let mut command = Command::new(on_server_path(python));
     command.arg("-u").arg(script).env("PORTICO_RESULT_DIR", job.result_dir);
     Ok(command)
+}
+
+/// `program` as the server's own PATH finds it. A job may set its own PATH (`env.PATH`), and
+/// a bare name would otherwise be looked up there, running an interpreter the config never
+/// allowed under an allowed name.
+fn on_server_path(program: &str) -> std::path::PathBuf {
+    if program.contains('/') {
+        return program.into();
+    }
+    let found = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path).map(|dir| dir.join(program)).find(|candidate| {
+            std::fs::metadata(candidate).is_ok_and(|meta| {
+                use std::os::unix::fs::PermissionsExt;
+                meta.is_file() && meta.permissions().mode() & 0o111 != 0
+            })
+        })
+    });
+    found.unwrap_or_else(|| program.into())
 }
 
 /// What a job asked for with `python.version`, if anything; a job asking differently in
