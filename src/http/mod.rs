@@ -17,6 +17,7 @@ mod entrance;
 mod filesystem;
 mod incoming;
 mod jobhistory;
+mod openapi;
 mod json_depth;
 pub mod message;
 mod outgoing;

@@ -7,7 +7,7 @@ use super::call::{Call, Context};
 use super::message::{Answer, ApiError, Message};
 use super::request::percent_decode;
 use super::request::Request;
-use super::{admin, download, entrance, filesystem, jobhistory, user};
+use super::{admin, download, entrance, filesystem, jobhistory, openapi, user};
 
 /// The URL prefix every Linkis REST path starts with.
 pub const PREFIX: &str = "/api/rest_j/v1/";
@@ -45,6 +45,8 @@ pub enum Route {
     Backup,
     /// Portico's own: a backup of the job history sent as a download (admins).
     BackupDownload,
+    /// Portico's own: the OpenAPI document of this API (public).
+    OpenApi,
     /// The endpoint exists, but not for this method.
     WrongMethod(&'static str),
     /// No endpoint at this path.
@@ -94,13 +96,15 @@ impl Route {
             ["portico", "admin", "backup"] if post => Route::Backup,
             ["portico", "admin", "backup"] if get => Route::BackupDownload,
             ["portico", "admin", "backup"] => Route::WrongMethod("GET or POST"),
+            ["openapi.json"] if get => Route::OpenApi,
+            ["openapi.json"] => Route::WrongMethod("GET"),
             _ => Route::Unknown,
         }
     }
 
     /// Answered without authentication.
     pub fn is_public(&self) -> bool {
-        matches!(self, Route::Login | Route::Logout)
+        matches!(self, Route::Login | Route::Logout | Route::OpenApi)
     }
 
     /// The largest body this route reads; `max_body` is the configured limit for job code.
@@ -126,6 +130,7 @@ impl Route {
         match self {
             Route::Login => return user::login(context, request, method).map(Answer::from),
             Route::Logout => return user::logout(context, request, method).map(Answer::from),
+            Route::OpenApi => return Ok(openapi::document()),
             _ => {}
         }
         let Some(caller) = caller else {
@@ -148,7 +153,8 @@ impl Route {
             | Route::Logout
             | Route::ResultsetToExcel
             | Route::ResultsetsToExcel
-            | Route::BackupDownload => Err(ApiError::Internal("these routes are answered in dispatch".into())),
+            | Route::BackupDownload
+            | Route::OpenApi => Err(ApiError::Internal("these routes are answered in dispatch".into())),
             Route::UserInfo => user::user_info(call),
             Route::Heartbeat => user::heartbeat(call),
             Route::HistoryList => jobhistory::list(call),
@@ -206,5 +212,7 @@ mod tests {
         assert_eq!(Route::Login.body_limit(10 << 20), PUBLIC_BODY_LIMIT);
         assert_eq!(Route::Submit.body_limit(10 << 20), 10 << 20);
         assert_eq!(method_echo(&p("entrance/1/status")), "/api/entrance/1/status");
+        assert!(Route::classify("GET", &p("openapi.json")).is_public());
+        assert_eq!(Route::classify("POST", &p("openapi.json")), Route::WrongMethod("GET"));
     }
 }
