@@ -32,6 +32,8 @@ pub use accounts::hash_password;
 /// `portico backup DEST`: a copy of a data directory's job history, beside its running server.
 pub use backup::command as backup_main;
 pub use config::{Config, ConfigError};
+/// The documented (method, path) pairs, for the test that checks the served document against them.
+pub use http::openapi::ENDPOINTS as OPENAPI_ENDPOINTS;
 pub use logging::init as init_logging;
 pub use signals::on_termination;
 /// The SQL engine's child process, which the server starts as `portico __sql-engine`.

@@ -11,6 +11,7 @@ mod filesystem;
 mod front_door;
 mod history;
 mod logs;
+mod openapi;
 mod queue;
 mod readme;
 mod request_limits;

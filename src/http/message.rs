@@ -223,6 +223,7 @@ impl ApiError {
             ApiError::NoRoute(path) => error(status::ERROR, Some(404), format!("No API at {path}"), json!({})),
             ApiError::MethodNotAllowed { method: verb, allowed } => {
                 error(status::ERROR, Some(405), format!("{verb} is not supported here; use {allowed}"), json!({}))
+                    .with_header("Allow", allow_header(allowed))
             }
             ApiError::PayloadTooLarge { limit } => error(
                 status::ERROR,
@@ -277,6 +278,16 @@ impl ApiError {
     }
 }
 
+/// RFC 9110 asks a 405 to list the methods in `Allow`; `allowed` is the message's wording
+/// ("GET", "POST", "GET or POST"), and HEAD is answered wherever GET is.
+fn allow_header(allowed: &str) -> String {
+    let mut methods: Vec<&str> = allowed.split(" or ").collect();
+    if methods.contains(&"GET") {
+        methods.insert(1, "HEAD");
+    }
+    methods.join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,6 +310,15 @@ mod tests {
         assert_eq!(msg.data["errorMsg"]["errCode"], 20007);
         let text = serde_json::to_string(&msg).unwrap();
         assert!(!text.contains("http_override"), "{text}");
+    }
+
+    #[test]
+    fn a_wrong_method_is_told_the_allowed_ones() {
+        let msg = ApiError::MethodNotAllowed { method: "PUT".into(), allowed: "GET or POST" }.into_message("/api/x");
+        assert_eq!(msg.http_code(), 405);
+        assert_eq!(msg.headers, [("Allow".to_string(), "GET, HEAD, POST".to_string())]);
+        assert_eq!(allow_header("POST"), "POST");
+        assert_eq!(allow_header("GET"), "GET, HEAD");
     }
 
     #[test]
