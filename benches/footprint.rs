@@ -32,7 +32,7 @@ fn settled_rss(server: &Server) -> u64 {
 }
 
 /// Bulk-loads `rows` finished jobs into the history at `data/history.db`, as a long-lived
-/// server's would be (10 users, one job in 7 failed).
+/// server's would be (10 users, one job in 7 failed), ended and with their files measured.
 fn fill_history(data: &Path, rows: u64) {
     let mut conn = rusqlite::Connection::open(data.join("history.db")).expect("open history");
     let tx = conn.transaction().expect("transaction");
@@ -40,9 +40,10 @@ fn fill_history(data: &Path, rows: u64) {
         let mut insert = tx
             .prepare(
                 "INSERT INTO jobs (id, exec_id, short_id, instance, submit_user, execute_user, creator, engine, \
-                 engine_type, run_type, code, params, source, log_path, result_dir, work_dir, status, progress, \
-                 created_ms, updated_ms) VALUES (?1, ?2, ?3, '127.0.0.1:9001', ?4, ?4, 'IDE', 'shell', 'shell-1', \
-                 'shell', 'echo hello', '{}', '{}', '/data/x.log', '/data/x', '/data/w', ?5, 1.0, ?6, ?6)",
+                 engine_type, run_type, code, params, source, log_path, result_dir, work_dir, status, ended, progress, \
+                 created_ms, updated_ms, started_ms, ended_ms, exit_code, files_bytes) VALUES (?1, ?2, ?3, \
+                 '127.0.0.1:9001', ?4, ?4, 'IDE', 'shell', 'shell-1', 'shell', 'echo hello', '{}', '{}', \
+                 '/data/x.log', '/data/x', '/data/w', ?5, 1, 1.0, ?6, ?6, ?6, ?6, 0, 100)",
             )
             .expect("prepare");
         for id in 1..=rows {
@@ -60,15 +61,17 @@ fn fill_history(data: &Path, rows: u64) {
 /// The server's CPU time per second over `SAMPLED_SECONDS` while 2 `sleep` jobs run.
 fn cpu_while_jobs_run(server: &Server) -> Duration {
     let api = Api::new(server);
-    let tasks: Vec<u64> = (0..2).map(|_| api.submit("sleep 600")).collect();
+    let tasks: Vec<u64> = (0..2).map(|_| api.submit("sleep 120")).collect();
     for task in &tasks {
         api.wait_status(*task, "Running", Instant::now() + Duration::from_secs(30));
     }
     let before = server.cpu_time();
     std::thread::sleep(Duration::from_secs(SAMPLED_SECONDS));
     let used = server.cpu_time().saturating_sub(before);
+    // Ended before the server is dropped: a SIGKILLed server leaves its jobs running.
     for task in tasks {
         api.get(&format!("entrance/{task}/kill"));
+        api.wait_done(task, Instant::now() + Duration::from_secs(30));
     }
     used / SAMPLED_SECONDS as u32
 }
@@ -93,7 +96,8 @@ fn main() {
     );
     drop(server);
 
-    let (server, _) = start(2);
+    // 3 workers: by default one user may run workers - 1 jobs at once.
+    let (server, _) = start(3);
     let alone = cpu_while_jobs_run(&server);
     let mut others: Vec<Child> = (0..foreign)
         .map(|_| {

@@ -22,7 +22,7 @@ fn main() {
     ));
     let server = Arc::new(start_with(1, &["--config", &config, "--log-level", "warn"]));
     let api = Api::new(&server);
-    let blocker = api.submit("sleep 600");
+    let blocker = api.submit("sleep 120");
     api.wait_status(blocker, "Running", Instant::now() + Duration::from_secs(30));
     let idle = server.rss_kib();
 
@@ -71,4 +71,7 @@ fn main() {
         mib < 64.0,
     );
     println!("(queue filled at {fill_rate:.0} submits/s from {CLIENTS} clients)");
+    // Ended before the server is dropped: a SIGKILLed server leaves its jobs running.
+    api.get(&format!("entrance/{blocker}/kill"));
+    api.wait_done(blocker, Instant::now() + Duration::from_secs(30));
 }

@@ -53,7 +53,19 @@ impl Server {
 }
 
 impl Drop for Server {
+    /// Asks the server to shut down, which ends its running jobs (a SIGKILLed server would
+    /// leave them running, holding whatever they inherited, such as the cargo lock's
+    /// descriptor), and SIGKILLs it only if it has not gone in 10 s.
     fn drop(&mut self) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -70,7 +82,7 @@ pub fn start_with(workers: usize, extra: &[&str]) -> Server {
 fn start_in(data: tempfile::TempDir, workers: usize, extra: &[&str]) -> (Server, Duration) {
     let started = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_portico"))
-        .args(["--bind", "127.0.0.1:0", "--workers", &workers.to_string()])
+        .args(["--bind", "127.0.0.1:0", "--workers", &workers.to_string(), "--shutdown-grace", "1"])
         .arg("--data-dir")
         .arg(data.path())
         .args(extra)
