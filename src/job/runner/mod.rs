@@ -329,7 +329,7 @@ impl<'a> Run<'a> {
         if !matches!(self.phase, Phase::Running { .. }) || self.killed.is_some() {
             return;
         }
-        let processes = control::group_members(self.pgid).len() as u32;
+        let processes = control::job_processes(self.pgid).len() as u32;
         self.signal(libc::SIGTERM);
         // A stopped process only acts on SIGTERM once continued.
         self.signal(libc::SIGCONT);
