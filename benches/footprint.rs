@@ -51,7 +51,14 @@ fn fill_history(data: &Path, rows: u64) {
             let status = if id % 7 == 0 { "Failed" } else { "Succeed" };
             let created = 1_700_000_000_000 + id * 1000;
             insert
-                .execute(rusqlite::params![id, format!("exec_{id}"), format!("IDE_{user}_shell_{id}"), user, status, created])
+                .execute(rusqlite::params![
+                    id,
+                    format!("exec_{id}"),
+                    format!("IDE_{user}_shell_{id}"),
+                    user,
+                    status,
+                    created
+                ])
                 .expect("insert");
         }
     }

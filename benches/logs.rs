@@ -24,11 +24,8 @@ fn shell_ceiling(bytes: u64) -> Duration {
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("out");
     let started = Instant::now();
-    let status = Command::new("sh")
-        .arg("-c")
-        .arg(format!("{} > '{}'", printer(bytes), file.display()))
-        .status()
-        .expect("sh");
+    let status =
+        Command::new("sh").arg("-c").arg(format!("{} > '{}'", printer(bytes), file.display())).status().expect("sh");
     let took = started.elapsed();
     assert!(status.success());
     assert_eq!(std::fs::metadata(&file).expect("output").len(), bytes);

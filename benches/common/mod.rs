@@ -79,9 +79,35 @@ pub fn start_with(workers: usize, extra: &[&str]) -> Server {
     start_in(tempfile::tempdir().expect("temp dir"), workers, extra).0
 }
 
+/// Marks every descriptor this process inherited (above stderr) close-on-exec: `flock
+/// lock cargo bench` hands the lock's descriptor down, and a server or job that outlived the
+/// benchmark would hold the lock for everyone.
+fn keep_inherited_descriptors_to_ourselves() {
+    for fd in 3..1024 {
+        // SAFETY: F_GETFD/F_SETFD on any number only reads or sets that descriptor's flags.
+        unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFD);
+            if flags >= 0 {
+                libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
+            }
+        }
+    }
+}
+
 fn start_in(data: tempfile::TempDir, workers: usize, extra: &[&str]) -> (Server, Duration) {
+    keep_inherited_descriptors_to_ourselves();
     let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_portico"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_portico"));
+    // A benchmark that panics does not drop its server: the server shuts down (ending its
+    // jobs) when the benchmark's process dies.
+    // SAFETY: prctl is async-signal-safe and only sets this child's own death signal.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            Ok(())
+        });
+    }
+    let mut child = command
         .args(["--bind", "127.0.0.1:0", "--workers", &workers.to_string(), "--shutdown-grace", "1"])
         .arg("--data-dir")
         .arg(data.path())
