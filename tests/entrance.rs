@@ -192,6 +192,21 @@ fn progress_with_resource_reports_the_process_group() {
 }
 
 #[test]
+fn the_first_poll_of_a_running_job_has_its_figures() {
+    let server = Portico::start();
+    let gate = tempfile::tempdir().unwrap();
+    let go = gate.path().join("go");
+    let (exec_id, _) = server.submit_shell(&format!("while [ ! -f {} ]; do sleep 0.01; done", go.display()));
+    // The first answer that says Running: the once-a-second sample has not come yet.
+    eventually("the job to run", || (server.state(&exec_id) == "Running").then_some(()));
+    let data = server.ok(&format!("entrance/{exec_id}/progressWithResource"));
+    std::fs::write(&go, "").unwrap();
+    assert!(data["resource"]["memoryBytes"].as_u64().unwrap() > 0, "{data}");
+    assert!(data["resource"]["processes"].as_u64().unwrap() >= 1, "{data}");
+    assert_eq!(server.wait_done(&exec_id), "Succeed");
+}
+
+#[test]
 fn a_jobs_working_directory_goes_away_unless_the_job_left_files_in_it() {
     let server = Portico::start();
     let (clean, clean_task) = server.submit(&json!({

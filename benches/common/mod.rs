@@ -27,13 +27,45 @@ impl Server {
         start_in(self.data.take().expect("data dir"), workers, &[])
     }
 
+    /// Stops this server, lets `prepare` change its data directory, and starts a new one there.
+    pub fn restart_after(mut self, workers: usize, prepare: impl FnOnce(&std::path::Path)) -> (Server, Duration) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let data = self.data.take().expect("data dir");
+        prepare(data.path());
+        start_in(data, workers, &[])
+    }
+
+    /// CPU time the server has used so far (user + system), from `/proc/<pid>/stat`.
+    pub fn cpu_time(&self) -> Duration {
+        let text = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        let rest = text.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let fields: Vec<u64> = rest.split_ascii_whitespace().map(|f| f.parse().unwrap_or(0)).collect();
+        let ticks = fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0);
+        // SAFETY: sysconf only reads a configuration value.
+        let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+        Duration::from_micros(ticks * 1_000_000 / per_second)
+    }
+
     pub fn rss_kib(&self) -> u64 {
         proc_status(self.child.id(), "VmRSS")
     }
 }
 
 impl Drop for Server {
+    /// Asks the server to shut down, which ends its running jobs (a SIGKILLed server would
+    /// leave them running, holding whatever they inherited, such as the cargo lock's
+    /// descriptor), and SIGKILLs it only if it has not gone in 10 s.
     fn drop(&mut self) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -47,10 +79,36 @@ pub fn start_with(workers: usize, extra: &[&str]) -> Server {
     start_in(tempfile::tempdir().expect("temp dir"), workers, extra).0
 }
 
+/// Marks every descriptor this process inherited (above stderr) close-on-exec: `flock
+/// lock cargo bench` hands the lock's descriptor down, and a server or job that outlived the
+/// benchmark would hold the lock for everyone.
+fn keep_inherited_descriptors_to_ourselves() {
+    for fd in 3..1024 {
+        // SAFETY: F_GETFD/F_SETFD on any number only reads or sets that descriptor's flags.
+        unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFD);
+            if flags >= 0 {
+                libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
+            }
+        }
+    }
+}
+
 fn start_in(data: tempfile::TempDir, workers: usize, extra: &[&str]) -> (Server, Duration) {
+    keep_inherited_descriptors_to_ourselves();
     let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_portico"))
-        .args(["--bind", "127.0.0.1:0", "--workers", &workers.to_string()])
+    let mut command = Command::new(env!("CARGO_BIN_EXE_portico"));
+    // A benchmark that panics does not drop its server: the server shuts down (ending its
+    // jobs) when the benchmark's process dies.
+    // SAFETY: prctl is async-signal-safe and only sets this child's own death signal.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            Ok(())
+        });
+    }
+    let mut child = command
+        .args(["--bind", "127.0.0.1:0", "--workers", &workers.to_string(), "--shutdown-grace", "1"])
         .arg("--data-dir")
         .arg(data.path())
         .args(extra)
@@ -133,6 +191,28 @@ pub fn millis(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// A size from the environment (`PORTICO_BENCH_*`), so a slow machine can scale a benchmark
+/// down; the default is the figure.
+pub fn env_size(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// Prints one figure the way every benchmark does: what, the figure, its ceiling (or target),
+/// and the ratio, with whether the bound holds.
+pub fn figure(what: &str, figure: &str, ceiling: &str, ratio: f64, holds: bool) {
+    let verdict = if holds { "ok" } else { "UNDER" };
+    println!("{what}: {figure}, ceiling {ceiling}, ratio {ratio:.2} [{verdict}]");
+}
+
+/// Writes a config file into a fresh directory; the directory must outlive the server.
+pub fn config_file(text: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("portico.toml");
+    std::fs::write(&path, text).expect("config");
+    let arg = path.to_str().expect("utf-8 path").to_string();
+    (dir, arg)
+}
+
 /// One keep-alive connection acting as the admin, through a real HTTP client.
 pub struct Api {
     agent: ureq::Agent,
@@ -183,6 +263,31 @@ impl Api {
             .into_json()
             .expect("JSON");
         answer["data"]["taskID"].as_u64().expect("taskID")
+    }
+
+    /// A POST under `/api/rest_j/v1/` with a JSON body; returns the answer.
+    pub fn post(&self, path: &str, body: Value) -> Value {
+        self.agent
+            .post(&format!("{}/api/rest_j/v1/{path}", self.base))
+            .set("Token-Code", &self.token)
+            .set("Token-User", "hadoop")
+            .send_json(body)
+            .expect("POST")
+            .into_json()
+            .expect("JSON")
+    }
+
+    /// The job's status word (`Inited`, `Running`, `Succeed`, ...).
+    pub fn status(&self, task: u64) -> String {
+        self.get(&format!("entrance/{task}/status"))["data"]["status"].as_str().unwrap_or_default().to_string()
+    }
+
+    /// Polls until the job's status is `state`, failing the benchmark after `deadline`.
+    pub fn wait_status(&self, task: u64, state: &str, deadline: Instant) {
+        while self.status(task) != state {
+            assert!(Instant::now() < deadline, "job {task} did not reach {state} in time");
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     /// Polls the job until it has ended, failing the benchmark after `deadline`.

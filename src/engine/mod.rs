@@ -115,8 +115,9 @@ impl Engine {
             .join(", ")
     }
 
-    /// Removes what [`Engine::command`] wrote into `work_dir`, then the directory itself if the
-    /// job left nothing else there (what a job leaves behind is kept for its owner).
+    /// Removes what [`Engine::command`] wrote into `work_dir`; the directory itself is the
+    /// caller's to remove if the job left nothing else there (what a job leaves behind is kept
+    /// for its owner).
     pub fn clean_up(self, work_dir: &Path) {
         for file in [shell::SCRIPT, python::SCRIPT, python::HELPER, sqlite::SCRIPT] {
             let _ = std::fs::remove_file(work_dir.join(file));
@@ -128,7 +129,6 @@ impl Engine {
             // Spark's scratch space (spark.local.dir, java.io.tmpdir): the engine's, not the job's.
             let _ = std::fs::remove_dir_all(work_dir.join("tmp"));
         }
-        let _ = std::fs::remove_dir(work_dir);
     }
 
     /// Whether what a job prints on stdout is its TEXT result set. Not for Spark SQL: its

@@ -55,7 +55,7 @@ pub(super) fn start(
     limits: &Confinement,
 ) -> io::Result<std::process::Child> {
     let spec = &entry.spec;
-    std::fs::create_dir_all(&spec.work_dir)?;
+    super::spare_dirs::make(&spec.work_dir)?;
     let launch = Launch {
         task_id: spec.task_id,
         code: &spec.code,

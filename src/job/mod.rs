@@ -20,6 +20,7 @@ mod recovery;
 pub mod request;
 mod runner;
 pub mod scheduler;
+mod spare_dirs;
 mod spark_watch;
 mod store;
 pub mod view;

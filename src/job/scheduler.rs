@@ -123,6 +123,7 @@ impl Scheduler {
         for path in [layout.users(), layout.work(), layout.tmp()] {
             std::fs::create_dir_all(&path).map_err(|e| JobError::storage(format!("create {}", path.display()), e))?;
         }
+        super::spare_dirs::clear(&layout.work());
         let history = History::open(&layout.history_db(), &JobState::ENDED.map(JobState::as_str))
             .map_err(|e| JobError::storage("open the job history", e))?;
         let next_task_id = history.next_task_id().map_err(|e| JobError::storage("read the job history", e))?;

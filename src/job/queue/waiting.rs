@@ -147,6 +147,13 @@ impl Waiting {
     /// running cap, counting it as running.
     pub(super) fn take_next(&mut self, limits: &QueueLimits) -> Option<Arc<JobEntry>> {
         let shares = &self.shares;
+        // Every user with a job waiting is at the running cap: nothing can start, and the
+        // walk below would look up the user of every waiting job to find that out (a free
+        // worker asks each time a job ends; with 3,000 jobs of one user waiting, that lookup
+        // was a quarter of the workers' CPU in the job throughput benchmark).
+        if shares.values().all(|share| share.waiting == 0 || share.running >= limits.running_per_user) {
+            return None;
+        }
         let (place, _) = self.order.iter().find(|(_, entry)| {
             let running = shares.get(&entry.spec.execute_user).map_or(0, |share| share.running);
             running < limits.running_per_user && !entry.live().paused

@@ -89,8 +89,12 @@ pub fn run(config: &Config, ledger: &Ledger, entry: &Arc<JobEntry>) {
     };
     let pgid = child.id() as i32;
     let started_at_ms = clock::now_millis();
+    // Sampled before the job shows as Running, so no poll of a running job reads all zeros
+    // until the first once-a-second sample (spawn returns once the program is exec'd).
+    let first_sample = control::sample_job(pgid);
     {
         let mut live = entry.live();
+        live.resources.update(first_sample);
         live.state = JobState::Running;
         live.started_at_ms = Some(started_at_ms);
         live.pgid = Some(pgid);
@@ -329,7 +333,7 @@ impl<'a> Run<'a> {
         if !matches!(self.phase, Phase::Running { .. }) || self.killed.is_some() {
             return;
         }
-        let processes = control::group_members(self.pgid).len() as u32;
+        let processes = control::job_processes(self.pgid).len() as u32;
         self.signal(libc::SIGTERM);
         // A stopped process only acts on SIGTERM once continued.
         self.signal(libc::SIGCONT);

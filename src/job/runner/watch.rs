@@ -67,7 +67,7 @@ impl Run<'_> {
     }
 
     pub(super) fn sample(&mut self) {
-        let sample = control::sample_group(self.pgid);
+        let sample = control::sample_job(self.pgid);
         self.entry.live().resources.update(sample);
         self.trim_results();
         if self.over_limit.is_none() && matches!(self.phase, Phase::Running { .. }) && self.killed.is_none() {

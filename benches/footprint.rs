@@ -1,0 +1,135 @@
+//! `cargo bench --bench footprint`: idle resident memory; start-up on a history of 1,000,000
+//! jobs (against start-up on an empty one, measured in the same run); and what the running
+//! jobs' resource sampling costs the server while the host has thousands of processes that are
+//! not the jobs' (against the same with none). Resident memory with 10,000 queued jobs is in
+//! `cargo bench --bench queue`.
+//!
+//! `PORTICO_BENCH_HISTORY` (default 1000000) and `PORTICO_BENCH_FOREIGN` (default 2000) scale
+//! it down.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+mod common;
+
+use common::{env_size, figure, millis, start, Api, Server};
+
+const SAMPLED_SECONDS: u64 = 6;
+
+/// Resident memory once it has stopped moving (at most 3 s after start).
+fn settled_rss(server: &Server) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut last = 0;
+    loop {
+        std::thread::sleep(Duration::from_millis(200));
+        let now = server.rss_kib();
+        if (now == last && now > 0) || Instant::now() > deadline {
+            return now;
+        }
+        last = now;
+    }
+}
+
+/// Bulk-loads `rows` finished jobs into the history at `data/history.db`, as a long-lived
+/// server's would be (10 users, one job in 7 failed), ended and with their files measured.
+fn fill_history(data: &Path, rows: u64) {
+    let mut conn = rusqlite::Connection::open(data.join("history.db")).expect("open history");
+    let tx = conn.transaction().expect("transaction");
+    {
+        let mut insert = tx
+            .prepare(
+                "INSERT INTO jobs (id, exec_id, short_id, instance, submit_user, execute_user, creator, engine, \
+                 engine_type, run_type, code, params, source, log_path, result_dir, work_dir, status, ended, progress, \
+                 created_ms, updated_ms, started_ms, ended_ms, exit_code, files_bytes) VALUES (?1, ?2, ?3, \
+                 '127.0.0.1:9001', ?4, ?4, 'IDE', 'shell', 'shell-1', 'shell', 'echo hello', '{}', '{}', \
+                 '/data/x.log', '/data/x', '/data/w', ?5, 1, 1.0, ?6, ?6, ?6, ?6, 0, 100)",
+            )
+            .expect("prepare");
+        for id in 1..=rows {
+            let user = format!("user{}", id % 10);
+            let status = if id % 7 == 0 { "Failed" } else { "Succeed" };
+            let created = 1_700_000_000_000 + id * 1000;
+            insert
+                .execute(rusqlite::params![
+                    id,
+                    format!("exec_{id}"),
+                    format!("IDE_{user}_shell_{id}"),
+                    user,
+                    status,
+                    created
+                ])
+                .expect("insert");
+        }
+    }
+    tx.commit().expect("commit");
+}
+
+/// The server's CPU time per second over `SAMPLED_SECONDS` while 2 `sleep` jobs run.
+fn cpu_while_jobs_run(server: &Server) -> Duration {
+    let api = Api::new(server);
+    let tasks: Vec<u64> = (0..2).map(|_| api.submit("sleep 120")).collect();
+    for task in &tasks {
+        api.wait_status(*task, "Running", Instant::now() + Duration::from_secs(30));
+    }
+    let before = server.cpu_time();
+    std::thread::sleep(Duration::from_secs(SAMPLED_SECONDS));
+    let used = server.cpu_time().saturating_sub(before);
+    // Ended before the server is dropped: a SIGKILLed server leaves its jobs running.
+    for task in tasks {
+        api.get(&format!("entrance/{task}/kill"));
+        api.wait_done(task, Instant::now() + Duration::from_secs(30));
+    }
+    used / SAMPLED_SECONDS as u32
+}
+
+fn main() {
+    let history = env_size("PORTICO_BENCH_HISTORY", 1_000_000);
+    let foreign = env_size("PORTICO_BENCH_FOREIGN", 2000) as usize;
+
+    let (server, _) = start(2);
+    let idle = settled_rss(&server) as f64 / 1024.0;
+    figure("idle resident memory", &format!("{idle:.1} MiB"), "target 10 MiB", idle / 10.0, idle < 10.0);
+
+    let (server, empty) = server.restart_after(2, |_| {});
+    let (server, full) = server.restart_after(2, |data| fill_history(data, history));
+    let rss = settled_rss(&server) as f64 / 1024.0;
+    figure(
+        &format!("start-up with {history} jobs in history (resident afterwards {rss:.1} MiB)"),
+        &format!("{:.1} ms", millis(full)),
+        &format!("{:.1} ms on an empty history; target 500 ms", millis(empty)),
+        millis(full) / 500.0,
+        millis(full) < 500.0,
+    );
+    drop(server);
+
+    // 3 workers: by default one user may run workers - 1 jobs at once.
+    let (server, _) = start(3);
+    let alone = cpu_while_jobs_run(&server);
+    let mut others: Vec<Child> = (0..foreign)
+        .map(|_| {
+            Command::new("sleep")
+                .arg("120")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn a foreign process")
+        })
+        .collect();
+    let crowded = cpu_while_jobs_run(&server);
+    for other in &mut others {
+        let _ = other.kill();
+        let _ = other.wait();
+    }
+    // Clock ticks are 10 ms: below that both figures are noise, and the cost does not grow.
+    let floor = Duration::from_millis(2);
+    let ratio = crowded.max(floor).as_secs_f64() / alone.max(floor).as_secs_f64();
+    figure(
+        &format!("server CPU while 2 jobs run and the host has {foreign} other processes"),
+        &format!("{:.1} ms/s", millis(crowded)),
+        &format!("{:.1} ms/s with no other processes (target ratio 1.5)", millis(alone)),
+        ratio,
+        ratio < 1.5,
+    );
+}

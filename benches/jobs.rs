@@ -1,0 +1,118 @@
+//! `cargo bench --bench jobs`: the job path. Trivial `true` jobs submitted over HTTP by 8
+//! clients and run to `Succeed` by 2 workers, against the machine's own ceiling (`sh -c true`
+//! spawned and reaped 2 at a time, measured in the same run); and kill latency, from the kill
+//! request to `Cancelled` for a job that obeys SIGTERM.
+//!
+//! `PORTICO_BENCH_JOBS` (default 1000) and `PORTICO_BENCH_KILLS` (default 20) scale it down.
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+mod common;
+
+use common::{config_file, env_size, figure, millis, quantile, start, start_with, Api};
+
+const CLIENTS: usize = 8;
+const WORKERS: usize = 2;
+
+/// `sh -c true` spawned and reaped by `WORKERS` threads at once for about `for_how_long`.
+fn spawn_ceiling(for_how_long: Duration) -> f64 {
+    let started = Instant::now();
+    let handles: Vec<_> = (0..WORKERS)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut count = 0u64;
+                while started.elapsed() < for_how_long {
+                    let status = Command::new("sh").args(["-c", "true"]).status().expect("sh -c true");
+                    assert!(status.success());
+                    count += 1;
+                }
+                count
+            })
+        })
+        .collect();
+    let total: u64 = handles.into_iter().map(|h| h.join().expect("spawner")).sum();
+    total as f64 / started.elapsed().as_secs_f64()
+}
+
+fn trivial_jobs_per_second(jobs: usize) -> f64 {
+    // Every job is submitted before any is waited for: the queue must hold them all.
+    // The one user may run as many jobs as there are workers (by default workers - 1): the
+    // ceiling runs 2 at a time as well.
+    let (_dir, config) = config_file(&format!(
+        "[queue]\ncapacity = {jobs}\ncapacity_per_user = {jobs}\nmax_running_per_user = {WORKERS}\n"
+    ));
+    let server = Arc::new(start_with(WORKERS, &["--config", &config]));
+    let per_client = jobs.div_ceil(CLIENTS);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(120);
+    let handles: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let server = Arc::clone(&server);
+            std::thread::spawn(move || {
+                let api = Api::new(&server);
+                let tasks: Vec<u64> = (0..per_client).map(|_| api.submit("true")).collect();
+                // The queue is first in, first out: wait for the last job (polling gently, so
+                // the load generator leaves the 2 cores to the server), then check them all.
+                if let Some(last) = tasks.last() {
+                    api.wait_done_every(*last, deadline, Duration::from_millis(5));
+                }
+                for task in tasks {
+                    api.wait_done_every(task, deadline, Duration::from_millis(5));
+                    assert_eq!(api.status(task), "Succeed", "job {task}");
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.join().expect("client");
+    }
+    (per_client * CLIENTS) as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Kill request to `Cancelled`, for `sleep` (which SIGTERM ends at once); one at a time.
+fn kill_latencies(kills: usize) -> Vec<Duration> {
+    let (server, _) = start(WORKERS);
+    let api = Api::new(&server);
+    (0..kills)
+        .map(|_| {
+            let task = api.submit("sleep 600");
+            api.wait_status(task, "Running", Instant::now() + Duration::from_secs(30));
+            let asked = Instant::now();
+            let answer = api.get(&format!("entrance/{task}/kill"));
+            assert_eq!(answer["status"], 0, "kill: {answer}");
+            api.wait_status(task, "Cancelled", Instant::now() + Duration::from_secs(30));
+            asked.elapsed()
+        })
+        .collect()
+}
+
+fn main() {
+    let jobs = env_size("PORTICO_BENCH_JOBS", 1000) as usize;
+    let kills = env_size("PORTICO_BENCH_KILLS", 20) as usize;
+
+    let ceiling_before = spawn_ceiling(Duration::from_secs(3));
+    let rate = trivial_jobs_per_second(jobs);
+    // Measured on both sides of the run: the machine is shared and its rate drifts.
+    let ceiling = (ceiling_before + spawn_ceiling(Duration::from_secs(3))) / 2.0;
+    let ratio = rate / ceiling;
+    figure(
+        &format!("job throughput ({jobs} `true` jobs over HTTP, {CLIENTS} clients, {WORKERS} workers, to Succeed)"),
+        &format!("{rate:.0} jobs/s"),
+        &format!("{ceiling:.0}/s for `sh -c true` spawned and reaped {WORKERS} at a time (target ratio 0.50)"),
+        ratio,
+        ratio >= 0.5,
+    );
+
+    let mut latencies = kill_latencies(kills);
+    let median = quantile(&mut latencies, 0.5);
+    let worst = quantile(&mut latencies, 1.0);
+    figure(
+        &format!("kill latency ({kills} kills of a running `sleep 600`, kill request to Cancelled)"),
+        &format!("median {:.1} ms (max {:.1} ms)", millis(median), millis(worst)),
+        "target median 20 ms",
+        millis(median) / 20.0,
+        millis(median) < 20.0,
+    );
+}
