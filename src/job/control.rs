@@ -209,13 +209,30 @@ pub fn job_processes(leader: i32) -> Vec<ProcStat> {
 /// [`job_processes`]).
 pub fn sample_job(leader: i32) -> Resources {
     let members = job_processes(leader);
-    let memory_bytes = members.iter().map(|p| p.rss_pages).sum::<u64>() * page_size();
+    let memory_bytes = members
+        .iter()
+        .map(|p| if p.rss_pages > 0 { p.rss_pages * page_size() } else { exact_rss_bytes(p.pid) })
+        .sum::<u64>();
     Resources {
         cpu_seconds: members.iter().map(|p| p.cpu_ticks).sum::<u64>() as f64 / ticks_per_second(),
         memory_bytes,
         peak_memory_bytes: memory_bytes,
         processes: members.len() as u32,
     }
+}
+
+/// A process's resident memory counted page by page (`/proc/<pid>/smaps_rollup`). The count in
+/// `stat` is the kernel's per-CPU running total, which reads 0 for a process that has just
+/// been exec'd (its pages are not yet folded in): the first sample of a job, taken right after
+/// the spawn, would say the job uses no memory. Asked only for processes `stat` says have none.
+fn exact_rss_bytes(pid: i32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+        .ok()
+        .and_then(|text| {
+            let line = text.lines().find(|l| l.starts_with("Rss:"))?;
+            line.split_ascii_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map_or(0, |kib| kib * 1024)
 }
 
 fn page_size() -> u64 {
