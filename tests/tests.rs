@@ -10,6 +10,7 @@ mod entrance;
 mod filesystem;
 mod front_door;
 mod history;
+mod hostile;
 mod logs;
 mod openapi;
 mod queue;

@@ -8,8 +8,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Map, Value};
 
 use super::call::{optional_json_body, Call};
 use super::message::{Answer, ApiError, Message};
@@ -38,10 +37,24 @@ impl Drop for Turn {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BackupBody {
-    name: Option<String>,
+/// The backup's name from a backup body `{"name": "nightly.db"}`: `None` when the body or the
+/// name is absent (or null); a name of another type, or any other field, is refused by name.
+fn name_in(body: Option<Map<String, Value>>) -> Result<Option<String>, ApiError> {
+    let Some(body) = body else { return Ok(None) };
+    if let Some(other) = body.keys().find(|key| *key != "name") {
+        return Err(ApiError::BadRequest(format!(
+            "A backup body takes only name (a plain file name), not {}",
+            crate::logging::shown(other)
+        )));
+    }
+    match body.get("name") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(name)) => Ok(Some(name.clone())),
+        Some(other) => Err(ApiError::BadRequest(format!(
+            "The backup's name must be a plain file name (a string), not {}",
+            crate::logging::shown(&other.to_string())
+        ))),
+    }
 }
 
 fn admin_only(call: Call<'_>) -> Result<(), ApiError> {
@@ -67,8 +80,16 @@ fn failed(error: BackupError) -> ApiError {
 pub fn backup(call: Call<'_>) -> Result<Message, ApiError> {
     let Call { context, request, method, .. } = call;
     admin_only(call)?;
-    let body: Option<BackupBody> = optional_json_body(request)?;
-    let name = body.and_then(|b| b.name).or_else(|| request.param("name"));
+    let body = optional_json_body::<Value>(request)?
+        .map(|body| match body {
+            Value::Object(map) => Ok(map),
+            other => Err(ApiError::BadRequest(format!(
+                "A backup body is an object such as {{\"name\": \"nightly.db\"}}, not {}",
+                crate::logging::shown(&other.to_string())
+            ))),
+        })
+        .transpose()?;
+    let name = name_in(body)?.or_else(|| request.param("name"));
     let dir = context.config.backup_dir.clone().unwrap_or_else(|| context.layout.backups());
     let _turn = Turn::take()?;
     let report = backup::into_dir(&context.layout.history_db(), &dir, name.as_deref()).map_err(failed)?;

@@ -103,9 +103,20 @@ pub fn optional_json_body<T: DeserializeOwned>(request: &Request) -> Result<Opti
             json_depth::MAX_DEPTH
         )));
     }
-    serde_json::from_slice(body)
-        .map(Some)
-        .map_err(|e| ApiError::BadRequest(format!("The request body is not valid JSON: {e}")))
+    // serde_json checks UTF-8 only in the strings it keeps: one it skips (a field a handler
+    // does not read) could carry any bytes. JSON is UTF-8 (RFC 8259 §8.1), whatever is read.
+    if let Err(e) = std::str::from_utf8(body) {
+        return Err(ApiError::BadRequest(format!(
+            "The request body is not UTF-8 (an invalid byte at offset {}); send JSON in UTF-8",
+            e.valid_up_to()
+        )));
+    }
+    serde_json::from_slice(body).map(Some).map_err(|e| {
+        ApiError::BadRequest(match e.classify() {
+            serde_json::error::Category::Data => format!("The request body holds a value of the wrong type: {e}"),
+            _ => format!("The request body is not valid JSON: {e}"),
+        })
+    })
 }
 
 /// An integer query parameter: `None` when absent or blank, refused when not an integer.

@@ -4,7 +4,6 @@
 //! those the README lists (Linkis's §5 in `linkis-api.md`). `{id}` is an execID or a numeric taskID.
 //! Handlers see jobs only as `JobView`s; they must not know how jobs are queued or run.
 
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::Caller;
@@ -15,6 +14,9 @@ use crate::job::scheduler::{KillOutcome, PauseOutcome, Settled, Submitter};
 use crate::job::view::{JobView, Resources, SparkApp};
 use crate::job::JobError;
 use crate::storage::log_file::{self, LevelSplit};
+
+mod kill_jobs;
+pub use kill_jobs::kill_jobs;
 
 /// Lines a log page holds when the client does not say.
 const DEFAULT_LOG_PAGE: u64 = 100;
@@ -229,63 +231,6 @@ fn kill_one(context: &Context, caller: &Caller, job: &JobView, method: &str) -> 
     };
     Ok(Message::ok(method, json!({"execID": job.exec_id, "taskID": job.task_id, "status": settled.state.as_str()}))
         .with_message(message))
-}
-
-/// A killJobs body: lists of execIDs and taskIDs (strings or numbers, checked one by one).
-#[derive(Deserialize)]
-struct KillJobsBody {
-    #[serde(rename = "idList", default)]
-    id_list: Option<Vec<Value>>,
-    #[serde(rename = "taskIDList", default)]
-    task_id_list: Option<Vec<Value>>,
-}
-
-/// `POST killJobs` with `{idList, taskIDList}`: one message per job.
-pub fn kill_jobs(call: Call<'_>) -> Result<Message, ApiError> {
-    let Call { context, request, caller, method } = call;
-    // A body that is not an object (null, a number, a list) names no lists: Linkis's error.
-    if !request.body().trim_ascii_start().starts_with(b"{") && !request.body().trim_ascii().is_empty() {
-        return Err(ApiError::BadRequest("Request parameter error, please use array(请求参数错误，请使用数组)".into()));
-    }
-    let body: KillJobsBody = json_body(request).map_err(|e| match e {
-        ApiError::BadRequest(why) if why.contains("invalid type") => {
-            ApiError::BadRequest("Request parameter error, please use array(请求参数错误，请使用数组)".into())
-        }
-        other => other,
-    })?;
-    let ids = body.id_list.unwrap_or_default();
-    let task_ids = body.task_id_list.unwrap_or_default();
-    if !ids.is_empty() && !task_ids.is_empty() && ids.len() != task_ids.len() {
-        return Err(ApiError::BadRequest(
-            "The length of the ID list does not match the length of the TASKID list(id列表的长度与taskId列表的长度不一致)".into(),
-        ));
-    }
-    let count = ids.len().max(task_ids.len());
-    let as_id = |value: Option<&Value>| match value {
-        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        _ => None,
-    };
-    let mut messages = Vec::with_capacity(count);
-    for i in 0..count {
-        let exec_id = as_id(ids.get(i));
-        let task_id = as_id(task_ids.get(i));
-        let name = exec_id.clone().or(task_id.clone()).unwrap_or_default();
-        let job_method = format!("/api/entrance/{name}/kill");
-        let found = exec_id
-            .as_deref()
-            .and_then(|id| context.scheduler.view(id))
-            .or_else(|| task_id.as_deref().and_then(|id| context.scheduler.view(id)));
-        let answer = match found {
-            Some(job) => kill_one(context, caller, &job, &job_method),
-            None => Err(ApiError::JobNotFound(format!(
-                "Can't find the job {name:?}, kill failed.(不能找到对应的job，kill失败)"
-            ))),
-        };
-        let message = answer.unwrap_or_else(|e| e.into_message(&job_method));
-        messages.push(json!({"method": message.method, "status": message.status, "message": message.message, "data": message.data}));
-    }
-    Ok(Message::ok(method, json!({"messages": messages})).with_message("success"))
 }
 
 /// `GET {id}/pause`: really stops the job (SIGSTOP), or holds it in the queue.

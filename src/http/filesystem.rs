@@ -14,6 +14,7 @@ use super::call::{integer_param, Call, Context};
 use super::message::{ApiError, Message};
 use super::request::Request;
 use crate::data_dir::UserTree;
+use crate::logging::shown;
 use crate::storage::log_file::LevelSplit;
 use crate::storage::result_set::{
     self, is_result_file, number_in_name, ReadError, ResultKind, ResultReader, NULL_VALUE,
@@ -67,6 +68,11 @@ pub(super) fn resolve(
     if Path::new(path).components().any(|c| matches!(c, std::path::Component::ParentDir)) {
         return Err(linkis_error(80026, format!("The path {uri} may not contain ../")));
     }
+    // No file has a NUL in its name; the system would refuse the path, and without this it
+    // would be answered as a path the caller may not see rather than one that cannot be.
+    if path.contains('\0') {
+        return Err(linkis_error(80025, format!("The path {} holds a NUL character", shown(&uri))));
+    }
     // Checked on the text first, so that nothing about paths outside the caller's tree (not
     // even whether they exist) can be learnt; then again on the real path, for symlinks.
     let users = context.layout.users();
@@ -80,6 +86,9 @@ pub(super) fn resolve(
                 Some(expired) => Err(expired),
                 None => Ok(None),
             }
+        }
+        Err(e) if e.raw_os_error() == Some(libc::ENAMETOOLONG) => {
+            return Err(linkis_error(80025, format!("The path {} is too long", shown(&uri))))
         }
         Err(_) => return Err(no_permission(caller, &uri)),
     };

@@ -10,7 +10,7 @@ use super::call::{integer_param, Call};
 use super::message::{ApiError, Message};
 use crate::clock;
 use crate::job::request::check_name;
-use crate::job::JobState;
+use crate::job::{task_id_of, JobState};
 use crate::storage::history::{JobRecord, ListFilter};
 
 const NOT_FOUND: &str =
@@ -26,12 +26,7 @@ fn may_see(caller: &Caller, record: &JobRecord) -> bool {
 /// `GET jobhistory/{taskID}/get`
 pub fn get(call: Call<'_>, id: &str) -> Result<Message, ApiError> {
     let Call { context, caller, method, .. } = call;
-    // Task ids are SQLite integers: one past i64::MAX names no job (and must not reach SQLite).
-    let task_id: u64 = id
-        .trim()
-        .parse()
-        .ok()
-        .filter(|n| *n <= i64::MAX as u64)
+    let task_id = task_id_of(id)
         .ok_or_else(|| ApiError::BadRequest(format!("{NOT_FOUND} (taskID {id:?} is not a job's number)")))?;
     let record = context
         .scheduler

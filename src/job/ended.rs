@@ -29,9 +29,9 @@ impl EndedViews {
     /// The cached view of the job with this taskID or execID.
     pub(super) fn get(&self, id: &str) -> Option<JobView> {
         let inner = lock(&self.inner);
-        let task_id = match id.parse::<TaskId>() {
-            Ok(task_id) => task_id,
-            Err(_) => *inner.by_exec_id.get(id)?,
+        let task_id = match super::task_id_of(id) {
+            Some(task_id) => task_id,
+            None => *inner.by_exec_id.get(id)?,
         };
         inner.by_task.get(&task_id).cloned()
     }

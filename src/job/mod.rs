@@ -34,6 +34,16 @@ use serde::Serialize;
 /// The numeric job id clients call `taskID`. It never repeats.
 pub type TaskId = u64;
 
+/// The task id `text` names, written as clients write one: ASCII digits only, within SQLite's
+/// integers. `u64::from_str` also takes a leading `+`, which would let `+1` (or `%2B1`) name
+/// job 1; such a text, like any other that is not a taskID, can only be an execID.
+pub fn task_id_of(text: &str) -> Option<TaskId> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse::<TaskId>().ok().filter(|n| *n <= i64::MAX as u64)
+}
+
 /// The eight Linkis job states, spelled exactly as clients parse them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum JobState {
@@ -150,5 +160,15 @@ mod tests {
         assert_eq!(JobState::parse("Success"), None);
         assert!(!JobState::Inited.is_terminal());
         assert!(JobState::Succeed.is_terminal());
+    }
+
+    #[test]
+    fn a_task_id_is_digits_only_within_sqlite_integers() {
+        assert_eq!(task_id_of("12"), Some(12));
+        assert_eq!(task_id_of("007"), Some(7));
+        assert_eq!(task_id_of("9223372036854775807"), Some(i64::MAX as u64));
+        for not_one in ["", "+1", "-1", " 1", "1 ", "1.0", "1e0", "0x1", "9223372036854775808", "١"] {
+            assert_eq!(task_id_of(not_one), None, "{not_one:?}");
+        }
     }
 }

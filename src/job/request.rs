@@ -6,11 +6,13 @@
 //! read as an execute body whatever the endpoint. Errors carry the Linkis error codes so clients
 //! that match on them keep working.
 //!
-//! Beside it: `limits.rs` (how much a body may carry, checked first), `variables.rs` and
+//! Beside it: `limits.rs` (how much a body may carry, checked first), `fields.rs` (each field's
+//! type and value, refused with a message naming it), `variables.rs` and
 //! `dates.rs` (`${…}` substitution with Linkis's date variables), `runtime.rs` (environment and
 //! working directory from `params.configuration.runtime`).
 
 mod dates;
+mod fields;
 mod limits;
 pub mod runtime;
 mod variables;
@@ -24,6 +26,7 @@ use crate::clock;
 use crate::config::RequestLimits;
 use crate::engine::Engine;
 use crate::storage::log_file::Level;
+use fields::{check_code, check_configuration, check_labels, optional_string, required_code, timeout_label};
 
 /// A job as the client asked for it, checked and with variables substituted.
 #[derive(Clone, Debug)]
@@ -96,14 +99,15 @@ fn parse_submit(body: &Map<String, Value>, context: &Context<'_>) -> Result<JobR
             ),
         )
     })?;
-    let engine = engine_for(&engine_type)?;
+    let engine = engine_for("engineType", &engine_type)?;
     let content = match body.get("executionContent") {
         Some(Value::Object(content)) => content,
         _ => return Err(JobError::invalid(20010, "executionContent must be an object with code and runType")),
     };
+    let code_type = optional_string(labels, "codeType", 20009)?;
     let run_type = match optional_string(content, "runType", 20009)? {
         Some(run_type) => run_type,
-        None => optional_string(labels, "codeType", 20009)?.ok_or_else(|| {
+        None => code_type.ok_or_else(|| {
             JobError::invalid(
                 20009,
                 format!(
@@ -138,16 +142,17 @@ fn parse_execute(body: &Map<String, Value>, context: &Context<'_>) -> Result<Job
     };
     let app_name = optional_string(body, "executeApplicationName", 20009)?;
     let run_type = optional_string(body, "runType", 20009)?;
-    let engine_type = match (label_engine_type, app_name, &run_type) {
-        (Some(engine_type), _, _) => engine_type,
-        (None, Some(name), _) if name.contains('-') => name,
+    // The engine type, and the field that named it (for a refusal to point at).
+    let (engine_type, named_by) = match (label_engine_type, app_name, &run_type) {
+        (Some(engine_type), _, _) => (engine_type, "engineType"),
+        (None, Some(name), _) if name.contains('-') => (name, "executeApplicationName"),
         (None, Some(name), _) => {
-            let engine = engine_for(&name)?;
-            format!("{}-{}", engine.name(), engine.default_version())
+            let engine = engine_for("executeApplicationName", &name)?;
+            (format!("{}-{}", engine.name(), engine.default_version()), "executeApplicationName")
         }
         (None, None, Some(run_type)) => {
             let engine = Engine::from_run_type(run_type).ok_or_else(|| unsupported_run_type(None, run_type))?;
-            format!("{}-{}", engine.name(), engine.default_version())
+            (format!("{}-{}", engine.name(), engine.default_version()), "runType")
         }
         (None, None, None) => {
             return Err(JobError::invalid(
@@ -159,7 +164,7 @@ fn parse_execute(body: &Map<String, Value>, context: &Context<'_>) -> Result<Job
             ))
         }
     };
-    let engine = engine_for(&engine_type)?;
+    let engine = engine_for(named_by, &engine_type)?;
     let run_type = run_type.unwrap_or_else(|| engine.run_types()[0].to_string());
     check_run_type(engine, &run_type)?;
     let code = required_code(body, "executionCode")?;
@@ -168,7 +173,7 @@ fn parse_execute(body: &Map<String, Value>, context: &Context<'_>) -> Result<Job
         None => {
             let creator =
                 optional_string(body, "requestApplicationName", 20009)?.unwrap_or_else(|| DEFAULT_CREATOR.to_string());
-            check_name("creator", &creator)?;
+            check_name("creator (requestApplicationName)", &creator)?;
             (None, creator)
         }
     };
@@ -213,18 +218,10 @@ fn finish(
     // Linkis honours executeUser only on submit; execute always runs as the caller.
     let execute_user =
         if body.contains_key("executionContent") { optional_string(body, "executeUser", 20009)? } else { None };
-    // Labels are stored and shown back; none may smuggle control characters into either.
     if let Some(labels) = labels {
-        for (key, value) in labels {
-            let text_has_control = |text: &str| text.chars().any(char::is_control);
-            if text_has_control(key) || value.as_str().is_some_and(text_has_control) {
-                return Err(JobError::invalid(
-                    20009,
-                    "Label params invalid: labels must not contain control characters",
-                ));
-            }
-        }
+        check_labels(labels)?;
     }
+    check_configuration(&params)?;
     let (running_timeout, queuing_timeout) = match labels {
         Some(labels) => (timeout_label(labels, "jobRunningTimeout")?, timeout_label(labels, "jobQueuingTimeout")?),
         None => (None, None),
@@ -232,6 +229,7 @@ fn finish(
     // Read here to refuse what is not allowed; the job reads it again from `params` as it starts.
     runtime::of(engine, &params)?;
     let substituted = variables::substitute(&code, given, context.now_ms, context.limits.max_code_bytes)?;
+    check_code("code, after its variables were substituted,", &substituted.code)?;
     Ok(JobRequest {
         code: substituted.code,
         engine,
@@ -248,11 +246,12 @@ fn finish(
     })
 }
 
-fn engine_for(engine_type: &str) -> Result<Engine, JobError> {
+/// The engine `engine_type` names; `what` is the field it came from, for the refusal.
+fn engine_for(what: &str, engine_type: &str) -> Result<Engine, JobError> {
     Engine::from_engine_type(engine_type).ok_or_else(|| {
         JobError::invalid(
             20009,
-            format!("Unsupported engineType {engine_type}: this server runs {}", Engine::supported_list()),
+            format!("Unsupported {what} {engine_type}: this server runs {}", Engine::supported_list()),
         )
     })
 }
@@ -273,35 +272,10 @@ fn unsupported_run_type(engine: Option<Engine>, run_type: &str) -> JobError {
     JobError::invalid(20009, format!("Unsupported runType {run_type}: {detail}"))
 }
 
-fn required_code(map: &Map<String, Value>, key: &str) -> Result<String, JobError> {
-    match map.get(key) {
-        Some(Value::String(code)) if !code.trim().is_empty() => Ok(code.clone()),
-        Some(Value::String(_)) | None | Some(Value::Null) => {
-            Err(JobError::invalid(20007, "The param executionCode cannot be empty (参数 executionCode 不能为空)"))
-        }
-        Some(_) => Err(JobError::invalid(20007, format!("The param {key} must be a string"))),
-    }
-}
-
-/// A string field, `None` when absent, null or blank; numbers are accepted as their text
-/// (clients send timeouts both ways). Other types are an error with `code`.
-fn optional_string(map: &Map<String, Value>, key: &str, code: u32) -> Result<Option<String>, JobError> {
-    match map.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-        Some(Value::String(s)) if s.chars().any(char::is_control) => {
-            Err(JobError::invalid(code, format!("{key} must not contain control characters")))
-        }
-        Some(Value::String(s)) => Ok(Some(s.trim().to_string())),
-        Some(Value::Number(n)) => Ok(Some(n.to_string())),
-        Some(_) => Err(JobError::invalid(code, format!("{key} must be a string"))),
-    }
-}
-
 fn split_user_creator(value: &str) -> Result<(Option<String>, String), JobError> {
     match value.split_once('-') {
         Some((user, creator)) if !user.is_empty() && !creator.is_empty() => {
-            check_name("creator", creator)?;
+            check_name("creator (labels.userCreator)", creator)?;
             Ok((Some(user.to_string()), creator.to_string()))
         }
         _ => Err(JobError::invalid(
@@ -319,25 +293,6 @@ pub fn check_name(what: &str, name: &str) -> Result<(), JobError> {
         Err(JobError::invalid(21304, format!("Invalid {what} : {name}")))
     }
 }
-
-fn timeout_label(labels: &Map<String, Value>, key: &str) -> Result<Option<Duration>, JobError> {
-    let Some(text) = optional_string(labels, key, 20009)? else {
-        return Ok(None);
-    };
-    match text.parse::<u64>() {
-        Ok(secs) if text.bytes().all(|b| b.is_ascii_digit()) && secs > 0 && secs <= MAX_TIMEOUT_SECS => {
-            Ok(Some(Duration::from_secs(secs)))
-        }
-        Ok(secs) if secs > MAX_TIMEOUT_SECS => Err(JobError::invalid(
-            20009,
-            format!("The task time tag {key} may be at most {MAX_TIMEOUT_SECS} seconds (a year)."),
-        )),
-        _ => Err(JobError::invalid(20009, "The task time tag is not set incorrectly, execution is not allowed.")),
-    }
-}
-
-/// The longest timeout label accepted: a year, far below anything that could overflow a clock.
-pub const MAX_TIMEOUT_SECS: u64 = 366 * 24 * 3600;
 
 #[cfg(test)]
 mod tests;

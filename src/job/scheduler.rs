@@ -214,10 +214,9 @@ impl Scheduler {
             return Some(view);
         }
         let history = &self.shared.ledger.history;
-        let record = match id.parse::<TaskId>() {
-            Ok(task_id) if task_id > i64::MAX as u64 => return None,
-            Ok(task_id) => history.get(task_id),
-            Err(_) => history.find_exec_id(id),
+        let record = match super::task_id_of(id) {
+            Some(task_id) => history.get(task_id),
+            None => history.find_exec_id(id),
         };
         match record {
             Ok(record) => {

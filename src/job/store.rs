@@ -253,7 +253,7 @@ impl JobStore {
 
     /// Finds a job by execID or by numeric taskID, the two forms clients put in paths.
     pub fn find(&self, id: &str) -> Option<Arc<JobEntry>> {
-        if let Ok(task_id) = id.parse::<TaskId>() {
+        if let Some(task_id) = super::task_id_of(id) {
             return self.get(task_id);
         }
         let task_id = *lock(&self.by_exec_id).get(id)?;

@@ -116,3 +116,30 @@ fn substitution_and_runtime_parameters_are_checked_with_the_request() {
     assert_eq!(code_of(super::parse(&body("echo ${v}"), &limits)), 20007);
     assert!(super::parse(&body("echo ${"), &limits).is_ok());
 }
+
+#[test]
+fn fields_of_the_wrong_type_are_refused_not_read_as_absent() {
+    let submit = |extra: Value| {
+        let mut body =
+            json!({"executionContent": {"code": "echo ${v}", "runType": "sh"}, "labels": {"engineType": "shell-1"}});
+        if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+            body.extend(extra.clone());
+        }
+        parse(&body).map(|req| req.code).map_err(|e| e.to_string())
+    };
+    assert_eq!(submit(json!({"params": {"variable": {"v": 1}}})), Ok("echo 1".to_string()));
+    for (extra, said) in [
+        (json!({"params": {"configuration": 5}}), "params.configuration must be an object"),
+        (json!({"params": {"configuration": {"runtime": []}}}), "params.configuration.runtime must be an object"),
+        (json!({"params": {"configuration": {"startup": "x"}}}), "params.configuration.startup must be an object"),
+        (json!({"params": {"variable": {"v": "a\u{0}b"}}}), "holds a NUL character"),
+        (json!({"executeUser": 5}), "executeUser must be a string, not a number"),
+    ] {
+        let refusal = submit(extra.clone()).expect_err(&extra.to_string());
+        assert!(refusal.contains(said), "{extra}: {refusal}");
+    }
+    let execute = parse(&json!({"executeApplicationName": "shell", "executionCode": "x", "requestApplicationName": 7}));
+    assert!(execute.expect_err("a number").to_string().contains("requestApplicationName must be a string"));
+    let execute = parse(&json!({"executeApplicationName": "flink", "executionCode": "x"}));
+    assert!(execute.expect_err("unknown").to_string().contains("Unsupported executeApplicationName flink"));
+}
