@@ -103,6 +103,13 @@ pub fn scan_buffered(buf: &[u8], scan: &mut Scan, limits: &Limits) -> Result<Sca
     Ok(Scanned::Ready(head, length))
 }
 
+impl Scan {
+    /// Whether the head has been parsed (what follows is its small body, still arriving).
+    pub fn has_head(&self) -> bool {
+        self.parsed.is_some()
+    }
+}
+
 /// A short error answer written by the transport itself (before the application is reached).
 pub fn transport_error(code: u16, message: &str) -> Response {
     let body = serde_json::json!({"method": null, "status": 1, "message": message, "data": {}});
