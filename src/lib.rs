@@ -43,6 +43,13 @@ pub use storage::history::{History, HistoryError, JobRecord, JobUpdate, ListFilt
 /// The table result-set writer on its own, for the benchmark that measures it.
 pub use storage::result_set::{Column, TableResultWriter, TableWriteError};
 
+/// The request parsers, each behind an entry point that takes arbitrary bytes and panics when
+/// they break a rule: for `cargo fuzz` (`fuzz/`) and the bounded run in `tests/fuzz.rs`.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::http::fuzz::{chunked_body, http_head, job_id, query, submit_body};
+}
+
 use accounts::Accounts;
 use data_dir::{DataDirLock, Layout};
 use http::{Context, HttpServer};

@@ -10,7 +10,7 @@ mod targets;
 
 use serde_json::Value;
 
-use crate::helper::{eventually, proc_status, Portico, MULTI_USER_CONFIG};
+use crate::helper::{eventually, proc_status, Portico, MULTI_USER_CONFIG, TEST_TOKEN};
 use expand::{Case, Expect, Fixtures};
 
 /// Threads the server may have above its count before the walk once the walk is over (the
@@ -50,6 +50,21 @@ fn every_endpoint_refuses_hostile_input_clearly() {
     });
     let logged = std::fs::read_to_string(log.path()).unwrap_or_default();
     assert!(!logged.contains("panicked"), "the server panicked during the walk:\n{logged}");
+}
+
+/// A head whose last line ends in LF and whose empty line is CRLF is whole (httparse reads it
+/// so); the transport's scanner looked only for CRLF CRLF and LF LF, so such a request waited
+/// for its 30 s deadline and was closed unanswered. Found by the `http_head` fuzz target.
+#[test]
+fn a_head_ending_in_lf_then_crlf_is_answered() {
+    let server = Portico::start_with_config(MULTI_USER_CONFIG, &[]);
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let request = format!(
+        "GET /api/rest_j/v1/user/userInfo HTTP/1.1\nToken-Code: {TEST_TOKEN}\nToken-User: alice\nConnection: close\n\r\n"
+    );
+    let answer = raw::exchange(&addr, request.as_bytes()).expect("an answer");
+    let body = answer.body.expect("a JSON body");
+    assert_eq!((answer.code, &body["data"]["userName"]), (200, &serde_json::json!("alice")), "{body}");
 }
 
 /// Two users' ended jobs and the URIs of Alice's files, for the walk to name.

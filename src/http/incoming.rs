@@ -22,31 +22,68 @@ pub struct Scan {
     continue_sent: bool,
 }
 
+/// What the bytes buffered so far amount to, when they are not a refusal.
+#[derive(Debug)]
+pub enum Scanned {
+    /// Not a whole request yet: wait for more. `send_continue` is set once, when the head is
+    /// complete, asks for `100 Continue`, and its small body has not all come.
+    Incomplete { send_continue: bool },
+    /// A whole request: its head, and the head's length in bytes (the small body, if any,
+    /// follows it in the buffer).
+    Ready(Head, usize),
+}
+
+/// Why a head is refused: the HTTP code and what the client is told.
+pub type Refusal = (u16, String);
+
 /// What the buffered input of `conn` amounts to: a request ready to hand over (`Some`), more
 /// to wait for (`None`), or an answer refusing it.
 pub fn parse_ready(conn: &mut Conn, scan: &mut Scan, limits: &Limits) -> Result<Option<Head>, Response> {
+    match scan_buffered(&conn.buf, scan, limits) {
+        Ok(Scanned::Incomplete { send_continue }) => {
+            if send_continue {
+                // Small enough to go out at once; if it does not, the client sends anyway after
+                // its own wait (curl: 1 s) or meets the head's deadline.
+                let _ = (&conn.stream).write(b"HTTP/1.1 100 Continue\r\n\r\n");
+            }
+            Ok(None)
+        }
+        Ok(Scanned::Ready(head, length)) => {
+            conn.buf.drain(..length);
+            Ok(Some(head))
+        }
+        Err((code, message)) => Err(transport_error(code, &message)),
+    }
+}
+
+/// The decision [`parse_ready`] makes, on the bytes alone (the fuzz targets call it with the
+/// bytes cut into arbitrary reads): `buf` is everything received so far, `scan` what earlier
+/// calls on a shorter `buf` found. Once a request is ready, `scan` is reset for the next one,
+/// and the caller removes the head from its buffer.
+pub fn scan_buffered(buf: &[u8], scan: &mut Scan, limits: &Limits) -> Result<Scanned, Refusal> {
     if scan.parsed.is_none() {
-        let leading = conn.buf.iter().take_while(|b| matches!(b, b'\r' | b'\n')).count();
+        let leading = buf.iter().take_while(|b| matches!(b, b'\r' | b'\n')).count();
         if leading > 2 * MAX_LEADING_EMPTY_LINES {
-            return Err(transport_error(400, "Malformed HTTP request: empty lines instead of a request"));
+            return Err((400, "Malformed HTTP request: empty lines instead of a request".into()));
         }
-        let from = scan.searched.saturating_sub(3).max(leading);
-        let window = &conn.buf[from.min(conn.buf.len())..];
-        let ended = window.windows(2).any(|w| w == b"\n\n") || window.windows(4).any(|w| w == b"\r\n\r\n");
-        scan.searched = conn.buf.len();
-        if !ended {
-            if conn.buf.len() >= limits.max_head_bytes {
-                return Err(transport_error(431, "The request head is too large"));
-            }
-            return Ok(None);
+        // The head ends at an empty line, and a line ends at LF with or without a CR before it
+        // (as httparse reads it): LF LF, or LF CR LF, which CRLF CRLF contains. Looking for CRLF
+        // CRLF and LF LF only left a head ending LF CR LF waiting for its deadline.
+        let from = scan.searched.saturating_sub(2).max(leading);
+        let window = &buf[from.min(buf.len())..];
+        let ended = window.windows(2).any(|w| w == b"\n\n") || window.windows(3).any(|w| w == b"\n\r\n");
+        scan.searched = buf.len();
+        if !ended && buf.len() < limits.max_head_bytes {
+            return Ok(Scanned::Incomplete { send_continue: false });
         }
-        let (head, length) = match wire::parse_head(&conn.buf, limits.max_head_bytes) {
+        // Ended, or as long as a head may be: httparse decides. A head past the limit that is
+        // already malformed within it is a 400, as it is when its end comes in the same read;
+        // refusing it 431 unread made the answer depend on how the bytes were cut.
+        let (head, length) = match wire::parse_head(buf, limits.max_head_bytes) {
             Ok(Some(parsed)) => parsed,
-            Ok(None) => return Ok(None),
-            Err(HeadError::TooLarge) => return Err(transport_error(431, "The request head is too large")),
-            Err(HeadError::Malformed(why)) => {
-                return Err(transport_error(400, &format!("Malformed HTTP request: {why}")))
-            }
+            Ok(None) => return Ok(Scanned::Incomplete { send_continue: false }),
+            Err(HeadError::TooLarge) => return Err((431, "The request head is too large".into())),
+            Err(HeadError::Malformed(why)) => return Err((400, format!("Malformed HTTP request: {why}"))),
         };
         // A small body is waited for here, so that it never holds a handler thread while it comes.
         let wanted = match wire::framing(&head) {
@@ -55,24 +92,85 @@ pub fn parse_ready(conn: &mut Conn, scan: &mut Scan, limits: &Limits) -> Result<
         };
         scan.parsed = Some((head, length, wanted));
     }
-    let Some((head, _, wanted)) = &scan.parsed else { return Ok(None) };
-    if conn.buf.len() < *wanted {
-        if head.expects_continue() && !scan.continue_sent {
-            scan.continue_sent = true;
-            // Small enough to go out at once; if it does not, the client sends anyway after
-            // its own wait (curl: 1 s) or meets the head's deadline.
-            let _ = (&conn.stream).write(b"HTTP/1.1 100 Continue\r\n\r\n");
-        }
-        return Ok(None);
+    let Some((head, _, wanted)) = &scan.parsed else { return Ok(Scanned::Incomplete { send_continue: false }) };
+    if buf.len() < *wanted {
+        let send_continue = head.expects_continue() && !scan.continue_sent;
+        scan.continue_sent |= send_continue;
+        return Ok(Scanned::Incomplete { send_continue });
     }
-    let Some((head, length, _)) = scan.parsed.take() else { return Ok(None) };
+    let Some((head, length, _)) = scan.parsed.take() else { return Ok(Scanned::Incomplete { send_continue: false }) };
     *scan = Scan::default();
-    conn.buf.drain(..length);
-    Ok(Some(head))
+    Ok(Scanned::Ready(head, length))
+}
+
+impl Scan {
+    /// Whether the head has been parsed (what follows is its small body, still arriving).
+    pub fn has_head(&self) -> bool {
+        self.parsed.is_some()
+    }
 }
 
 /// A short error answer written by the transport itself (before the application is reached).
 pub fn transport_error(code: u16, message: &str) -> Response {
     let body = serde_json::json!({"method": null, "status": 1, "message": message, "data": {}});
     Response::json(code, body.to_string().into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn limits() -> Limits {
+        Limits {
+            max_head_bytes: 1024,
+            prefetch_body_bytes: 16,
+            idle_timeout: Duration::from_secs(1),
+            io_timeout: Duration::from_secs(1),
+            max_connections: 1,
+            max_connections_per_address: 1,
+            max_buffered_bytes: 1 << 20,
+            handler_threads: 1,
+            linger_time: Duration::from_secs(1),
+            linger_bytes: 0,
+        }
+    }
+
+    /// Feeds `request` one byte at a time; the length of the buffer when it was ready.
+    fn ready_at(request: &[u8]) -> Option<usize> {
+        let mut scan = Scan::default();
+        (0..=request.len())
+            .find(|&n| matches!(scan_buffered(&request[..n], &mut scan, &limits()), Ok(Scanned::Ready(..))))
+    }
+
+    #[test]
+    fn a_head_is_ready_at_its_empty_line_however_its_lines_end() {
+        for head in [
+            "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+            "GET / HTTP/1.1\nHost: x\n\n",
+            "GET / HTTP/1.1\r\nHost: x\n\n",
+            // Found by the http_head fuzz target: LF then CRLF waited for the head's deadline.
+            "GET / HTTP/1.1\nHost: x\n\r\n",
+            "GET / HTTP/1.0\n\r\n",
+            "\r\n\nGET / HTTP/1.1\r\n\n",
+        ] {
+            assert_eq!(ready_at(head.as_bytes()), Some(head.len()), "{head:?}");
+        }
+        let with_body = b"POST / HTTP/1.1\nContent-Length: 3\n\r\nabc";
+        assert_eq!(ready_at(with_body), Some(with_body.len()), "a small body is waited for");
+    }
+
+    #[test]
+    fn a_head_that_never_ends_is_refused_at_the_limit() {
+        let endless = format!("GET / HTTP/1.1\r\n{}", "X: y\r\n".repeat(200));
+        let mut scan = Scan::default();
+        let refused = scan_buffered(endless.as_bytes(), &mut scan, &limits());
+        assert!(matches!(refused, Err((431, _))), "{refused:?}");
+        let malformed = format!("GET / HTTP/1.1\r\nNo colon here\r\n{}", "X: y\r\n".repeat(200));
+        let refused = scan_buffered(malformed.as_bytes(), &mut Scan::default(), &limits());
+        assert!(matches!(refused, Err((400, _))), "malformed within the limit: {refused:?}");
+        let blank = b"\r\n\r\n\r\n\r\n\r\n";
+        assert!(matches!(scan_buffered(blank, &mut Scan::default(), &limits()), Err((400, _))));
+    }
 }

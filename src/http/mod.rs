@@ -15,6 +15,7 @@ mod conn;
 mod download;
 mod entrance;
 mod filesystem;
+pub(crate) mod fuzz;
 mod incoming;
 mod jobhistory;
 mod json_depth;
