@@ -7,13 +7,12 @@
 //! `PORTICO_BENCH_HISTORY` (default 1000000) and `PORTICO_BENCH_FOREIGN` (default 2000) scale
 //! it down.
 
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{env_size, figure, millis, start, Api, Server};
+use common::{env_size, figure, fill_history, millis, start, Api, Server};
 
 const SAMPLED_SECONDS: u64 = 6;
 
@@ -29,40 +28,6 @@ fn settled_rss(server: &Server) -> u64 {
         }
         last = now;
     }
-}
-
-/// Bulk-loads `rows` finished jobs into the history at `data/history.db`, as a long-lived
-/// server's would be (10 users, one job in 7 failed), ended and with their files measured.
-fn fill_history(data: &Path, rows: u64) {
-    let mut conn = rusqlite::Connection::open(data.join("history.db")).expect("open history");
-    let tx = conn.transaction().expect("transaction");
-    {
-        let mut insert = tx
-            .prepare(
-                "INSERT INTO jobs (id, exec_id, short_id, instance, submit_user, execute_user, creator, engine, \
-                 engine_type, run_type, code, params, source, log_path, result_dir, work_dir, status, ended, progress, \
-                 created_ms, updated_ms, started_ms, ended_ms, exit_code, files_bytes) VALUES (?1, ?2, ?3, \
-                 '127.0.0.1:9001', ?4, ?4, 'IDE', 'shell', 'shell-1', 'shell', 'echo hello', '{}', '{}', \
-                 '/data/x.log', '/data/x', '/data/w', ?5, 1, 1.0, ?6, ?6, ?6, ?6, 0, 100)",
-            )
-            .expect("prepare");
-        for id in 1..=rows {
-            let user = format!("user{}", id % 10);
-            let status = if id % 7 == 0 { "Failed" } else { "Succeed" };
-            let created = 1_700_000_000_000 + id * 1000;
-            insert
-                .execute(rusqlite::params![
-                    id,
-                    format!("exec_{id}"),
-                    format!("IDE_{user}_shell_{id}"),
-                    user,
-                    status,
-                    created
-                ])
-                .expect("insert");
-        }
-    }
-    tx.commit().expect("commit");
 }
 
 /// The server's CPU time per second over `SAMPLED_SECONDS` while 2 `sleep` jobs run.
@@ -92,7 +57,7 @@ fn main() {
     figure("idle resident memory", &format!("{idle:.1} MiB"), "target 10 MiB", idle / 10.0, idle < 10.0);
 
     let (server, empty) = server.restart_after(2, |_| {});
-    let (server, full) = server.restart_after(2, |data| fill_history(data, history));
+    let (server, full) = server.restart_after(2, |data| fill_history(&data.join("history.db"), history));
     let rss = settled_rss(&server) as f64 / 1024.0;
     figure(
         &format!("start-up with {history} jobs in history (resident afterwards {rss:.1} MiB)"),

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{start, Api};
+use common::{fill_history, start, Api};
 use portico::{History, ListFilter};
 
 const TRIVIAL_JOBS: usize = 1000;
@@ -95,38 +95,7 @@ fn history_queries() -> Vec<(String, Duration)> {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("history.db");
     let history = History::open(&path, &["Succeed", "Failed", "Cancelled", "Timeout"]).expect("open history");
-    {
-        // Bulk-load straight through SQLite: a million acknowledged single inserts would
-        // measure the disk, not the queries.
-        let mut conn = rusqlite::Connection::open(&path).expect("open");
-        let tx = conn.transaction().expect("transaction");
-        {
-            let mut insert = tx
-                .prepare(
-                    "INSERT INTO jobs (id, exec_id, short_id, instance, submit_user, execute_user, creator, engine, \
-                     engine_type, run_type, code, params, source, log_path, result_dir, work_dir, status, progress, \
-                     created_ms, updated_ms) VALUES (?1, ?2, ?3, '127.0.0.1:9001', ?4, ?4, 'IDE', 'shell', 'shell-1', \
-                     'shell', 'echo hello', '{}', '{}', '/data/x.log', '/data/x', '/data/w', ?5, 1.0, ?6, ?6)",
-                )
-                .expect("prepare");
-            for id in 1..=HISTORY_ROWS {
-                let user = format!("user{}", id % 10);
-                let status = if id % 7 == 0 { "Failed" } else { "Succeed" };
-                let created = 1_700_000_000_000 + id * 1000;
-                insert
-                    .execute(rusqlite::params![
-                        id,
-                        format!("exec_{id}"),
-                        format!("IDE_{user}_shell_{id}"),
-                        user,
-                        status,
-                        created
-                    ])
-                    .expect("insert");
-            }
-        }
-        tx.commit().expect("commit");
-    }
+    fill_history(&path, HISTORY_ROWS);
     let base = ListFilter { end_ms: u64::MAX >> 1, page: 1, page_size: 20, ..ListFilter::default() };
     let cases = [
         ("own jobs, first page", ListFilter { user: Some("user3".into()), ..base.clone() }),

@@ -308,3 +308,38 @@ impl Api {
         }
     }
 }
+
+/// Bulk-loads `rows` finished jobs into the history database at `db`, straight through SQLite
+/// (a million acknowledged single inserts would measure the disk, not what is benchmarked), as a long-lived
+/// server's would be (10 users, one job in 7 failed), ended and with their files measured.
+pub fn fill_history(db: &std::path::Path, rows: u64) {
+    let mut conn = rusqlite::Connection::open(db).expect("open history");
+    let tx = conn.transaction().expect("transaction");
+    {
+        let mut insert = tx
+            .prepare(
+                "INSERT INTO jobs (id, exec_id, short_id, instance, submit_user, execute_user, creator, engine, \
+                 engine_type, run_type, code, params, source, log_path, result_dir, work_dir, status, ended, progress, \
+                 created_ms, updated_ms, started_ms, ended_ms, exit_code, files_bytes) VALUES (?1, ?2, ?3, \
+                 '127.0.0.1:9001', ?4, ?4, 'IDE', 'shell', 'shell-1', 'shell', 'echo hello', '{}', '{}', \
+                 '/data/x.log', '/data/x', '/data/w', ?5, 1, 1.0, ?6, ?6, ?6, ?6, 0, 100)",
+            )
+            .expect("prepare");
+        for id in 1..=rows {
+            let user = format!("user{}", id % 10);
+            let status = if id % 7 == 0 { "Failed" } else { "Succeed" };
+            let created = 1_700_000_000_000 + id * 1000;
+            insert
+                .execute(rusqlite::params![
+                    id,
+                    format!("exec_{id}"),
+                    format!("IDE_{user}_shell_{id}"),
+                    user,
+                    status,
+                    created
+                ])
+                .expect("insert");
+        }
+    }
+    tx.commit().expect("commit");
+}
