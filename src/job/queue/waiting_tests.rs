@@ -109,9 +109,35 @@ fn paused_jobs_are_skipped_and_not_counted_in_positions() {
     let second = job(2, "alice");
     waiting.insert(Arc::clone(&second), 0);
     held.live().paused = true;
+    waiting.set_held(&held, true);
     assert_eq!(waiting.position(&second), Some(0));
     assert_eq!(waiting.take_next(&LIMITS).map(|e| e.spec.task_id), Some(2));
     assert!(waiting.contains(&held));
+}
+
+#[test]
+fn positions_follow_pauses_resumes_and_jobs_queued_paused() {
+    let mut waiting = Waiting::default();
+    let first = job(1, "alice");
+    waiting.insert(Arc::clone(&first), 0);
+    let already_paused = job(2, "bob");
+    already_paused.live().paused = true;
+    waiting.insert(Arc::clone(&already_paused), 0);
+    let last = job(3, "carol");
+    waiting.insert(Arc::clone(&last), 0);
+    assert_eq!(waiting.position(&last), Some(1), "a job queued paused is not ahead of anyone");
+    first.live().paused = true;
+    waiting.set_held(&first, true);
+    assert_eq!(waiting.position(&last), Some(0));
+    assert_eq!(waiting.position(&first), Some(0));
+    already_paused.live().paused = false;
+    waiting.set_held(&already_paused, false);
+    assert_eq!(waiting.position(&last), Some(1));
+    // A held job taken out (killed in the queue) no longer counts as held either.
+    assert!(waiting.remove(&first).is_some());
+    assert_eq!(waiting.position(&last), Some(1));
+    assert_eq!(waiting.take_next(&LIMITS).map(|e| e.spec.task_id), Some(2));
+    assert_eq!(waiting.position(&last), Some(0));
 }
 
 #[test]

@@ -117,7 +117,7 @@ impl Scheduler {
     /// The intent is stored and the history told while the locks are held (none of it
     /// blocks), so a resume right behind a pause always sees it and everything stays in order.
     fn set_paused_entry(&self, entry: &Arc<JobEntry>, by: &str, pause: bool) -> PauseOutcome {
-        let queue = self.shared.queue.lock();
+        let mut queue = self.shared.queue.lock();
         let queued = queue.contains(entry);
         let mut live = entry.live();
         if live.state.is_terminal() {
@@ -139,6 +139,7 @@ impl Scheduler {
             live.resume();
         }
         live.pause_changed_by = Some(by.to_string());
+        queue.set_held(entry, pause);
         if !queued {
             entry.wake();
             return PauseOutcome::Signalled;
