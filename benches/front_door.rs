@@ -3,9 +3,9 @@
 //!
 //! * 10,000 idle connections from 40 loopback addresses, and 1,000 slowloris connections (a
 //!   byte every 5 s), while a normal client polls status: every poll must succeed, p99 < 100 ms;
-//! * resident memory with 256 concurrent 10 MiB unauthenticated bodies: within 64 MB of idle;
-//! * status polls per second with `Connection: close` (64 clients) and keep-alive (16), each as
-//!   a ratio to a bare rouille server on a pool of 16 measured in the same run: ≥ 0.8 and ≥ 1.0.
+//! * resident memory with 256 concurrent 10 MiB unauthenticated bodies: within 64 MB of idle.
+//!
+//! Status polls per second against bare servers are `cargo bench --bench polling`.
 //!
 //! Everything is on 127.0.0.x, every loop bounded in count and time.
 
@@ -24,9 +24,6 @@ const IDLE_ADDRESSES: u8 = 40;
 const SLOWLORIS: usize = 1_000;
 const FLOOD_BODIES: usize = 256;
 const FLOOD_BODY_BYTES: usize = 10 * 1024 * 1024;
-/// Each speed figure is the mean of this many alternating rounds of one second each.
-const ROUNDS: u32 = 3;
-const RATE_MILLIS: u64 = 1000;
 
 /// A connection from `source`, bound before connecting (std cannot), as another loopback client.
 fn connect_from(source: Ipv4Addr, addr: SocketAddr) -> std::io::Result<TcpStream> {
@@ -216,87 +213,6 @@ fn unauthenticated_floods(server: &Server) {
     );
 }
 
-/// Requests per second from `clients` threads for `RATE_MILLIS`, new connection per request
-/// when `close`, else one keep-alive connection each.
-fn rate(addr: SocketAddr, request: &[u8], clients: usize, close: bool) -> f64 {
-    let stop = Arc::new(AtomicBool::new(false));
-    let count = Arc::new(AtomicU64::new(0));
-    let threads: Vec<_> = (0..clients)
-        .map(|_| {
-            let (stop, count, request) = (Arc::clone(&stop), Arc::clone(&count), request.to_vec());
-            std::thread::spawn(move || {
-                let mut kept: Option<TcpStream> = None;
-                while !stop.load(Ordering::Relaxed) {
-                    let stream = match kept.take() {
-                        Some(stream) => Ok(stream),
-                        None => TcpStream::connect(addr),
-                    };
-                    let Ok(mut stream) = stream else { continue };
-                    let _ = stream.set_nodelay(true);
-                    if exchange(&mut stream, &request).is_ok_and(|code| code == 200) {
-                        count.fetch_add(1, Ordering::Relaxed);
-                        if !close {
-                            kept = Some(stream);
-                        }
-                    }
-                }
-            })
-        })
-        .collect();
-    let started = Instant::now();
-    std::thread::sleep(Duration::from_millis(RATE_MILLIS));
-    stop.store(true, Ordering::Relaxed);
-    for thread in threads {
-        let _ = thread.join();
-    }
-    count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
-}
-
-/// The ceiling: a bare rouille server answering a status-sized JSON body on a pool of 16.
-fn bare_rouille() -> SocketAddr {
-    let body = r#"{"method":"/api/entrance/1/status","status":0,"message":"OK","data":{"status":"Running","execID":"exec_id018014linkis-cg-entrance127.0.0.1:9001IDE_hadoop_shell_1","taskID":1,"paused":false,"pausedMillis":0}}"#;
-    let server = rouille::Server::new("127.0.0.1:0", move |_request| {
-        rouille::Response::from_data("application/json;charset=UTF-8", body)
-    })
-    .expect("rouille server")
-    .pool_size(16);
-    let addr = server.server_addr();
-    std::thread::spawn(move || server.run());
-    addr
-}
-
-fn speed(server: &Server, task: u64) {
-    let ceiling = bare_rouille();
-    let plain = b"GET /status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec();
-    let plain_kept = b"GET /status HTTP/1.1\r\nHost: x\r\n\r\n".to_vec();
-    // Rounds alternate between the two servers, so that whatever drifts during the run (the
-    // other load on the machine, sockets in TIME_WAIT left by the previous round) falls on
-    // both alike rather than on whichever is measured second.
-    let (ours, ours_kept_request) = (status_request(server, task, true), status_request(server, task, false));
-    let (mut rouille_close, mut ours_close, mut rouille_kept, mut ours_kept) = (0.0, 0.0, 0.0, 0.0);
-    for _ in 0..ROUNDS {
-        rouille_close += rate(ceiling, &plain, 64, true) / ROUNDS as f64;
-        ours_close += rate(server.addr, &ours, 64, true) / ROUNDS as f64;
-    }
-    for _ in 0..ROUNDS {
-        rouille_kept += rate(ceiling, &plain_kept, 16, false) / ROUNDS as f64;
-        ours_kept += rate(server.addr, &ours_kept_request, 16, false) / ROUNDS as f64;
-    }
-    let verdict = |ratio: f64, floor: f64| if ratio >= floor { "ok" } else { "UNDER" };
-    let close_ratio = ours_close / rouille_close;
-    let kept_ratio = ours_kept / rouille_kept;
-    println!(
-        "status polls, Connection: close, 64 clients: {ours_close:.0} req/s against {rouille_close:.0} for bare rouille \
-         (ratio {close_ratio:.2}, floor 0.80) [{}]",
-        verdict(close_ratio, 0.8)
-    );
-    println!(
-        "status polls, keep-alive, 16 clients: {ours_kept:.0} req/s against {rouille_kept:.0} for bare rouille \
-         (ratio {kept_ratio:.2}, floor 1.00) [{}]",
-        verdict(kept_ratio, 1.0)
-    );
-}
-
 fn main() {
     let limit = common::raise_fd_limit();
     if limit < (IDLE_CONNECTIONS + SLOWLORIS) as u64 * 2 + 512 {
@@ -309,7 +225,6 @@ fn main() {
     // The first-start credentials are needed: the config names no users, so the server makes them.
     let server = start_with(2, &["--config", config_arg]);
     let task = submit_one(&server);
-    speed(&server, task);
     idle_connections(&server, task);
     slowloris(&server, task);
     drop(server);

@@ -50,6 +50,13 @@ pub mod fuzzing {
     pub use crate::http::fuzz::{chunked_body, http_head, job_id, query, submit_body};
 }
 
+/// The transport with a fixed answer and no application behind it: the status-polling
+/// benchmark's ceiling (`benches/polling.rs`).
+#[doc(hidden)]
+pub mod benching {
+    pub use crate::http::HttpServer;
+}
+
 use accounts::Accounts;
 use data_dir::{DataDirLock, Layout};
 use http::{Context, HttpServer};

@@ -28,12 +28,23 @@ impl Server {
     }
 
     /// Stops this server, lets `prepare` change its data directory, and starts a new one there.
-    pub fn restart_after(mut self, workers: usize, prepare: impl FnOnce(&std::path::Path)) -> (Server, Duration) {
+    pub fn restart_after(self, workers: usize, prepare: impl FnOnce(&std::path::Path)) -> (Server, Duration) {
+        self.restart_after_with(workers, &[], prepare)
+    }
+
+    /// As [`Server::restart_after`], with more command-line arguments.
+    #[allow(dead_code)]
+    pub fn restart_after_with(
+        mut self,
+        workers: usize,
+        extra: &[&str],
+        prepare: impl FnOnce(&std::path::Path),
+    ) -> (Server, Duration) {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let data = self.data.take().expect("data dir");
         prepare(data.path());
-        start_in(data, workers, &[])
+        start_in(data, workers, extra)
     }
 
     /// CPU time the server has used so far (user + system), from `/proc/<pid>/stat`.

@@ -61,26 +61,36 @@ pub fn bind(addr: &str) -> io::Result<TcpListener> {
 impl HttpServer {
     /// Starts serving on `listener`, answering with `context`.
     pub fn start(listener: TcpListener, context: Context) -> io::Result<HttpServer> {
-        let addr = listener.local_addr()?;
-        let config = &context.config;
-        let limits = transport::Limits {
-            max_head_bytes: 64 * 1024,
-            prefetch_body_bytes: 8 * 1024,
-            idle_timeout: config.idle_timeout,
-            io_timeout: Duration::from_secs(30),
-            max_connections: config.max_connections,
-            max_connections_per_address: config.max_connections_per_address,
-            max_buffered_bytes: 32 * 1024 * 1024,
-            handler_threads: config.http_threads,
-            linger_time: Duration::from_secs(2),
-            linger_bytes: (config.max_body_bytes as u64).saturating_mul(2),
-        };
-        let stopping = Arc::new(AtomicBool::new(false));
-        let poll = mio::Poll::new()?;
-        let waker = Arc::new(mio::Waker::new(poll.registry(), mio::Token(1))?);
+        let limits = transport_limits(&context.config);
         let context = Arc::new(context);
         let handler: Arc<transport::Handler> =
             Arc::new(move |head: Head, peer: SocketAddr, body: &mut conn::Body<'_>| serve(&context, head, peer, body));
+        HttpServer::run(listener, limits, handler)
+    }
+
+    /// The same transport answering every request with `body` as JSON, and nothing else: the
+    /// ceiling the status-polling benchmark measures the whole server against, so that the
+    /// figure says what routing, authentication and the job lookup cost on top of the transport.
+    pub fn fixed_answer(listener: TcpListener, handler_threads: usize, body: Vec<u8>) -> io::Result<HttpServer> {
+        let config = crate::Config { http_threads: handler_threads, ..crate::Config::default() };
+        let handler: Arc<transport::Handler> =
+            Arc::new(move |_: Head, _: SocketAddr, request_body: &mut conn::Body<'_>| {
+                // Read, as every route does: a connection whose body was left unread is closed.
+                let _ = request_body.read(8 * 1024);
+                Response::json(200, body.clone())
+            });
+        HttpServer::run(listener, transport_limits(&config), handler)
+    }
+
+    fn run(
+        listener: TcpListener,
+        limits: transport::Limits,
+        handler: Arc<transport::Handler>,
+    ) -> io::Result<HttpServer> {
+        let addr = listener.local_addr()?;
+        let stopping = Arc::new(AtomicBool::new(false));
+        let poll = mio::Poll::new()?;
+        let waker = Arc::new(mio::Waker::new(poll.registry(), mio::Token(1))?);
         let poller = {
             let (stopping, waker) = (Arc::clone(&stopping), Arc::clone(&waker));
             std::thread::Builder::new()
@@ -127,6 +137,22 @@ impl HttpServer {
 impl Drop for HttpServer {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// The transport's bounds from the settings.
+fn transport_limits(config: &crate::Config) -> transport::Limits {
+    transport::Limits {
+        max_head_bytes: 64 * 1024,
+        prefetch_body_bytes: 8 * 1024,
+        idle_timeout: config.idle_timeout,
+        io_timeout: Duration::from_secs(30),
+        max_connections: config.max_connections,
+        max_connections_per_address: config.max_connections_per_address,
+        max_buffered_bytes: 32 * 1024 * 1024,
+        handler_threads: config.http_threads,
+        linger_time: Duration::from_secs(2),
+        linger_bytes: (config.max_body_bytes as u64).saturating_mul(2),
     }
 }
 
