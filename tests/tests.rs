@@ -6,6 +6,7 @@ mod helper;
 mod auth;
 mod bad_input;
 mod control;
+mod deploy;
 mod entrance;
 mod filesystem;
 mod front_door;
