@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use crossbeam_channel::Sender;
 
 use super::limits::Confinement;
-use super::pipes::{Line, Stream};
+use super::pipes::{Lines, Stream};
 use super::request::runtime;
 use super::store::JobEntry;
 use crate::config::Config;
@@ -19,7 +19,7 @@ use crate::storage::history::History;
 
 /// What the pipe readers and the reaper tell a job's worker.
 pub(super) enum Event {
-    Line(Stream, Line),
+    Lines(Stream, Lines),
     Closed,
     Exited(ExitInfo),
 }

@@ -6,7 +6,10 @@
 //! printed without newlines hold up to a GiB of the server's memory while its worker caught up.
 //! A reader takes bytes from the budget before it copies them out of the pipe, and they go back
 //! when the worker has handled the line, so a job that prints faster than its worker writes
-//! waits on its pipe, in the kernel. Nothing here knows what a line means.
+//! waits on its pipe, in the kernel. Lines go over in batches (every whole line a read brought,
+//! one event, one charge): one event per line cost a channel hand-over and a wake-up each, which
+//! was most of the server's CPU while a job printed 100-byte lines. Nothing here knows what a
+//! line means.
 
 use std::io::{self, BufRead, BufReader, Read};
 use std::sync::{Arc, Condvar, Mutex};
@@ -36,10 +39,30 @@ pub enum Stream {
     Stderr,
 }
 
-/// A line of output (without its newline), holding its share of the budget until dropped.
-pub struct Line {
-    pub bytes: Vec<u8>,
+/// Whole lines of output, in the order they were read, holding their share of the budget until
+/// dropped.
+pub struct Lines {
+    bytes: Vec<u8>,
+    /// Where each line ends in `bytes` (its newline included, when it had one).
+    ends: Vec<usize>,
     _charge: Charge,
+}
+
+impl Lines {
+    /// Each line without its newline (and carriage return).
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts.zip(self.ends.iter().copied()).map(|(start, end)| {
+            let mut line = &self.bytes[start..end];
+            if let Some(rest) = line.strip_suffix(b"\n") {
+                line = rest;
+            }
+            if let Some(rest) = line.strip_suffix(b"\r") {
+                line = rest;
+            }
+            line
+        })
+    }
 }
 
 /// Bytes taken from a job's budget, given back when dropped: however a line ends up (handled,
@@ -127,11 +150,11 @@ pub fn spawn_reader<R: Read + Send + 'static>(stream: R, which: Stream, budget: 
 fn read_lines<R: Read>(stream: R, which: Stream, budget: &Arc<Budget>, events: &Sender<Event>) {
     // Small enough that the reader's own buffer is a small part of what the job may cost.
     let mut reader = BufReader::with_capacity(64 * 1024, stream);
-    let mut line = Vec::new();
-    let mut charged = 0usize;
-    let send = |line: Vec<u8>, charged: usize| {
-        let line = Line { bytes: line, _charge: Charge { budget: Arc::clone(budget), bytes: charged } };
-        events.send(Event::Line(which, line)).is_ok()
+    // What was read and not sent yet: whole lines (ending at `ends`), then the line being read.
+    let (mut bytes, mut ends, mut charged) = (Vec::new(), Vec::new(), 0usize);
+    let send = |bytes: Vec<u8>, ends: Vec<usize>, charged: usize| {
+        let lines = Lines { bytes, ends, _charge: Charge { budget: Arc::clone(budget), bytes: charged } };
+        events.send(Event::Lines(which, lines)).is_ok()
     };
     loop {
         let chunk = match reader.fill_buf() {
@@ -140,31 +163,36 @@ fn read_lines<R: Read>(stream: R, which: Stream, budget: &Arc<Budget>, events: &
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(_) => break,
         };
-        let (taken, complete) = match chunk.iter().position(|b| *b == b'\n') {
-            Some(i) => (i + 1, true),
-            None => (chunk.len(), false),
-        };
-        let take = taken.min(MAX_LINE_BYTES - line.len());
+        // Never more than finishes the line being read at its longest: a reader waiting for
+        // room then holds at most one unfinished line, and two readers fit in the budget.
+        let line_start = ends.last().copied().unwrap_or(0);
+        let take = chunk.len().min(MAX_LINE_BYTES - (bytes.len() - line_start));
         if !budget.take(take) {
             return;
         }
         charged += take;
-        line.extend_from_slice(&chunk[..take]);
+        let from = bytes.len();
+        bytes.extend_from_slice(&chunk[..take]);
         reader.consume(take);
-        if (complete && take == taken) || line.len() >= MAX_LINE_BYTES {
-            if line.last() == Some(&b'\n') {
-                line.pop();
-            }
-            if line.last() == Some(&b'\r') {
-                line.pop();
-            }
-            if !send(std::mem::take(&mut line), std::mem::take(&mut charged)) {
-                return;
-            }
+        ends.extend(memchr::memchr_iter(b'\n', &bytes[from..]).map(|i| from + i + 1));
+        if bytes.len() - ends.last().copied().unwrap_or(0) >= MAX_LINE_BYTES {
+            ends.push(bytes.len());
         }
+        let Some(&whole) = ends.last() else { continue };
+        // The unfinished line stays (a copy of at most one line; usually nothing or a few
+        // bytes), with its share of the charge; the whole lines go.
+        let unfinished = bytes.split_off(whole);
+        let unfinished_charge = charged - whole;
+        if !send(std::mem::replace(&mut bytes, unfinished), std::mem::take(&mut ends), whole) {
+            return;
+        }
+        charged = unfinished_charge;
     }
-    if !line.is_empty() && !send(line, charged) {
-        return;
+    if !bytes.is_empty() {
+        let end = bytes.len();
+        if !send(bytes, vec![end], charged) {
+            return;
+        }
     }
     let _ = events.send(Event::Closed);
 }
@@ -172,6 +200,49 @@ fn read_lines<R: Read>(stream: R, which: Stream, budget: &Arc<Budget>, events: &
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every line the reader hands over for `input`, read in pieces of `piece` bytes.
+    fn lines_of(input: &[u8], piece: usize) -> Vec<Vec<u8>> {
+        struct Pieces<'a>(&'a [u8], usize);
+        impl Read for Pieces<'_> {
+            fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+                let n = self.0.len().min(self.1).min(out.len());
+                out[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let (tx, rx) = crossbeam_channel::unbounded();
+        read_lines(Pieces(input, piece), Stream::Stdout, &Budget::new(), &tx);
+        let mut lines = Vec::new();
+        while let Ok(event) = rx.try_recv() {
+            match event {
+                Event::Lines(_, batch) => lines.extend(batch.iter().map(<[u8]>::to_vec)),
+                Event::Closed => return lines,
+                Event::Exited(_) => unreachable!(),
+            }
+        }
+        panic!("no Closed event");
+    }
+
+    #[test]
+    fn lines_come_out_whole_however_the_reads_cut_them() {
+        let input = b"one\ntwo\r\n\nthree without an end";
+        let expected: Vec<Vec<u8>> =
+            vec![b"one".to_vec(), b"two".to_vec(), Vec::new(), b"three without an end".to_vec()];
+        for piece in [1, 2, 3, 5, 7, 64, 1 << 20] {
+            assert_eq!(lines_of(input, piece), expected, "reads of {piece} bytes");
+        }
+    }
+
+    #[test]
+    fn a_line_longer_than_the_limit_is_cut_and_the_next_starts_clean() {
+        let mut input = vec![b'x'; MAX_LINE_BYTES + 10];
+        input.extend_from_slice(b"\nnext\n");
+        let lines = lines_of(&input, 64 * 1024);
+        assert_eq!(lines.iter().map(Vec::len).collect::<Vec<_>>(), vec![MAX_LINE_BYTES, 10, 4]);
+        assert_eq!(lines[2], b"next");
+    }
 
     /// A stream of `total` bytes without a newline: the reader never holds more than the
     /// budget, and goes on as lines are handled.
@@ -185,9 +256,11 @@ mod tests {
         loop {
             assert!(budget.held() <= BUDGET_BYTES, "held {}", budget.held());
             match rx.recv().unwrap() {
-                Event::Line(_, line) => {
-                    assert_eq!(line.bytes.len(), MAX_LINE_BYTES);
-                    seen += line.bytes.len();
+                Event::Lines(_, lines) => {
+                    for line in lines.iter() {
+                        assert_eq!(line.len(), MAX_LINE_BYTES);
+                        seen += line.len();
+                    }
                 }
                 Event::Closed => break,
                 Event::Exited(_) => unreachable!(),
@@ -204,11 +277,12 @@ mod tests {
         spawn_reader(io::repeat(b'x'), Stream::Stderr, Arc::clone(&budget), tx);
         // Two full lines fill the budget; the reader then waits for room.
         let lines: Vec<Event> = (0..2).map(|_| rx.recv().unwrap()).collect();
+        assert!(lines.iter().all(|event| matches!(event, Event::Lines(_, lines) if lines.iter().count() == 1)));
         budget.close();
         drop(lines);
         // The reader ends: its side of the channel is dropped.
         while let Ok(event) = rx.recv() {
-            assert!(matches!(event, Event::Line(..)), "no Closed: the stream did not end");
+            assert!(matches!(event, Event::Lines(..)), "no Closed: the stream did not end");
         }
     }
 }

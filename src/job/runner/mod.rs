@@ -278,7 +278,11 @@ impl<'a> Run<'a> {
 
     fn on_event(&mut self, event: Event) {
         match event {
-            Event::Line(stream, line) => self.on_line(stream, &line.bytes),
+            Event::Lines(stream, lines) => {
+                for line in lines.iter() {
+                    self.on_line(stream, line);
+                }
+            }
             Event::Closed => self.open_streams = self.open_streams.saturating_sub(1),
             Event::Exited(info) => {
                 self.exited = Some(info);
