@@ -34,6 +34,9 @@ pub struct Config {
     pub http_threads: usize,
     /// Large answers (log pages, result pages, whole logs) built at once.
     pub max_large_answers: usize,
+    /// Clients following a job's log live at once; each holds an open file and a socket (no
+    /// thread), so the bound is on descriptors and on the poller's sweep.
+    pub max_log_followers: usize,
     /// Peers whose `X-Forwarded-For` / `Forwarded` header names the real client.
     pub trusted_proxies: Vec<IpAddr>,
     /// One log line per request.
@@ -89,6 +92,7 @@ impl Default for Config {
             max_connections_per_address: 256,
             http_threads: default_http_threads(),
             max_large_answers: 4,
+            max_log_followers: 64,
             trusted_proxies: Vec::new(),
             access_log: true,
             log_level: log::LevelFilter::Info,
@@ -245,6 +249,10 @@ impl Config {
                 self.shutdown_grace = seconds(value, 86_400.0)
                     .ok_or_else(|| invalid("shutdown-grace", "expected seconds from 0 to 86400"))?
             }
+            "max-log-followers" => {
+                self.max_log_followers = positive(value)
+                    .ok_or_else(|| invalid("max-log-followers", "expected a whole number from 1 to 4096"))?
+            }
             "log-level" => {
                 self.log_level = value
                     .parse()
@@ -257,7 +265,7 @@ impl Config {
 }
 
 /// Settings that flags and `PORTICO_*` variables can both set (the config path is handled apart).
-const SETTINGS: [(&str, &str); 7] = [
+const SETTINGS: [(&str, &str); 8] = [
     ("bind", "PORTICO_BIND"),
     ("data-dir", "PORTICO_DATA_DIR"),
     ("workers", "PORTICO_WORKERS"),
@@ -265,6 +273,7 @@ const SETTINGS: [(&str, &str); 7] = [
     ("kill-grace", "PORTICO_KILL_GRACE"),
     ("shutdown-grace", "PORTICO_SHUTDOWN_GRACE"),
     ("log-level", "PORTICO_LOG_LEVEL"),
+    ("max-log-followers", "PORTICO_MAX_LOG_FOLLOWERS"),
 ];
 
 /// A number of seconds from 0 to `max` (fractions allowed).

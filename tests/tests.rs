@@ -11,6 +11,7 @@ mod filesystem;
 mod front_door;
 mod history;
 mod hostile;
+mod log_follow;
 mod logs;
 mod openapi;
 mod queue;

@@ -50,6 +50,7 @@ struct ServerSection {
     max_connections_per_address: Option<usize>,
     http_threads: Option<usize>,
     max_large_answers: Option<usize>,
+    max_log_followers: Option<usize>,
     trusted_proxies: Option<Vec<String>>,
     access_log: Option<bool>,
     log_level: Option<String>,
@@ -111,6 +112,9 @@ impl Config {
         }
         if let Some(n) = at_least("max_large_answers", server.max_large_answers.map(|n| n as u64), 1)? {
             self.max_large_answers = n as usize;
+        }
+        if let Some(n) = server.max_log_followers {
+            self.apply("max-log-followers", &n.to_string(), &source)?;
         }
         if let Some(proxies) = server.trusted_proxies {
             self.trusted_proxies = proxies

@@ -141,6 +141,7 @@ impl Route {
             Route::ResultsetToExcel => download::resultset(call),
             Route::ResultsetsToExcel => download::resultsets(call),
             Route::BackupDownload => admin::download(call),
+            Route::Log(job) => entrance::log_or_follow(call, job),
             _ => self.envelope(call).map(Answer::from),
         }
     }

@@ -190,6 +190,20 @@ impl Scheduler {
         }
     }
 
+    /// Whether job `task_id`'s log is finished, asked without touching the store: the probe
+    /// holds the job weakly and reads its state (one short lock of its live state). The end is
+    /// published after the closing lines are flushed, so "finished" means all lines are on
+    /// disk. A job no longer in memory has ended.
+    pub fn log_finished(&self, task_id: TaskId) -> crate::storage::log_follow::Finished {
+        match self.shared.ledger.store.get(task_id) {
+            Some(entry) => {
+                let entry = Arc::downgrade(&entry);
+                Box::new(move || entry.upgrade().is_none_or(|e| e.live().state.is_terminal()))
+            }
+            None => Box::new(|| true),
+        }
+    }
+
     fn view_of(&self, entry: &Arc<JobEntry>) -> JobView {
         JobView::of_entry(entry, self.shared.queue.position(entry))
     }
