@@ -75,6 +75,8 @@ pub struct Config {
     pub tokens: Vec<TokenEntry>,
     /// What is kept of ended jobs, and for how long (`[retention]`).
     pub retention: RetentionSettings,
+    /// Who may scrape `/metrics` (`[metrics]`).
+    pub metrics: MetricsSettings,
     /// Where `history.db` backups are written (`[backup] dir`); `None`: `<data-dir>/backups`.
     pub backup_dir: Option<PathBuf>,
 }
@@ -112,6 +114,7 @@ impl Default for Config {
             tokens: Vec::new(),
             retention: RetentionSettings::default(),
             backup_dir: None,
+            metrics: MetricsSettings::default(),
         }
     }
 }
@@ -187,6 +190,7 @@ impl std::error::Error for ConfigError {}
 pub use engines::SqliteSettings;
 use flags::Flags;
 pub use limits::JobLimits;
+pub use metrics::MetricsSettings;
 pub use queue::QueueSettings;
 pub use requests::RequestLimits;
 pub use retention::RetentionSettings;
@@ -289,6 +293,7 @@ mod engines;
 mod file;
 mod flags;
 mod limits;
+mod metrics;
 mod queue;
 mod requests;
 mod retention;

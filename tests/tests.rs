@@ -13,6 +13,7 @@ mod history;
 mod hostile;
 mod log_follow;
 mod logs;
+mod metrics;
 mod openapi;
 mod queue;
 mod readme;

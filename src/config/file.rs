@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::engines::EngineSection;
 use super::limits::LimitsSection;
+use super::metrics::MetricsSection;
 use super::retention::{BackupSection, RetentionSection};
 use super::{queue, requests, Config, ConfigError, TokenEntry, UserEntry};
 
@@ -33,6 +34,8 @@ struct FileConfig {
     retention: RetentionSection,
     #[serde(default)]
     backup: BackupSection,
+    #[serde(default)]
+    metrics: MetricsSection,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -144,6 +147,7 @@ impl Config {
         self.queue.apply(file.queue, &file_error)?;
         self.requests.apply(file.requests, &file_error)?;
         self.limits.apply(file.limits, &file_error)?;
+        self.metrics.apply(file.metrics, &file_error)?;
         self.apply_retention(file.retention, file.backup, &source)?;
         self.users = file.users;
         self.tokens = file.tokens;

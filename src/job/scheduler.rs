@@ -103,6 +103,7 @@ impl Scheduler {
             ended: EndedViews::default(),
         });
         super::limits::start(&shared.config.limits, shared.ledger.history.instance_id());
+        super::tally::announce();
         recovery::recover(&shared.ledger, &shared.queue)?;
         Workers::start(&shared, workers);
         let timer = Arc::clone(&shared);
@@ -138,6 +139,7 @@ impl Scheduler {
             shared.ledger.store.remove(task_id);
             return Err(JobError::storage("record the job in the history", e));
         }
+        super::tally::tally(&entry.spec, &mut entry.live());
         log::info!("job {task_id} accepted: {} for {}", entry.spec.engine_type, entry.spec.execute_user);
         place.push(Arc::clone(&entry));
         // A pause that came while the row was being committed (the job was in no queue yet)

@@ -15,9 +15,27 @@ use super::super::request::Request;
 use super::super::response::Response;
 use super::{find_job, LOG_MISSING};
 use crate::storage::log_follow::LogFollow;
+use crate::sync::Permit;
 
 /// How long a refused follower is told to wait before it tries again.
 const RETRY_AFTER_SECS: u64 = 5;
+
+/// A follower's place: the permit, and its count in the `log_followers` metric, both given
+/// back when the answer is dropped (written out, or its connection closed).
+struct Following(#[allow(dead_code)] Permit);
+
+impl Following {
+    fn start(permit: Permit) -> Following {
+        crate::metrics::get().log_followers.inc();
+        Following(permit)
+    }
+}
+
+impl Drop for Following {
+    fn drop(&mut self) {
+        crate::metrics::get().log_followers.dec();
+    }
+}
 
 /// Whether the request asks to follow: `follow=true`; absent, empty or `false` is the paged log.
 pub fn wants_follow(request: &Request) -> Result<bool, ApiError> {
@@ -47,6 +65,7 @@ pub fn follow(call: Call<'_>, id: &str) -> Result<Answer, ApiError> {
         what: "Every live log follower is in use (the server's max_log_followers setting)",
         retry_after_secs: RETRY_AFTER_SECS,
     })?;
+    let permit = Following::start(permit);
     let finished = context.scheduler.log_finished(job.task_id);
     let source = LogFollow::open(&job.log_path, from, finished).map_err(|e| {
         if let Some(expired) = super::super::filesystem::expired_job(context, job.task_id) {

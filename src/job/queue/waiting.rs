@@ -117,6 +117,12 @@ impl Waiting {
         self.next_seq += 1;
         self.places.insert(entry.spec.task_id, place);
         self.order.insert(place, entry);
+        self.publish_depth();
+    }
+
+    /// The queue depth metric, set under the queue lock wherever the queue changes.
+    fn publish_depth(&self) {
+        crate::metrics::get().queue_depth.set(self.order.len() as i64);
     }
 
     pub(in crate::job) fn contains(&self, entry: &JobEntry) -> bool {
@@ -134,6 +140,7 @@ impl Waiting {
         let removed = self.order.remove(&place)?;
         self.left_queue(&removed.spec.execute_user);
         self.forget_if_idle(&removed.spec.execute_user);
+        self.publish_depth();
         Some(removed)
     }
 
@@ -165,7 +172,9 @@ impl Waiting {
         self.left_queue(&entry.spec.execute_user);
         if let Some(share) = self.shares.get_mut(&entry.spec.execute_user) {
             share.running += 1;
+            crate::metrics::get().set_running(&entry.spec.execute_user, share.running);
         }
+        self.publish_depth();
         Some(entry)
     }
 
@@ -173,6 +182,7 @@ impl Waiting {
     pub(super) fn finished(&mut self, user: &str) {
         if let Some(share) = self.shares.get_mut(user) {
             share.running = share.running.saturating_sub(1);
+            crate::metrics::get().set_running(user, share.running);
         }
         self.forget_if_idle(user);
     }
@@ -189,6 +199,7 @@ impl Waiting {
                 taken.push(entry);
             }
         }
+        self.publish_depth();
         taken
     }
 
