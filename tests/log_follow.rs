@@ -14,6 +14,17 @@ fn ticking_job(stop: &Path) -> String {
     format!("i=0; while [ ! -e '{}' ]; do i=$((i+1)); echo \"tick $i\" >&2; sleep 0.1; done", stop.display())
 }
 
+/// The `portico_log_followers` gauge, read from `/metrics` (loopback may scrape).
+fn followers_gauge(server: &Portico) -> u64 {
+    let addr = server.base.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: portico\r\nConnection: close\r\n\r\n").unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    let line = text.lines().find(|l| l.starts_with("portico_log_followers ")).expect("the followers gauge");
+    line["portico_log_followers ".len()..].parse().unwrap()
+}
+
 /// One follower's connection, read as the client of a chunked answer.
 struct Follower {
     reader: BufReader<TcpStream>,
@@ -164,9 +175,11 @@ fn followers_are_bounded_and_one_that_hangs_up_frees_its_place() {
     let body = third.envelope();
     assert_eq!(body["status"], 1);
     assert!(body["message"].as_str().unwrap().contains("max_log_followers"), "{body}");
+    assert_eq!(followers_gauge(&server), 2, "the refused one is not counted");
 
     // The first follower hangs up mid-stream: its place comes back.
     drop(first);
+    eventually("the hang-up to be noticed", || (followers_gauge(&server) == 1).then_some(()));
     let mut admitted = eventually("a follower to be admitted after one hung up", || {
         let follower = Follower::open(&server, "alice", &exec_id, "");
         (follower.status == 200).then_some(follower)
@@ -175,6 +188,7 @@ fn followers_are_bounded_and_one_that_hangs_up_frees_its_place() {
     let (a, b) = (admitted.rest(), second.rest());
     assert!(a.last().unwrap().contains("Congratulations"), "{a:?}");
     assert_eq!(a.len(), b.len() + 1, "both end with the whole log");
+    eventually("the ended streams to give their places back", || (followers_gauge(&server) == 0).then_some(()));
 }
 
 #[test]
