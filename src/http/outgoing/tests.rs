@@ -168,3 +168,44 @@ fn a_head_answer_keeps_the_heads_word_about_the_connection() {
     assert!(Outgoing::new(stream(), keep, false, false, Duration::from_secs(1)).ends_with_connection());
     assert!(!Outgoing::new(stream(), keep, true, true, Duration::from_secs(1)).ends_with_connection());
 }
+
+/// Yields what `available` allows (shared with the test), then "nothing yet".
+struct Grows(std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+impl Read for Grows {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        use std::sync::atomic::Ordering;
+        let left = self.0.load(Ordering::SeqCst);
+        if left == 0 {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let n = out.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        out[..n].fill(b'y');
+        self.0.fetch_sub(n as u64, Ordering::SeqCst);
+        Ok(n)
+    }
+}
+
+#[test]
+fn a_client_that_stops_reading_after_a_wait_owes_what_was_produced_since() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let (server, _client) = pair();
+    let available = std::sync::Arc::new(AtomicU64::new(1000));
+    let response = Response::open_ended(200, Box::new(Grows(std::sync::Arc::clone(&available))));
+    let mut out = Outgoing::new(response, After::Close, false, true, Duration::ZERO);
+    assert_eq!(out.write_some(&server, POLLER_BUDGET).unwrap(), Progress::Waiting);
+    let (restarted, taken) = (out.clock_from, out.taken_before);
+    assert!(taken > 1000, "the head and the first kilobyte were taken");
+    // Now the source has plenty and nobody reads: the socket fills.
+    available.store(1 << 30, Ordering::SeqCst);
+    loop {
+        match out.write_some(&server, POLLER_BUDGET).unwrap() {
+            Progress::Yielded => continue,
+            Progress::Blocked => break,
+            other => panic!("{other:?}: a gigabyte cannot fit in a socket buffer"),
+        }
+    }
+    assert_eq!(out.clock_from, restarted, "no wait since: the clock runs on");
+    assert_eq!(out.deadline, restarted + allowance(Duration::ZERO, out.known_bytes() - taken));
+    assert!(out.is_open_ended() && !out.is_waiting());
+}
