@@ -34,6 +34,9 @@ pub struct Config {
     pub http_threads: usize,
     /// Large answers (log pages, result pages, whole logs) built at once.
     pub max_large_answers: usize,
+    /// Clients following a job's log live at once; each holds an open file and a socket (no
+    /// thread), so the bound is on descriptors and on the poller's sweep.
+    pub max_log_followers: usize,
     /// Peers whose `X-Forwarded-For` / `Forwarded` header names the real client.
     pub trusted_proxies: Vec<IpAddr>,
     /// One log line per request.
@@ -72,6 +75,8 @@ pub struct Config {
     pub tokens: Vec<TokenEntry>,
     /// What is kept of ended jobs, and for how long (`[retention]`).
     pub retention: RetentionSettings,
+    /// Who may scrape `/metrics` (`[metrics]`).
+    pub metrics: MetricsSettings,
     /// Where `history.db` backups are written (`[backup] dir`); `None`: `<data-dir>/backups`.
     pub backup_dir: Option<PathBuf>,
 }
@@ -89,6 +94,7 @@ impl Default for Config {
             max_connections_per_address: 256,
             http_threads: default_http_threads(),
             max_large_answers: 4,
+            max_log_followers: 64,
             trusted_proxies: Vec::new(),
             access_log: true,
             log_level: log::LevelFilter::Info,
@@ -108,6 +114,7 @@ impl Default for Config {
             tokens: Vec::new(),
             retention: RetentionSettings::default(),
             backup_dir: None,
+            metrics: MetricsSettings::default(),
         }
     }
 }
@@ -183,6 +190,7 @@ impl std::error::Error for ConfigError {}
 pub use engines::SqliteSettings;
 use flags::Flags;
 pub use limits::JobLimits;
+pub use metrics::MetricsSettings;
 pub use queue::QueueSettings;
 pub use requests::RequestLimits;
 pub use retention::RetentionSettings;
@@ -245,6 +253,10 @@ impl Config {
                 self.shutdown_grace = seconds(value, 86_400.0)
                     .ok_or_else(|| invalid("shutdown-grace", "expected seconds from 0 to 86400"))?
             }
+            "max-log-followers" => {
+                self.max_log_followers = positive(value)
+                    .ok_or_else(|| invalid("max-log-followers", "expected a whole number from 1 to 4096"))?
+            }
             "log-level" => {
                 self.log_level = value
                     .parse()
@@ -257,7 +269,7 @@ impl Config {
 }
 
 /// Settings that flags and `PORTICO_*` variables can both set (the config path is handled apart).
-const SETTINGS: [(&str, &str); 7] = [
+const SETTINGS: [(&str, &str); 8] = [
     ("bind", "PORTICO_BIND"),
     ("data-dir", "PORTICO_DATA_DIR"),
     ("workers", "PORTICO_WORKERS"),
@@ -265,6 +277,7 @@ const SETTINGS: [(&str, &str); 7] = [
     ("kill-grace", "PORTICO_KILL_GRACE"),
     ("shutdown-grace", "PORTICO_SHUTDOWN_GRACE"),
     ("log-level", "PORTICO_LOG_LEVEL"),
+    ("max-log-followers", "PORTICO_MAX_LOG_FOLLOWERS"),
 ];
 
 /// A number of seconds from 0 to `max` (fractions allowed).
@@ -280,6 +293,7 @@ mod engines;
 mod file;
 mod flags;
 mod limits;
+mod metrics;
 mod queue;
 mod requests;
 mod retention;

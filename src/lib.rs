@@ -17,6 +17,7 @@ mod export;
 mod http;
 mod job;
 mod logging;
+mod metrics;
 mod names;
 mod random;
 mod retention;

@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::engines::EngineSection;
 use super::limits::LimitsSection;
+use super::metrics::MetricsSection;
 use super::retention::{BackupSection, RetentionSection};
 use super::{queue, requests, Config, ConfigError, TokenEntry, UserEntry};
 
@@ -33,6 +34,8 @@ struct FileConfig {
     retention: RetentionSection,
     #[serde(default)]
     backup: BackupSection,
+    #[serde(default)]
+    metrics: MetricsSection,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -50,6 +53,7 @@ struct ServerSection {
     max_connections_per_address: Option<usize>,
     http_threads: Option<usize>,
     max_large_answers: Option<usize>,
+    max_log_followers: Option<usize>,
     trusted_proxies: Option<Vec<String>>,
     access_log: Option<bool>,
     log_level: Option<String>,
@@ -112,6 +116,9 @@ impl Config {
         if let Some(n) = at_least("max_large_answers", server.max_large_answers.map(|n| n as u64), 1)? {
             self.max_large_answers = n as usize;
         }
+        if let Some(n) = server.max_log_followers {
+            self.apply("max-log-followers", &n.to_string(), &source)?;
+        }
         if let Some(proxies) = server.trusted_proxies {
             self.trusted_proxies = proxies
                 .iter()
@@ -140,6 +147,7 @@ impl Config {
         self.queue.apply(file.queue, &file_error)?;
         self.requests.apply(file.requests, &file_error)?;
         self.limits.apply(file.limits, &file_error)?;
+        self.metrics.apply(file.metrics, &file_error)?;
         self.apply_retention(file.retention, file.backup, &source)?;
         self.users = file.users;
         self.tokens = file.tokens;

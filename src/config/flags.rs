@@ -30,6 +30,9 @@ which win over the file, which wins over the embedded defaults):
                          on SIGTERM or SIGINT, how long running jobs may finish before they
                          are killed; queued jobs stay queued for the next start
                          [default: 30; env PORTICO_SHUTDOWN_GRACE]
+    --max-log-followers N
+                         clients following job logs live (`log?follow=true`) at once; more
+                         are refused with 503 [default: 64; env PORTICO_MAX_LOG_FOLLOWERS]
     --config FILE        TOML config file [env PORTICO_CONFIG; none by default]
     --log-level LEVEL    off, error, warn, info, debug or trace [default: info; env PORTICO_LOG_LEVEL]
     -h, --help           print this help
@@ -51,7 +54,7 @@ impl Flags {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        const NAMES: [&str; 8] = [
+        const NAMES: [&str; 9] = [
             "bind",
             "data-dir",
             "workers",
@@ -60,6 +63,7 @@ impl Flags {
             "shutdown-grace",
             "config",
             "log-level",
+            "max-log-followers",
         ];
         let mut values = Vec::new();
         let mut args = args.into_iter().map(Into::into).peekable();

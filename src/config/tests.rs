@@ -195,3 +195,30 @@ fn job_limits_are_off_by_default_and_checked_when_given() {
         assert!(matches!(Config::default().apply_file(&path), Err(ConfigError::File { .. })), "{bad}");
     }
 }
+
+#[test]
+fn log_followers_and_metrics_access_come_from_file_environment_and_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("portico.toml");
+    let text =
+        "[server]\nmax_log_followers = 8\n[metrics]\nallow = [\"10.0.0.0/8\"]\ntoken = \"scrape-0123456789abc\"\n";
+    std::fs::write(&path, text).unwrap();
+    let file = path.to_str().unwrap().to_string();
+    let config = Config::from_args_and_env(["--config", &file], &no_env).unwrap();
+    assert_eq!(config.max_log_followers, 8);
+    assert!(config.metrics.allow[0].contains("10.9.8.7".parse().unwrap()));
+    assert!(!config.metrics.allow.iter().any(|n| n.contains("127.0.0.1".parse().unwrap())), "allow replaces");
+    assert_eq!(config.metrics.token.as_deref(), Some("scrape-0123456789abc"));
+    let env = |name: &str| (name == "PORTICO_MAX_LOG_FOLLOWERS").then(|| "5".to_string());
+    assert_eq!(Config::from_args_and_env(Vec::<String>::new(), &env).unwrap().max_log_followers, 5);
+    let flagged = Config::from_args_and_env(["--max-log-followers", "3"], &env).unwrap();
+    assert_eq!(flagged.max_log_followers, 3);
+    assert!(Config::from_args_and_env(["--max-log-followers", "0"], &no_env).is_err());
+    let defaults = Config::from_args_and_env(Vec::<String>::new(), &no_env).unwrap();
+    assert_eq!(defaults.max_log_followers, 64);
+    assert!(
+        defaults.metrics.allow.iter().any(|n| n.contains("::1".parse().unwrap())) && defaults.metrics.token.is_none()
+    );
+    std::fs::write(&path, "[metrics]\nallow = [\"somewhere\"]\n").unwrap();
+    assert!(Config::from_args_and_env(["--config", &file], &no_env).is_err(), "a bad address stops the start");
+}

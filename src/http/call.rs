@@ -37,6 +37,9 @@ pub struct Context {
     /// Downloads being built or streamed at once: a pool of their own, so that slow
     /// downloaders cannot take every turn the pages need, nor the other way round.
     pub downloads: Semaphore,
+    /// Clients following a log live (`log?follow=true`): a permit travels with each answer
+    /// until the connection ends, however it ends.
+    pub log_followers: Semaphore,
     /// Lines about failed authentication: a flood of bad tokens writes a few, and a count.
     pub auth_failures_logged: Limiter,
     /// Where things are in the data directory (the filesystem endpoints check paths against it).
@@ -47,12 +50,14 @@ impl Context {
     pub fn new(config: Config, scheduler: Scheduler, accounts: Accounts) -> Context {
         let large = config.max_large_answers;
         let layout = Layout::new(&config.data_dir);
+        let log_followers = Semaphore::new(config.max_log_followers);
         Context {
             config,
             scheduler,
             accounts,
             large_answers: Semaphore::new(large),
             downloads: Semaphore::new(large),
+            log_followers,
             auth_failures_logged: Limiter::new(Duration::from_secs(10), 20),
             layout,
         }

@@ -238,7 +238,7 @@ pub fn handle_requests(
         let response = panic::catch_unwind(AssertUnwindSafe(|| handler(head, peer, &mut body)))
             .unwrap_or_else(|_| transport_error(500, "The server failed to answer this request (a bug); it is logged"));
         let consumed = body.consumed();
-        let keep_alive = wants_keep_alive && consumed && !stopping.load(Ordering::Relaxed);
+        let keep_alive = wants_keep_alive && consumed && !response.open_ended && !stopping.load(Ordering::Relaxed);
         let idle = limits.idle_timeout.as_secs().max(1);
         let after = if keep_alive { After::KeepAlive(idle) } else { After::Close };
         let mut out = Outgoing::new(response, after, head_only, http11, limits.io_timeout);
@@ -251,7 +251,10 @@ pub fn handle_requests(
         // goes on in the poller, under the whole-answer deadline, and this thread is free.
         let returned = match out.write_some(&conn.stream, HANDLER_WRITE_BUDGET) {
             Ok(Progress::Done) => Returned { conn, pending: None, next },
-            Ok(Progress::Blocked | Progress::Yielded) => Returned { conn, pending: Some(out), next },
+            // A source with nothing yet is never waited for here: the poller asks it again.
+            Ok(Progress::Blocked | Progress::Yielded | Progress::Waiting) => {
+                Returned { conn, pending: Some(out), next }
+            }
             Err(_) => Returned { conn, pending: None, next: Next::Close },
         };
         if returner.send(returned).is_err() {

@@ -8,13 +8,14 @@ use serde_json::{json, Value};
 
 use super::auth::Caller;
 use super::call::{integer_param, json_body, Call, Context};
-use super::message::{ApiError, Message};
+use super::message::{Answer, ApiError, Message};
 use crate::job::request::{self, check_name};
 use crate::job::scheduler::{KillOutcome, PauseOutcome, Settled, Submitter};
 use crate::job::view::{JobView, Resources, SparkApp};
 use crate::job::JobError;
 use crate::storage::log_file::{self, LevelSplit};
 
+mod follow;
 mod kill_jobs;
 pub use kill_jobs::kill_jobs;
 
@@ -171,11 +172,22 @@ fn resource_json(resources: &Resources) -> Value {
     })
 }
 
+/// Linkis's text for a log asked of an unknown job.
+const LOG_MISSING: &str = "Can't find execID(不能找到execID) Corresponding job, can not get the corresponding log(对应的job，不能获得对应的日志)";
+
+/// `GET {id}/log`: the paged log in the envelope, or with `follow=true` the live stream.
+pub fn log_or_follow(call: Call<'_>, id: &str) -> Result<Answer, ApiError> {
+    if follow::wants_follow(call.request)? {
+        follow::follow(call, id)
+    } else {
+        log(call, id).map(Answer::from)
+    }
+}
+
 /// `GET {id}/log?fromLine=&size=&distinctLevel=`
 pub fn log(call: Call<'_>, id: &str) -> Result<Message, ApiError> {
     let Call { context, request, method, .. } = call;
-    let job = find_job(call, id, "Can't find execID(不能找到execID) Corresponding job, can not get the corresponding log(对应的job，不能获得对应的日志)",
-    )?;
+    let job = find_job(call, id, LOG_MISSING)?;
     let from = match integer_param(request, "fromLine")? {
         Some(n) if n > 0 => n as u64,
         _ => 0,

@@ -20,6 +20,7 @@ mod incoming;
 mod jobhistory;
 mod json_depth;
 pub mod message;
+mod metrics;
 pub(crate) mod openapi;
 mod outgoing;
 mod request;
@@ -168,6 +169,7 @@ fn serve(context: &Context, head: Head, peer: SocketAddr, body: &mut conn::Body<
     let method = method_echo(request.path());
     let (answer, request) = answer(context, &route, request, body, &method);
     let response = answer.map_or_else(|e| e.into_message(&method).into_response(), message::Answer::into_response);
+    crate::metrics::get().request(route.name(), response.status, started.elapsed());
     if context.config.access_log {
         log::info!(
             "{} {} {} {}us {}",

@@ -50,9 +50,8 @@ pub const ENDPOINTS: &[(&str, &str)] = &[
 ];
 
 /// The path templates (under `/api/rest_j/v1`) that reach `route`; empty for the routes that
-/// are not endpoints. Exhaustive on purpose: see the module comment. Only the tests call it,
-/// but it is compiled in every build, so a new route fails `cargo build`, not just the tests.
-#[cfg_attr(not(test), allow(dead_code))]
+/// are not endpoints. Exhaustive on purpose: see the module comment. The metrics name routes
+/// by it too (`Route::name`), so a new route fails `cargo build`, not just the tests.
 pub fn templates(route: &Route) -> &'static [&'static str] {
     match route {
         Route::Login => &["/user/login"],
@@ -77,7 +76,9 @@ pub fn templates(route: &Route) -> &'static [&'static str] {
         Route::Resume(_) => &["/entrance/{id}/resume"],
         Route::Backup | Route::BackupDownload => &["/portico/admin/backup"],
         Route::OpenApi => &["/openapi.json"],
-        Route::WrongMethod(_) | Route::Unknown => &[],
+        // `/metrics` lies outside the document's server (`/api/rest_j/v1`) and is not the API:
+        // it is Prometheus's, in the text exposition format, described in the README.
+        Route::Metrics | Route::WrongMethod(_) | Route::Unknown => &[],
     }
 }
 

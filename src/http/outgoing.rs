@@ -34,6 +34,9 @@ pub enum Progress {
     Blocked,
     /// The budget is spent while the socket could take more: call again soon.
     Yielded,
+    /// Everything produced so far is out and the source has nothing more yet (a log being
+    /// followed): call again later; the client is not behind, so no deadline runs against it.
+    Waiting,
 }
 
 /// An answer being written: its head, its body, how far it got, and what holds until it is out.
@@ -45,7 +48,18 @@ pub struct Outgoing {
     /// The head said the connection ends with this answer (a body delimited by the close),
     /// decided once, with the head: a HEAD answer keeps the head's word though it sends no body.
     ends_connection: bool,
-    started: Instant,
+    /// When the deadline's clock started: the answer's start, or the last time the client had
+    /// taken everything and the source had nothing more (time spent waiting on the source is
+    /// the server's, not the client's).
+    clock_from: Instant,
+    /// Bytes (head and body) sent before `clock_from`: the client has already taken them.
+    taken_before: u64,
+    /// The source said "nothing yet" at the last call, with everything before it written.
+    waiting: bool,
+    /// The body's end waits on events, not on the client (see [`Response::open_ended`]).
+    open_ended: bool,
+    /// Bytes the client sent during an open-ended answer, read and thrown away.
+    pub discarded: u64,
     io_timeout: Duration,
     pub deadline: Instant,
     /// Never read: dropping it, when the answer is out or given up, releases what it holds.
@@ -76,7 +90,7 @@ impl Outgoing {
     /// The answer as it will be written; `head_only` for HEAD requests. A body of unknown
     /// size is chunked for an HTTP/1.1 client and ends with the connection for HTTP/1.0.
     pub fn new(response: Response, after: After, head_only: bool, http11: bool, io_timeout: Duration) -> Outgoing {
-        let Response { status, headers, body, hold } = response;
+        let Response { status, headers, body, hold, open_ended } = response;
         let (head, body) = match body {
             Body::Bytes(bytes) => {
                 let head = wire::response_head(status, &headers, Delimited::Length(bytes.len() as u64), after);
@@ -96,9 +110,21 @@ impl Outgoing {
         };
         let ends_connection = matches!(&body, OutBody::Stream(s) if s.delimited == Delimited::UntilClose);
         let body = if head_only { OutBody::Bytes(Vec::new()) } else { body };
-        let started = Instant::now();
-        let mut out =
-            Outgoing { head, body, written: 0, ends_connection, started, io_timeout, deadline: started, hold };
+        let now = Instant::now();
+        let mut out = Outgoing {
+            head,
+            body,
+            written: 0,
+            ends_connection,
+            clock_from: now,
+            taken_before: 0,
+            waiting: false,
+            open_ended,
+            discarded: 0,
+            io_timeout,
+            deadline: now,
+            hold,
+        };
         out.extend_deadline();
         out
     }
@@ -108,8 +134,18 @@ impl Outgoing {
         self.ends_connection
     }
 
-    /// The deadline for what is known of the answer so far.
-    fn extend_deadline(&mut self) {
+    /// Whether the source said "nothing yet" at the last call (see [`Progress::Waiting`]).
+    pub fn is_waiting(&self) -> bool {
+        self.waiting
+    }
+
+    /// Whether the answer's end waits on events (a followed log) rather than on the client.
+    pub fn is_open_ended(&self) -> bool {
+        self.open_ended
+    }
+
+    /// Bytes of the answer (head and body) known so far.
+    fn known_bytes(&self) -> u64 {
         let body = match &self.body {
             OutBody::Bytes(bytes) => bytes.len() as u64,
             OutBody::Stream(s) => match s.delimited {
@@ -117,7 +153,23 @@ impl Outgoing {
                 _ => s.produced,
             },
         };
-        self.deadline = self.started + allowance(self.io_timeout, self.head.len() as u64 + body);
+        self.head.len() as u64 + body
+    }
+
+    /// The deadline for what is known of the answer so far and not yet taken when the clock
+    /// last started.
+    fn extend_deadline(&mut self) {
+        let owed = self.known_bytes().saturating_sub(self.taken_before);
+        self.deadline = self.clock_from + allowance(self.io_timeout, owed);
+    }
+
+    /// The client has taken everything produced and the source has nothing more: the clock
+    /// starts again from now, so an open-ended answer is held to the rate at which the client
+    /// takes what there is, never to how long the source takes to have more.
+    fn restart_clock(&mut self) {
+        self.clock_from = Instant::now();
+        self.taken_before = self.known_bytes();
+        self.extend_deadline();
     }
 
     /// Writes as much as the socket takes now, producing at most `budget` bytes of a streamed
@@ -125,6 +177,7 @@ impl Outgoing {
     /// source failed after the head had promised a body.
     pub fn write_some(&mut self, mut socket: &TcpStream, budget: usize) -> io::Result<Progress> {
         let mut spent = 0usize;
+        self.waiting = false;
         loop {
             let (first, second): (&[u8], &[u8]) = match &mut self.body {
                 OutBody::Bytes(body) if self.written < self.head.len() => (&self.head[self.written..], body),
@@ -137,7 +190,18 @@ impl Outgoing {
                 OutBody::Stream(s) if s.ended => return Ok(Progress::Done),
                 OutBody::Stream(_) if spent >= budget => return Ok(Progress::Yielded),
                 OutBody::Stream(s) => {
-                    spent += s.refill().inspect_err(|e| log::warn!("a streamed answer stopped half-way: {e}"))?;
+                    match s.refill() {
+                        Ok(n) => spent += n,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                            self.waiting = true;
+                            self.restart_clock();
+                            return Ok(Progress::Waiting);
+                        }
+                        Err(e) => {
+                            log::warn!("a streamed answer stopped half-way: {e}");
+                            return Err(e);
+                        }
+                    }
                     self.extend_deadline();
                     continue;
                 }
@@ -175,9 +239,17 @@ impl Stream {
             0
         } else {
             self.buf.resize(prefix + want, 0);
-            let n = read_retrying(&mut *self.source, &mut self.buf[prefix..])?;
-            self.buf.truncate(prefix + n);
-            n
+            match read_retrying(&mut *self.source, &mut self.buf[prefix..]) {
+                Ok(n) => {
+                    self.buf.truncate(prefix + n);
+                    n
+                }
+                Err(e) => {
+                    // Nothing of this refill may go out: a "nothing yet" is retried later.
+                    self.buf.clear();
+                    return Err(e);
+                }
+            }
         };
         match self.delimited {
             Delimited::Length(_) if n == 0 && self.owed > 0 => {
@@ -211,130 +283,4 @@ fn read_retrying(source: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::io::{BufRead, BufReader, Read};
-    use std::net::{TcpListener, TcpStream};
-
-    use super::*;
-    use crate::http::wire::{read_body, Framing};
-
-    /// A connected pair on loopback: the server's end non-blocking, as the transport keeps it.
-    fn pair() -> (TcpStream, TcpStream) {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (server, _) = listener.accept().unwrap();
-        server.set_nonblocking(true).unwrap();
-        (server, client)
-    }
-
-    /// Reads a whole answer: its head, and its body as the head frames it.
-    fn read_answer(client: TcpStream) -> (String, Vec<u8>) {
-        let mut reader = BufReader::new(client);
-        let mut head = String::new();
-        while !head.ends_with("\r\n\r\n") {
-            reader.read_line(&mut head).unwrap();
-        }
-        let body = if head.contains("chunked") {
-            read_body(&mut reader, Framing::Chunked, 1 << 30).unwrap()
-        } else {
-            let mut body = Vec::new();
-            reader.read_to_end(&mut body).unwrap();
-            body
-        };
-        (head, body)
-    }
-
-    fn stream(bytes: u64, length: Option<u64>) -> Response {
-        Response::stream(200, Box::new(io::repeat(b'x').take(bytes)), length)
-    }
-
-    /// Writes `out` as the poller would: a budget per turn, waiting for room when blocked.
-    fn drive(mut out: Outgoing, server: &TcpStream) -> (io::Result<()>, usize) {
-        let mut yields = 0;
-        loop {
-            match out.write_some(server, POLLER_BUDGET) {
-                Ok(Progress::Done) => return (Ok(()), yields),
-                Ok(Progress::Yielded) => yields += 1,
-                Ok(Progress::Blocked) => std::thread::sleep(Duration::from_millis(1)),
-                Err(e) => return (Err(e), yields),
-            }
-        }
-    }
-
-    #[test]
-    fn a_stream_of_unknown_size_is_chunked_and_yields_to_others() {
-        let (server, client) = pair();
-        let reader = std::thread::spawn(move || read_answer(client));
-        let out = Outgoing::new(stream(3 << 20, None), After::Close, false, true, Duration::from_secs(30));
-        let (result, yields) = drive(out, &server);
-        result.unwrap();
-        drop(server);
-        let (head, body) = reader.join().unwrap();
-        assert!(head.contains("Transfer-Encoding: chunked") && !head.contains("Content-Length"), "{head}");
-        assert_eq!(body.len(), 3 << 20);
-        assert!(body.iter().all(|b| *b == b'x'));
-        assert!(yields >= 1, "3 MiB is more than one turn's budget");
-    }
-
-    #[test]
-    fn a_stream_of_known_size_says_so_and_must_keep_its_word() {
-        let (server, client) = pair();
-        let reader = std::thread::spawn(move || read_answer(client));
-        let out = Outgoing::new(stream(100_000, Some(100_000)), After::Close, false, true, Duration::from_secs(30));
-        drive(out, &server).0.unwrap();
-        drop(server);
-        let (head, body) = reader.join().unwrap();
-        assert!(head.contains("Content-Length: 100000\r\n"), "{head}");
-        assert_eq!(body.len(), 100_000);
-
-        let (server, _client) = pair();
-        let short = Outgoing::new(stream(10, Some(100)), After::Close, false, true, Duration::from_secs(30));
-        assert_eq!(drive(short, &server).0.unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
-    }
-
-    #[test]
-    fn an_http10_client_reads_a_stream_until_the_connection_closes() {
-        let (server, client) = pair();
-        let reader = std::thread::spawn(move || read_answer(client));
-        let out = Outgoing::new(stream(70_000, None), After::KeepAlive(60), false, false, Duration::from_secs(30));
-        assert!(out.ends_with_connection());
-        drive(out, &server).0.unwrap();
-        drop(server);
-        let (head, body) = reader.join().unwrap();
-        assert!(head.ends_with("Connection: close\r\n\r\n") && !head.contains("chunked"), "{head}");
-        assert_eq!(body.len(), 70_000);
-    }
-
-    #[test]
-    fn the_deadline_of_a_stream_grows_with_what_it_has_produced() {
-        let (server, _client) = pair();
-        // Nobody reads: the socket fills, and the deadline covers only what was produced.
-        let mut out = Outgoing::new(stream(1 << 30, None), After::Close, false, true, Duration::ZERO);
-        let first = out.deadline;
-        loop {
-            match out.write_some(&server, POLLER_BUDGET).unwrap() {
-                Progress::Yielded => continue,
-                Progress::Blocked => break,
-                Progress::Done => panic!("a gigabyte cannot fit in a socket buffer"),
-            }
-        }
-        let OutBody::Stream(s) = &out.body else { panic!("a stream") };
-        let allowed = out.deadline - out.started;
-        assert!(out.deadline > first && s.produced > 0);
-        assert_eq!(allowed, allowance(Duration::ZERO, out.head.len() as u64 + s.produced));
-        assert!(s.produced < 64 << 20, "production stops when the client stops taking");
-    }
-
-    #[test]
-    fn a_head_answer_keeps_the_heads_word_about_the_connection() {
-        // HTTP/1.0 and a body of unknown length: the head says the connection ends with it,
-        // and so it must, though a HEAD answer sends no body.
-        let stream = || Response::stream(200, Box::new(std::io::Cursor::new(b"abc".to_vec())), None);
-        let keep = After::KeepAlive(60);
-        let head_only = Outgoing::new(stream(), keep, true, false, Duration::from_secs(1));
-        assert!(String::from_utf8_lossy(&head_only.head).contains("Connection: close"));
-        assert!(head_only.ends_with_connection());
-        assert!(Outgoing::new(stream(), keep, false, false, Duration::from_secs(1)).ends_with_connection());
-        assert!(!Outgoing::new(stream(), keep, true, true, Duration::from_secs(1)).ends_with_connection());
-    }
-}
+mod tests;

@@ -29,6 +29,11 @@ pub struct Response {
     /// Dropped once the body is written or the connection is given up: a permit counting a
     /// large answer lives until its bytes have left our memory.
     pub hold: Option<Box<dyn Any + Send>>,
+    /// A streamed body whose end waits on events rather than on the client (a log being
+    /// followed): its source may say "nothing yet" (`WouldBlock`), the connection closes after
+    /// it, and what the client sends meanwhile is read and thrown away, so that a client that
+    /// hangs up is noticed even while nothing is being written.
+    pub open_ended: bool,
 }
 
 impl Response {
@@ -39,12 +44,18 @@ impl Response {
             headers: vec![("Content-Type".into(), "application/json;charset=UTF-8".into())],
             body: Body::Bytes(body),
             hold: None,
+            open_ended: false,
         }
     }
 
     /// An answer produced while it is written, of `length` bytes when known.
     pub fn stream(status: u16, source: Box<dyn Read + Send>, length: Option<u64>) -> Response {
-        Response { status, headers: Vec::new(), body: Body::Stream { source, length }, hold: None }
+        Response { status, headers: Vec::new(), body: Body::Stream { source, length }, hold: None, open_ended: false }
+    }
+
+    /// An open-ended stream (see [`Response::open_ended`]): chunked, ended by its source.
+    pub fn open_ended(status: u16, source: Box<dyn Read + Send>) -> Response {
+        Response { open_ended: true, ..Response::stream(status, source, None) }
     }
 
     /// Adds a header.

@@ -7,7 +7,7 @@ use super::call::{Call, Context};
 use super::message::{Answer, ApiError, Message};
 use super::request::percent_decode;
 use super::request::Request;
-use super::{admin, download, entrance, filesystem, jobhistory, openapi, user};
+use super::{admin, download, entrance, filesystem, jobhistory, metrics, openapi, user};
 
 /// The URL prefix every Linkis REST path starts with.
 pub const PREFIX: &str = "/api/rest_j/v1/";
@@ -47,6 +47,8 @@ pub enum Route {
     BackupDownload,
     /// Portico's own: the OpenAPI document of this API (public).
     OpenApi,
+    /// `/metrics`, outside the Linkis prefix: Prometheus's scrape, allowed by address or token.
+    Metrics,
     /// The endpoint exists, but not for this method.
     WrongMethod(&'static str),
     /// No endpoint at this path.
@@ -56,6 +58,10 @@ pub enum Route {
 impl Route {
     /// The route `method` and `path` (still percent-encoded, without the query) name.
     pub fn classify(method: &str, path: &str) -> Route {
+        if path == "/metrics" {
+            let get = method.eq_ignore_ascii_case("GET") || method.eq_ignore_ascii_case("HEAD");
+            return if get { Route::Metrics } else { Route::WrongMethod("GET") };
+        }
         let Some(rest) = path.strip_prefix(PREFIX) else { return Route::Unknown };
         // Each segment is decoded on its own (execIDs contain ':' that clients may encode), so
         // an encoded '/' stays inside its segment instead of changing the route.
@@ -104,7 +110,18 @@ impl Route {
 
     /// Answered without authentication.
     pub fn is_public(&self) -> bool {
-        matches!(self, Route::Login | Route::Logout | Route::OpenApi)
+        matches!(self, Route::Login | Route::Logout | Route::OpenApi | Route::Metrics)
+    }
+
+    /// The route's name in metrics: its path template, so the label set is as small as the
+    /// route table whatever paths clients send.
+    pub fn name(&self) -> &'static str {
+        match (self, openapi::templates(self).first()) {
+            (_, Some(template)) => template,
+            (Route::Metrics, None) => "/metrics",
+            (Route::WrongMethod(_), None) => "wrong_method",
+            (_, None) => "unknown",
+        }
     }
 
     /// The largest body this route reads; `max_body` is the configured limit for job code.
@@ -131,6 +148,7 @@ impl Route {
             Route::Login => return user::login(context, request, method).map(Answer::from),
             Route::Logout => return user::logout(context, request, method).map(Answer::from),
             Route::OpenApi => return Ok(openapi::document()),
+            Route::Metrics => return metrics::scrape(context, request),
             _ => {}
         }
         let Some(caller) = caller else {
@@ -141,6 +159,7 @@ impl Route {
             Route::ResultsetToExcel => download::resultset(call),
             Route::ResultsetsToExcel => download::resultsets(call),
             Route::BackupDownload => admin::download(call),
+            Route::Log(job) => entrance::log_or_follow(call, job),
             _ => self.envelope(call).map(Answer::from),
         }
     }
@@ -154,6 +173,7 @@ impl Route {
             | Route::ResultsetToExcel
             | Route::ResultsetsToExcel
             | Route::BackupDownload
+            | Route::Metrics
             | Route::OpenApi => Err(ApiError::Internal("these routes are answered in dispatch".into())),
             Route::UserInfo => user::user_info(call),
             Route::Heartbeat => user::heartbeat(call),
@@ -214,5 +234,9 @@ mod tests {
         assert_eq!(method_echo(&p("entrance/1/status")), "/api/entrance/1/status");
         assert!(Route::classify("GET", &p("openapi.json")).is_public());
         assert_eq!(Route::classify("POST", &p("openapi.json")), Route::WrongMethod("GET"));
+        assert!(Route::classify("GET", "/metrics").is_public());
+        assert_eq!(Route::classify("POST", "/metrics"), Route::WrongMethod("GET"));
+        assert_eq!(Route::classify("GET", &p("entrance/12/status")).name(), "/entrance/{id}/status");
+        assert_eq!(Route::classify("GET", "/nothing/here").name(), "unknown");
     }
 }

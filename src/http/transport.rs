@@ -39,6 +39,7 @@ use super::response::Response;
 use super::wire::{After, Head};
 
 mod accept;
+mod waiting;
 
 /// The limits connections are held to.
 #[derive(Clone, Copy, Debug)]
@@ -79,7 +80,7 @@ enum State {
     /// With a handler thread.
     Busy,
     /// Writing what the socket did not take at once, then `next`.
-    Writing(Outgoing, Next),
+    Writing(Box<Outgoing>, Next),
     /// Reading and discarding before closing.
     Lingering(u64),
 }
@@ -215,6 +216,10 @@ impl Poller {
         let Some(entry) = self.entries.get_mut(&token) else { return };
         match entry.state {
             State::Idle | State::Head => self.read_head(token),
+            State::Writing(ref out, _) if out.is_open_ended() => {
+                self.discard_input(token);
+                self.write_pending(token);
+            }
             State::Writing(..) => self.write_pending(token),
             State::Lingering(_) => self.linger(token),
             State::Busy => {}
@@ -286,7 +291,7 @@ impl Poller {
         let Some(entry) = self.entries.get_mut(&token) else { return };
         let out = Outgoing::new(refusal, After::Close, false, true, self.limits.io_timeout);
         entry.deadline = out.deadline;
-        entry.state = State::Writing(out, Next::Linger);
+        entry.state = State::Writing(Box::new(out), Next::Linger);
         self.write_pending(token);
     }
 
@@ -299,7 +304,7 @@ impl Poller {
         match pending {
             Some(out) => {
                 entry.deadline = out.deadline;
-                entry.state = State::Writing(out, next);
+                entry.state = State::Writing(Box::new(out), next);
                 self.write_pending(token);
             }
             None => self.after_answer(token, next),
@@ -334,7 +339,8 @@ impl Poller {
         let Some(entry) = self.entries.get_mut(&token) else { return };
         let (Some(conn), State::Writing(out, _)) = (&entry.conn, &mut entry.state) else { return };
         match out.write_some(&conn.stream, POLLER_BUDGET) {
-            Ok(Progress::Blocked) => entry.deadline = out.deadline,
+            // Waiting: the source has nothing yet; the sweep asks it again (`ask_waiting`).
+            Ok(Progress::Blocked | Progress::Waiting) => entry.deadline = out.deadline,
             Ok(Progress::Yielded) => {
                 entry.deadline = out.deadline;
                 // Edge-triggered epoll reports a socket that stayed writable only when asked
@@ -368,8 +374,11 @@ impl Poller {
         }
     }
 
-    /// Closes what has passed its deadline.
+    /// Closes what has passed its deadline, after asking the streams whose source had nothing
+    /// yet (followed logs) for more: each such ask is one positional read of a file, and
+    /// while a stream waits its deadline keeps moving (it owes the client nothing).
     fn sweep(&mut self) {
+        self.ask_waiting();
         let now = Instant::now();
         let expired: Vec<usize> = self
             .entries

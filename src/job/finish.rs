@@ -116,7 +116,10 @@ impl Ledger {
         {
             let mut live = entry.live();
             if !live.state.is_terminal() {
+                let counted = live.counted_as;
                 *live = ended;
+                live.counted_as = counted;
+                super::tally::tally(&entry.spec, &mut live);
             }
         }
         if committed {

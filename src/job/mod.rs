@@ -23,6 +23,7 @@ pub mod scheduler;
 mod spare_dirs;
 mod spark_watch;
 mod store;
+mod tally;
 pub mod view;
 mod wording;
 mod workers;

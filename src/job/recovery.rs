@@ -53,7 +53,11 @@ pub(super) fn recover(ledger: &Ledger, queue: &JobQueue) -> Result<(), JobError>
             failed += 1;
             continue;
         }
-        entry.live().state = JobState::Inited;
+        {
+            let mut live = entry.live();
+            live.state = JobState::Inited;
+            super::tally::tally(&entry.spec, &mut live);
+        }
         let update = status_update(JobState::Inited);
         if let Err(e) = history.update(record.task_id, update, true) {
             log::error!("job {}: cannot record its requeueing: {e}", record.task_id);

@@ -103,6 +103,7 @@ impl Scheduler {
             ended: EndedViews::default(),
         });
         super::limits::start(&shared.config.limits, shared.ledger.history.instance_id());
+        super::tally::announce();
         recovery::recover(&shared.ledger, &shared.queue)?;
         Workers::start(&shared, workers);
         let timer = Arc::clone(&shared);
@@ -138,6 +139,7 @@ impl Scheduler {
             shared.ledger.store.remove(task_id);
             return Err(JobError::storage("record the job in the history", e));
         }
+        super::tally::tally(&entry.spec, &mut entry.live());
         log::info!("job {task_id} accepted: {} for {}", entry.spec.engine_type, entry.spec.execute_user);
         place.push(Arc::clone(&entry));
         // A pause that came while the row was being committed (the job was in no queue yet)
@@ -187,6 +189,20 @@ impl Scheduler {
                 log::error!("cannot look job {id} up in the history: {e}");
                 None
             }
+        }
+    }
+
+    /// Whether job `task_id`'s log is finished, asked without touching the store: the probe
+    /// holds the job weakly and reads its state (one short lock of its live state). The end is
+    /// published after the closing lines are flushed, so "finished" means all lines are on
+    /// disk. A job no longer in memory has ended.
+    pub fn log_finished(&self, task_id: TaskId) -> crate::storage::log_follow::Finished {
+        match self.shared.ledger.store.get(task_id) {
+            Some(entry) => {
+                let entry = Arc::downgrade(&entry);
+                Box::new(move || entry.upgrade().is_none_or(|e| e.live().state.is_terminal()))
+            }
+            None => Box::new(|| true),
         }
     }
 

@@ -97,6 +97,8 @@ pub struct JobLive {
     pub resources: Resources,
     /// Result sets written so far.
     pub result_sets: u32,
+    /// The state the metrics count this job in (`tally.rs`); `None` until first counted.
+    pub counted_as: Option<JobState>,
 }
 
 impl JobLive {
@@ -121,6 +123,7 @@ impl JobLive {
             spark: None,
             resources: Resources::default(),
             result_sets: 0,
+            counted_as: None,
         }
     }
 

@@ -174,7 +174,7 @@ pub fn read_page(log_path: &Path, from: u64, size: u64) -> io::Result<LogPage> {
 }
 
 /// The nearest indexed line at or before `line` and its byte offset.
-fn indexed_position(log_path: &Path, line: u64) -> io::Result<(u64, u64)> {
+pub(super) fn indexed_position(log_path: &Path, line: u64) -> io::Result<(u64, u64)> {
     let mut index = match File::open(index_path(log_path)) {
         Ok(index) => index,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((1, 0)),

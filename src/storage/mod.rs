@@ -7,4 +7,5 @@
 pub mod history;
 mod job_row;
 pub mod log_file;
+pub mod log_follow;
 pub mod result_set;

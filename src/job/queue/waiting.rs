@@ -126,6 +126,12 @@ impl Waiting {
             self.held.insert(place);
         }
         self.order.insert(place, entry);
+        self.publish_depth();
+    }
+
+    /// The queue depth metric, set under the queue lock wherever the queue changes.
+    fn publish_depth(&self) {
+        crate::metrics::get().queue_depth.set(self.order.len() as i64);
     }
 
     /// Notes that a pause now holds (or no longer holds) a waiting job; call it under the
@@ -155,6 +161,7 @@ impl Waiting {
         let removed = self.order.remove(&place)?;
         self.left_queue(&removed.spec.execute_user);
         self.forget_if_idle(&removed.spec.execute_user);
+        self.publish_depth();
         Some(removed)
     }
 
@@ -188,7 +195,9 @@ impl Waiting {
         self.left_queue(&entry.spec.execute_user);
         if let Some(share) = self.shares.get_mut(&entry.spec.execute_user) {
             share.running += 1;
+            crate::metrics::get().set_running(&entry.spec.execute_user, share.running);
         }
+        self.publish_depth();
         Some(entry)
     }
 
@@ -196,6 +205,7 @@ impl Waiting {
     pub(super) fn finished(&mut self, user: &str) {
         if let Some(share) = self.shares.get_mut(user) {
             share.running = share.running.saturating_sub(1);
+            crate::metrics::get().set_running(user, share.running);
         }
         self.forget_if_idle(user);
     }
@@ -213,6 +223,7 @@ impl Waiting {
                 taken.push(entry);
             }
         }
+        self.publish_depth();
         taken
     }
 

@@ -57,6 +57,7 @@ pub fn run(config: &Config, ledger: &Ledger, entry: &Arc<JobEntry>) {
             return;
         }
         live.state = JobState::Scheduled;
+        super::tally::tally(&entry.spec, &mut live);
     }
     // Committed before the process starts: after a crash, a `Scheduled` row means "may have
     // started", so recovery never runs it a second time. Without that record it must not start.
@@ -98,6 +99,7 @@ pub fn run(config: &Config, ledger: &Ledger, entry: &Arc<JobEntry>) {
         live.state = JobState::Running;
         live.started_at_ms = Some(started_at_ms);
         live.pgid = Some(pgid);
+        super::tally::tally(&entry.spec, &mut live);
     }
     // Not waited for: the `Scheduled` row already tells recovery the job may be running, and
     // recovery finds its processes by their `PORTICO_JOB` marker; the process group recorded
