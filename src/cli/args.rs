@@ -38,13 +38,13 @@ pub struct Cli {
 #[derive(Debug, Default, Args)]
 pub struct Connection {
     /// The server's URL [env PORTICO_URL; default http://127.0.0.1:9001]
-    #[arg(long, global = true, value_name = "URL")]
+    #[arg(long, global = true, value_name = "URL", help_heading = "Connection")]
     pub url: Option<String>,
     /// The user to act as (Token-User, or the login name) [env PORTICO_USER; default hadoop]
-    #[arg(long, global = true, value_name = "USER")]
+    #[arg(long, global = true, value_name = "USER", help_heading = "Connection")]
     pub user: Option<String>,
     /// A token (sent as Token-Code); without one, a password login [env PORTICO_TOKEN]
-    #[arg(long, global = true, value_name = "TOKEN")]
+    #[arg(long, global = true, value_name = "TOKEN", help_heading = "Connection")]
     pub token: Option<String>,
 }
 
@@ -64,6 +64,7 @@ pub enum Command {
     /// Resume a paused job
     Resume(IdArg),
     /// Wait for a job to end; exit 0 Succeed, 1 Failed, 2 Cancelled/Timeout, 3 server error
+    /// (Ctrl-C stops waiting and leaves the job running)
     Wait(WaitArgs),
     /// Print an ended job's result sets (tables aligned, or as CSV or JSON)
     Result(ResultArgs),

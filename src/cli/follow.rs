@@ -139,3 +139,7 @@ fn draw_progress(api: &Api, task_id: u64, screen: &Screen, status_data: Option<&
     screen.progress(state, fraction, &note);
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "follow_tests.rs"]
+mod tests;

@@ -27,6 +27,13 @@ pub fn block_sigint() -> Result<(), CliError> {
     Ok(())
 }
 
+/// Lets SIGINT end the process again (the job has ended: there is nothing left to kill).
+pub fn unblock_sigint() {
+    let set = sigint_set();
+    // SAFETY: changes this thread's mask only; a SIGINT now ends the process as by default.
+    unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()) };
+}
+
 /// Runs `action` on its own thread when SIGINT arrives (it is expected to end the process).
 pub fn on_sigint(action: impl FnOnce() + Send + 'static) {
     let spawned = std::thread::Builder::new().name("portico-sigint".into()).spawn(move || {
@@ -39,8 +46,6 @@ pub fn on_sigint(action: impl FnOnce() + Send + 'static) {
     });
     if let Err(e) = spawned {
         eprintln!("portico: cannot watch for Ctrl-C ({e}); Ctrl-C will end the client but not the job");
-        let set = sigint_set();
-        // SAFETY: undoes block_sigint for this thread, so Ctrl-C at least ends the client.
-        unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()) };
+        unblock_sigint();
     }
 }

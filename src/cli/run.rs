@@ -40,6 +40,7 @@ pub fn run(api: &Api, user: &str, args: &RunArgs) -> Result<ExitCode, CliError> 
         std::process::exit(i32::from(EXIT_CANCELLED));
     });
     let end = follow::follow(api, task_id, &screen)?;
+    interrupt::unblock_sigint();
     screen.clear();
     let task = jobs::record(api, task_id)?;
     match end {

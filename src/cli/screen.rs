@@ -20,6 +20,9 @@ pub struct Screen {
     show_log: bool,
     /// Log lines to stdout (`portico log`) instead of stderr (`run`, `wait`).
     log_to_stdout: bool,
+    /// Tests: log lines kept here instead of printed.
+    #[cfg(test)]
+    recorded: Option<Mutex<Vec<String>>>,
 }
 
 struct State {
@@ -38,7 +41,21 @@ impl Screen {
             bar: progress && terminal,
             show_log,
             log_to_stdout,
+            #[cfg(test)]
+            recorded: None,
         }
+    }
+
+    /// A screen that keeps the log lines it is given, for tests.
+    #[cfg(test)]
+    pub fn recording() -> Screen {
+        Screen { recorded: Some(Mutex::new(Vec::new())), ..Screen::new(true, false, false) }
+    }
+
+    /// The lines a [`Screen::recording`] was given.
+    #[cfg(test)]
+    pub fn recorded(&self) -> Vec<String> {
+        self.recorded.as_ref().map(|r| r.lock().unwrap_or_else(|p| p.into_inner()).clone()).unwrap_or_default()
     }
 
     /// Whether progress is drawn, so that followers fetch it only then.
@@ -54,6 +71,11 @@ impl Screen {
     /// One line of the job's log.
     pub fn line(&self, line: &str) {
         if !self.show_log {
+            return;
+        }
+        #[cfg(test)]
+        if let Some(recorded) = &self.recorded {
+            recorded.lock().unwrap_or_else(|p| p.into_inner()).push(line.to_string());
             return;
         }
         let state = self.lock();
