@@ -13,7 +13,7 @@ use portico::Server;
 use portico::{Config, ConfigError};
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().collect();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if let Some(code) = cli::dispatch(&args) {
         return code;
     }

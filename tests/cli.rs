@@ -290,3 +290,20 @@ fn completions_are_printed_for_bash_zsh_and_fish() {
         assert!(ran.stdout.contains("history") && ran.stdout.contains("output"), "{shell}: {}", ran.stdout);
     }
 }
+
+#[test]
+fn run_options_reach_the_job_and_code_can_come_from_stdin() {
+    let server = Portico::start_with_config(MULTI_USER_CONFIG, &[]);
+    let ran =
+        cli(&server, &["run", "-q", "--var", "who=you", "--conf", "env.GREETING=hey", "-c", "echo $GREETING ${who}"]);
+    assert_eq!((ran.code, ran.stdout.as_str()), (Some(0), "hey you\n"), "{ran:?}");
+    let mut child = client(&server, &["run", "-q", "-f", "-"]).stdin(Stdio::piped()).spawn().expect("start the client");
+    let mut stdin = child.stdin.take().expect("stdin");
+    std::io::Write::write_all(&mut stdin, b"echo from stdin\n").expect("write the code");
+    drop(stdin);
+    let ran = finish(child);
+    assert_eq!((ran.code, ran.stdout.as_str()), (Some(0), "from stdin\n"), "{ran:?}");
+    let timed_out = cli(&server, &["run", "-q", "--timeout", "1", "-c", "sleep 60"]);
+    assert_eq!(timed_out.code, Some(2), "a Timeout exits 2: {timed_out:?}");
+    assert!(timed_out.stderr.contains("Timeout"), "{}", timed_out.stderr);
+}

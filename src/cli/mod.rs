@@ -21,6 +21,7 @@ mod screen;
 mod settings;
 mod submit;
 
+use std::ffi::OsString;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
@@ -35,12 +36,16 @@ const COMMANDS: &[&str] =
 
 /// Runs a client command when `args` (the whole command line) is one; `None` leaves the
 /// command line to the server.
-pub fn dispatch(args: &[String]) -> Option<ExitCode> {
-    let first = args.get(1)?;
-    if !COMMANDS.contains(&first.as_str()) && !aliases::is_linkis_option(first) {
+pub fn dispatch(args: &[OsString]) -> Option<ExitCode> {
+    let first = args.get(1)?.to_str()?;
+    if !COMMANDS.contains(&first) && !aliases::is_linkis_option(first) {
         return None;
     }
-    let rewritten = aliases::rewrite(args[1..].to_vec());
+    let Some(args) = args[1..].iter().map(|a| a.to_str().map(str::to_string)).collect::<Option<Vec<_>>>() else {
+        eprintln!("portico: an argument is not valid UTF-8");
+        return Some(ExitCode::from(EXIT_USAGE));
+    };
+    let rewritten = aliases::rewrite(args);
     let cli = match Cli::try_parse_from(std::iter::once("portico".to_string()).chain(rewritten)) {
         Ok(cli) => cli,
         Err(e) => {

@@ -1,7 +1,7 @@
 //! Rows as text: aligned tables (results and `history`), CSV, JSON Lines. Pure functions, so
 //! the formats are tested without a server.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// The text of a cell in a table: one line, so the columns stay aligned.
 fn cell(value: Option<&str>) -> String {
@@ -80,14 +80,20 @@ pub fn csv(fields: &[Option<String>]) -> String {
     line
 }
 
-/// One row as a JSON object keyed by column name (NULL as null).
+/// One row as a JSON object keyed by column name in the table's order (NULL as null); written
+/// by hand because a JSON map would sort the keys and merge repeated column names.
 pub fn json_row(columns: &[String], row: &[Option<String>]) -> String {
-    let object: Map<String, Value> = columns
-        .iter()
-        .zip(row)
-        .map(|(name, value)| (name.clone(), value.as_deref().map_or(Value::Null, Value::from)))
-        .collect();
-    format!("{}\n", Value::Object(object))
+    let mut line = String::from("{");
+    for (i, (name, value)) in columns.iter().zip(row).enumerate() {
+        if i > 0 {
+            line.push(',');
+        }
+        line.push_str(&Value::from(name.as_str()).to_string());
+        line.push(':');
+        line.push_str(&value.as_deref().map_or(Value::Null, Value::from).to_string());
+    }
+    line.push_str("}\n");
+    line
 }
 
 #[cfg(test)]
@@ -114,7 +120,7 @@ mod tests {
 
     #[test]
     fn json_rows_are_objects_with_null() {
-        let columns = vec!["a".to_string(), "b".to_string()];
-        assert_eq!(json_row(&columns, &row(&[Some("1"), None])), "{\"a\":\"1\",\"b\":null}\n");
+        let columns = vec!["b".to_string(), "a\"".to_string()];
+        assert_eq!(json_row(&columns, &row(&[Some("1"), None])), "{\"b\":\"1\",\"a\\\"\":null}\n");
     }
 }
