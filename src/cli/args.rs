@@ -7,7 +7,21 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-const EXIT_CODES: &str = "\
+/// Where the server, user and token come from; shown under every subcommand's help.
+macro_rules! connection_help {
+    () => {
+        "\
+Connection: --url, --user and --token win over PORTICO_URL, PORTICO_USER and PORTICO_TOKEN,
+which win over the client config file (PORTICO_CLIENT_CONFIG, else
+~/.config/portico/client.toml, keys url, user, token). Without a token the client logs in
+with the password in PORTICO_PASSWORD, or asks for it on the terminal."
+    };
+}
+
+const CONNECTION: &str = connection_help!();
+
+const RUN_HELP: &str = concat!(
+    "\
 Exit codes:
   0  the job ended Succeed
   1  the job ended Failed
@@ -15,14 +29,22 @@ Exit codes:
   3  the server could not be reached, or refused a request (its message is printed)
   4  bad options, an unreadable script file or client config; nothing was submitted
 
-linkis-cli options are accepted too: -engineType, -codeType, -code, -codePath, -varMap,
--labelMap, -confMap (startup), -runtimeMap, -submitUser, -proxyUser, -creator.";
+The log goes to stderr (with a progress bar when stderr is a terminal), the results to stdout.
 
-const CONNECTION: &str = "\
-Connection: --url, --user and --token win over PORTICO_URL, PORTICO_USER and PORTICO_TOKEN,
-which win over the client config file (PORTICO_CLIENT_CONFIG, else
-~/.config/portico/client.toml, keys url, user, token). Without a token the client logs in
-with the password in PORTICO_PASSWORD, or asks for it on the terminal.";
+linkis-cli options are accepted too: -engineType, -codeType, -code, -codePath, -varMap,
+-labelMap, -confMap (startup), -runtimeMap, -submitUser, -proxyUser, -creator.
+
+",
+    connection_help!()
+);
+
+const WAIT_HELP: &str = concat!(
+    "Exit codes: 0 Succeed, 1 Failed, 2 Cancelled or Timeout, 3 the server could not be reached or\nrefused, 4 bad options.\n\n",
+    connection_help!()
+);
+
+const OTHER_HELP: &str =
+    concat!("Exit codes: 0 done, 3 the server could not be reached or refused, 4 bad options.\n\n", connection_help!());
 
 /// Client commands against a running Portico server (the server itself: `portico serve --help`).
 #[derive(Debug, Parser)]
@@ -51,24 +73,32 @@ pub struct Connection {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Submit a job, follow its log and progress, print its results; the exit code is how it ended
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = RUN_HELP)]
     Run(RunArgs),
     /// Print a job's state, progress, queue position and exit code
+    #[command(after_help = OTHER_HELP)]
     Status(IdArg),
     /// Print a job's log (all of it so far; --follow for the rest as it comes)
+    #[command(after_help = OTHER_HELP)]
     Log(LogArgs),
     /// Kill a job (queued or running); it ends Cancelled
+    #[command(after_help = OTHER_HELP)]
     Kill(IdArg),
     /// Pause a job (a running one is stopped with SIGSTOP, a queued one held)
+    #[command(after_help = OTHER_HELP)]
     Pause(IdArg),
     /// Resume a paused job
+    #[command(after_help = OTHER_HELP)]
     Resume(IdArg),
     /// Wait for a job to end; exit 0 Succeed, 1 Failed, 2 Cancelled/Timeout, 3 server error
     /// (Ctrl-C stops waiting and leaves the job running)
+    #[command(after_help = WAIT_HELP)]
     Wait(WaitArgs),
     /// Print an ended job's result sets (tables aligned, or as CSV or JSON)
+    #[command(after_help = OTHER_HELP)]
     Result(ResultArgs),
     /// List jobs, newest first: id, state, engine, user, created, duration
+    #[command(after_help = OTHER_HELP)]
     History(HistoryArgs),
     /// Print a shell completion script: `portico completions bash > /etc/bash_completion.d/portico`
     Completions(CompletionArgs),

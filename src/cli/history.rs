@@ -55,7 +55,7 @@ fn row(task: &Value) -> Vec<Option<String>> {
 }
 
 /// Epoch milliseconds as local `YYYY-MM-DD HH:MM:SS`.
-fn local_time(millis: i64) -> String {
+pub fn local_time(millis: i64) -> String {
     let secs = (millis / 1000) as libc::time_t;
     // SAFETY: a zeroed tm is a valid out-parameter; localtime_r is the thread-safe form.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
@@ -75,7 +75,7 @@ fn local_time(millis: i64) -> String {
 }
 
 /// Milliseconds as `850ms`, `12.3s`, `4m05s` or `2h03m`.
-fn duration(millis: u64) -> String {
+pub fn duration(millis: u64) -> String {
     let secs = millis / 1000;
     match secs {
         0 => format!("{millis}ms"),

@@ -40,10 +40,20 @@ pub fn status(api: &Api, id: &str) -> Result<ExitCode, CliError> {
     let (state, data) = follow::status(api, task_id)?;
     let progress = api.get(&format!("entrance/{task_id}/progress"), &[])?;
     let fraction = progress.get("progress").and_then(|p| p.as_f64().or_else(|| p.as_str()?.parse().ok()));
+    let task = record(api, task_id)?;
+    let field = |key: &str| task.get(key).and_then(Value::as_str).unwrap_or("").to_string();
     println!("taskID:    {task_id}");
     println!("execID:    {}", data.get("execID").and_then(Value::as_str).unwrap_or(""));
     let paused = if data.get("paused").and_then(Value::as_bool) == Some(true) { " (paused)" } else { "" };
     println!("status:    {state}{paused}");
+    println!("engine:    {} ({})", field("executeApplicationName"), field("runType"));
+    println!("user:      {}", field("executeUser"));
+    if let Some(created) = task.get("createdTime").and_then(Value::as_i64) {
+        println!("created:   {}", super::history::local_time(created));
+    }
+    if let Some(cost) = task.get("costTime").and_then(Value::as_u64) {
+        println!("duration:  {}", super::history::duration(cost));
+    }
     if let Some(fraction) = fraction {
         println!("progress:  {:.0}%", fraction * 100.0);
     }
@@ -52,6 +62,9 @@ pub fn status(api: &Api, id: &str) -> Result<ExitCode, CliError> {
     }
     if let Some(code) = data.get("exitCode").filter(|c| !c.is_null()) {
         println!("exit code: {code}");
+    }
+    if let Some(error) = task.get("errDesc").and_then(Value::as_str).filter(|e| !e.is_empty()) {
+        println!("error:     {error}");
     }
     Ok(ExitCode::SUCCESS)
 }
