@@ -307,3 +307,28 @@ fn run_options_reach_the_job_and_code_can_come_from_stdin() {
     assert_eq!(timed_out.code, Some(2), "a Timeout exits 2: {timed_out:?}");
     assert!(timed_out.stderr.contains("Timeout"), "{}", timed_out.stderr);
 }
+
+#[test]
+fn a_client_config_file_names_the_server_and_flags_win_over_it() {
+    let server = Portico::start_with_config(MULTI_USER_CONFIG, &[]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("client.toml");
+    std::fs::write(&config, format!("url = \"{}\"\nuser = \"bob\"\ntoken = \"{TEST_TOKEN}\"\n", server.base))
+        .expect("write the client config");
+    let from_file = || {
+        let mut command = client(&server, &[]);
+        command.env_remove("PORTICO_URL").env_remove("PORTICO_USER").env_remove("PORTICO_TOKEN");
+        command.env("PORTICO_CLIENT_CONFIG", &config);
+        command
+    };
+    let ran = run(from_file().args(["run", "-q", "-c", "echo hi"]));
+    assert_eq!((ran.code, ran.stdout.as_str()), (Some(0), "hi\n"), "{ran:?}");
+    assert_eq!(server.ok("jobhistory/1/get")["task"]["executeUser"], "bob");
+    let ran = run(from_file().args(["run", "-q", "--user", "alice", "-c", "echo hi"]));
+    assert_eq!(ran.code, Some(0), "{ran:?}");
+    assert_eq!(server.ok("jobhistory/2/get")["task"]["executeUser"], "alice", "--user wins over the file");
+    std::fs::write(&config, "adress = \"http://typo\"\n").expect("write");
+    let ran = run(from_file().args(["history"]));
+    assert_eq!(ran.code, Some(4), "{ran:?}");
+    assert!(ran.stderr.contains("adress"), "the unknown key is named: {}", ran.stderr);
+}
