@@ -1,6 +1,10 @@
 //! The `portico` command: `portico [serve] [flags]` runs the server; `portico hash-password`
 //! turns a password read from stdin into a `password_hash` for the config file; `portico backup
-//! DEST` copies a data directory's job history, beside its running server.
+//! DEST` copies a data directory's job history, beside its running server. `portico run`,
+//! `status`, `log`, `kill`, `pause`, `resume`, `wait`, `result`, `history` and `completions`
+//! are a client of a running server (module `cli`), dispatched before the server's parser.
+
+mod cli;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -9,6 +13,10 @@ use portico::Server;
 use portico::{Config, ConfigError};
 
 fn main() -> ExitCode {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(code) = cli::dispatch(&args) {
+        return code;
+    }
     if std::env::args().nth(1).as_deref() == Some("hash-password") {
         return hash_password();
     }

@@ -51,3 +51,32 @@ fn the_first_job_snippets_work_as_pasted_under_sh() {
     assert!(answers.iter().all(|a| a["status"] == 0), "login, userInfo and logout succeed: {out}");
     assert_eq!(answers[1]["data"]["userName"], "hadoop");
 }
+
+#[test]
+fn the_command_line_snippet_works_as_pasted_under_sh() {
+    let server = Portico::start();
+    let scratch = tempfile::tempdir().unwrap();
+    let blocks = snippets("The command line");
+    assert_eq!(blocks.len(), 1, "one snippet");
+    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_portico")).parent().unwrap().to_path_buf();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(&blocks[0])
+        .current_dir(scratch.path())
+        .env("DATA", &server.data_dir)
+        .env("PATH", path)
+        .env("PORTICO_URL", &server.base)
+        .env("PORTICO_CLIENT_CONFIG", "/dev/null")
+        .env_remove("PORTICO_USER")
+        .output()
+        .expect("run sh");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "the snippet failed: {}\n{stdout}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines[..6],
+        ["hello", "world", "a  b", "-  -", "1  x", "id  state    engine  user    created              duration"]
+    );
+    assert!(lines[8].starts_with("1   Succeed  shell   hadoop"), "{stdout}");
+}

@@ -5,6 +5,7 @@ mod helper;
 
 mod auth;
 mod bad_input;
+mod cli;
 mod control;
 mod deploy;
 mod entrance;

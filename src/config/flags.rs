@@ -11,6 +11,9 @@ USAGE:
     portico hash-password        read a password on stdin, print its password_hash
     portico backup [--data-dir DIR] [--config FILE] DEST
                                  copy the job history while the server runs (see --help there)
+    portico run|status|log|kill|pause|resume|wait|result|history|completions …
+                                 a client of a running server (`portico run --help`,
+                                 `portico help`)
 
 FLAGS (each also settable in the config file; flags win over PORTICO_* variables,
 which win over the file, which wins over the embedded defaults):
