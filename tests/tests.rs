@@ -5,6 +5,7 @@ mod helper;
 
 mod auth;
 mod bad_input;
+mod console;
 mod control;
 mod entrance;
 mod filesystem;

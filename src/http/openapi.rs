@@ -7,6 +7,12 @@
 //! the unit tests below check each listed endpoint is classified back to itself, and the
 //! end-to-end test (`tests/openapi.rs`) that the served document's paths are exactly
 //! [`ENDPOINTS`].
+//!
+//! The web console's files (`/`, `/console/*`) are routes but not endpoints of the API: they
+//! answer HTML, script and style, not the envelope, and no API client calls them. They are left
+//! out of the document on purpose ([`templates`] answers none for them), so that the document
+//! stays a description of the REST API under `/api/rest_j/v1` that schemathesis can hold the
+//! server to.
 
 use super::message::Answer;
 use super::response::Response;
@@ -77,6 +83,8 @@ pub fn templates(route: &Route) -> &'static [&'static str] {
         Route::Resume(_) => &["/entrance/{id}/resume"],
         Route::Backup | Route::BackupDownload => &["/portico/admin/backup"],
         Route::OpenApi => &["/openapi.json"],
+        // Not an endpoint of the API: see the module comment.
+        Route::Console(_) => &[],
         Route::WrongMethod(_) | Route::Unknown => &[],
     }
 }

@@ -1,9 +1,12 @@
 //! The route table: a request's method and path become one [`Route`], decided once, before
 //! authentication. The route says whether it is public, how large a body it takes, and which
-//! handler answers it.
+//! handler answers it. Besides the REST API under [`PREFIX`], the web console's few files
+//! (`/` and `/console/*`) are routes too, so that they get the same HEAD, 405 and access-log
+//! treatment as every endpoint.
 
 use super::auth::Caller;
 use super::call::{Call, Context};
+use super::console::{self, Asset};
 use super::message::{Answer, ApiError, Message};
 use super::request::percent_decode;
 use super::request::Request;
@@ -47,6 +50,8 @@ pub enum Route {
     BackupDownload,
     /// Portico's own: the OpenAPI document of this API (public).
     OpenApi,
+    /// A file of the web console (public; not part of the REST API).
+    Console(Asset),
     /// The endpoint exists, but not for this method.
     WrongMethod(&'static str),
     /// No endpoint at this path.
@@ -56,12 +61,15 @@ pub enum Route {
 impl Route {
     /// The route `method` and `path` (still percent-encoded, without the query) name.
     pub fn classify(method: &str, path: &str) -> Route {
+        let get = method.eq_ignore_ascii_case("GET") || method.eq_ignore_ascii_case("HEAD");
+        if let Some(asset) = Asset::at(path) {
+            return if get { Route::Console(asset) } else { Route::WrongMethod("GET") };
+        }
         let Some(rest) = path.strip_prefix(PREFIX) else { return Route::Unknown };
         // Each segment is decoded on its own (execIDs contain ':' that clients may encode), so
         // an encoded '/' stays inside its segment instead of changing the route.
         let decoded: Vec<String> = rest.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
         let segments: Vec<&str> = decoded.iter().map(String::as_str).collect();
-        let get = method.eq_ignore_ascii_case("GET") || method.eq_ignore_ascii_case("HEAD");
         let post = method.eq_ignore_ascii_case("POST");
         let id = |s: &str| s.to_string();
         match segments.as_slice() {
@@ -104,7 +112,7 @@ impl Route {
 
     /// Answered without authentication.
     pub fn is_public(&self) -> bool {
-        matches!(self, Route::Login | Route::Logout | Route::OpenApi)
+        matches!(self, Route::Login | Route::Logout | Route::OpenApi | Route::Console(_))
     }
 
     /// The largest body this route reads; `max_body` is the configured limit for job code.
@@ -131,6 +139,7 @@ impl Route {
             Route::Login => return user::login(context, request, method).map(Answer::from),
             Route::Logout => return user::logout(context, request, method).map(Answer::from),
             Route::OpenApi => return Ok(openapi::document()),
+            Route::Console(asset) => return Ok(console::serve(*asset)),
             _ => {}
         }
         let Some(caller) = caller else {
@@ -154,7 +163,8 @@ impl Route {
             | Route::ResultsetToExcel
             | Route::ResultsetsToExcel
             | Route::BackupDownload
-            | Route::OpenApi => Err(ApiError::Internal("these routes are answered in dispatch".into())),
+            | Route::OpenApi
+            | Route::Console(_) => Err(ApiError::Internal("these routes are answered in dispatch".into())),
             Route::UserInfo => user::user_info(call),
             Route::Heartbeat => user::heartbeat(call),
             Route::HistoryList => jobhistory::list(call),
@@ -214,5 +224,9 @@ mod tests {
         assert_eq!(method_echo(&p("entrance/1/status")), "/api/entrance/1/status");
         assert!(Route::classify("GET", &p("openapi.json")).is_public());
         assert_eq!(Route::classify("POST", &p("openapi.json")), Route::WrongMethod("GET"));
+        assert_eq!(Route::classify("HEAD", "/"), Route::Console(Asset::Page));
+        assert!(Route::classify("GET", "/console/console.css").is_public());
+        assert_eq!(Route::classify("POST", "/"), Route::WrongMethod("GET"));
+        assert_eq!(Route::classify("GET", "/console/"), Route::Unknown);
     }
 }
