@@ -141,14 +141,17 @@ fn submit_through_the_form(
     job_in_address(browser)
 }
 
-/// Waits until the page shows job `task` in `state` (not the job shown before it).
+/// Waits until the page shows job `task` in `state` (not the job shown before it); for an
+/// ended job, also its final record and its results (the page marks the view settled).
 fn wait_job_state(browser: &Browser, task: u64, state: &str) {
-    let script = "return document.getElementById('job-view').hidden
-                     || document.getElementById('job-id').textContent !== arguments[0]
-                     ? null : document.getElementById('job-status').textContent;";
+    let script = "const view = document.getElementById('job-view');
+         return view.hidden || document.getElementById('job-id').textContent !== arguments[0]
+             ? null : [document.getElementById('job-status').textContent, view.dataset.settled === 'true'];";
+    let ended = matches!(state, "Succeed" | "Failed" | "Cancelled" | "Timeout");
     until(&format!("job {task} to be shown {state}"), || {
         let shown = browser.run(script, json!([task.to_string()]));
-        shown.as_str().is_some_and(|text| text.starts_with(state)).then_some(())
+        let status = shown[0].as_str()?;
+        (status.starts_with(state) && (!ended || shown[1] == true)).then_some(())
     });
 }
 
@@ -213,8 +216,9 @@ fn a_person_runs_reads_and_kills_jobs_in_the_console() {
     assert!(browser.text("#job-progress-text").is_some_and(|t| t.starts_with("100%")), "done is 100%");
     assert_eq!(alice.state(&task.to_string()), "Succeed");
 
-    // A SQL job with a TABLE result, one value of which is markup: it must stay text.
-    let sql = "select 1 as a, 'x' as b, '<img src=x id=injected>' as c";
+    // A SQL job with two TABLE results. The first holds markup, which must stay text.
+    let sql = "select 1 as a, 'x' as b, '<img src=x id=injected>' as c;\n\
+               with recursive n(i) as (select 1 union all select i + 1 from n where i < 120) select i from n";
     let task = submit_through_the_form(&browser, "sqlite-3", "sql", sql, &[]);
     wait_job_state(&browser, task, "Succeed");
     browser.visible("#job-result table.result");
@@ -223,8 +227,30 @@ fn a_person_runs_reads_and_kills_jobs_in_the_console() {
     assert_eq!(rows, json!([["1", "x", "<img src=x id=injected>"]]));
     assert_eq!(browser.run("return document.getElementById('injected');", json!([])), Value::Null);
     assert_eq!(browser.text("#job-code").as_deref(), Some(sql));
+    browser.run("document.getElementById('job-result').scrollIntoView();", json!([]));
     screenshot(&browser, "03-table-result.png");
     assert!(alice.ended_record(task).is_some());
+
+    // The second result, paged through openFile's pages (50 rows each here).
+    browser.find("#job-result-sets .tab[data-index='1']").click();
+    let first_cells = |what: &str, first: &str, count: usize| {
+        until(&format!("the second result's {what}"), || {
+            let (head, rows) = table_cells(&browser, "#job-result table.result");
+            let rows = rows.as_array()?.clone();
+            (head == json!(["i"]) && rows.len() == count && rows[0] == json!([first])).then_some(())
+        })
+    };
+    first_cells("first page", "1", 50);
+    assert_eq!(browser.text("#result-page").as_deref(), Some("Page 1"));
+    browser.visible("#result-next").click();
+    first_cells("second page", "51", 50);
+    browser.find("#result-next").click();
+    first_cells("last page", "101", 20);
+    let ends = browser.run(
+        "return [document.getElementById('result-prev').disabled, document.getElementById('result-next').disabled];",
+        json!([]),
+    );
+    assert_eq!(ends, json!([false, true]), "the last page has no next");
 
     // A long job: paused, resumed and killed with the buttons, as the API confirms.
     let task = submit_through_the_form(&browser, "shell-1", "shell", "sleep 60", &[]);
@@ -256,22 +282,43 @@ fn a_person_runs_reads_and_kills_jobs_in_the_console() {
             .run("return [...document.querySelectorAll('#jobs-body tr')].map((r) => r.dataset.task);", json!([]));
         (ids == json!([id])).then_some(())
     });
-    assert_eq!(browser.text("#jobs-page").as_deref(), Some("Page 1 of 1 (1 jobs)"));
+    assert_eq!(browser.text("#jobs-page").as_deref(), Some("Page 1 of 1 (1 job)"));
+
+    // A date range: from tomorrow on there is nothing; from yesterday on, all of it.
+    browser.find("#filter-status option[value='']").click();
+    let set_from = |days: i32| {
+        let script = "const d = new Date(); d.setDate(d.getDate() + arguments[0]);
+             const pad = (n) => String(n).padStart(2, '0');
+             document.getElementById('filter-from').value =
+               d.getFullYear() + '-' + pad(d.getMonth() + 1) + '-' + pad(d.getDate());";
+        browser.run(script, json!([days]));
+        browser.find("#filter-apply").click();
+    };
+    set_from(1);
+    browser.visible("#jobs-empty");
+    set_from(-1);
+    browser.wait_text("#jobs-page", "alice's jobs", |t| t == "Page 1 of 1 (3 jobs)");
     assert_no_script_errors(&browser, "in alice's session");
+    for _ in 0..10 {
+        alice.submit_shell("true");
+    }
 
     // An admin sees everyone's jobs when asking for them; logging out returns to the form.
     browser.find("#logout").click();
     log_in(&browser, "root", "root-pass");
     browser.wait_text("#who-name", "root as an admin", |t| t == "root (admin)");
     browser.visible("#filter-all").click();
-    browser.find("#filter-status option[value='']").click();
+    browser.find("#filter-size option[value='10']").click();
     browser.find("#filter-apply").click();
-    until("root's list to show alice's three jobs", || {
-        let users = browser.run(
-            "return [...document.querySelectorAll('#jobs-body tr td:nth-child(5)')].map((c) => c.textContent);",
-            json!([]),
-        );
-        (users == json!(["alice", "alice", "alice"])).then_some(())
+    let users = "return [...document.querySelectorAll('#jobs-body tr td:nth-child(5)')].map((c) => c.textContent);";
+    browser.wait_text("#jobs-page", "everyone's jobs", |t| t == "Page 1 of 2 (13 jobs)");
+    assert_eq!(browser.run(users, json!([])), json!(vec!["alice"; 10]));
+    browser.find("#jobs-next").click();
+    browser.wait_text("#jobs-page", "the second page", |t| t == "Page 2 of 2 (13 jobs)");
+    until("the second page to hold the first three jobs", || {
+        let ids = browser
+            .run("return [...document.querySelectorAll('#jobs-body tr')].map((r) => r.dataset.task);", json!([]));
+        (ids == json!(["3", "2", "1"])).then_some(())
     });
     screenshot(&browser, "05-admin-view.png");
     browser.find("#logout").click();

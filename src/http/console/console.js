@@ -206,8 +206,16 @@ function setFacts(list, facts) {
   }
 }
 
-// Resolves after `ms`, for the poll loops (each waits for its previous round to finish).
-const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+// Resolves after `ms`, for the poll loops (each waits for its previous round to finish), or
+// sooner when `wake` is called (after a kill, pause or resume, so the page shows its outcome).
+let wake = () => {};
+const pause = (ms) => new Promise((resolve) => {
+  const timer = setTimeout(resolve, ms);
+  wake = () => {
+    clearTimeout(timer);
+    resolve();
+  };
+});
 
 // ---------------------------------------------------------------------------------------------
 // Views and navigation
@@ -338,7 +346,7 @@ async function loadJobs() {
   const pages = Math.max(1, Math.ceil(total / size));
   $('jobs-body').replaceChildren(...tasks.map(jobRow));
   $('jobs-empty').hidden = tasks.length > 0;
-  $('jobs-page').textContent = 'Page ' + state.listPage + ' of ' + pages + ' (' + total + ' jobs)';
+  $('jobs-page').textContent = 'Page ' + state.listPage + ' of ' + pages + ' (' + total + (total === 1 ? ' job)' : ' jobs)');
   $('jobs-prev').disabled = state.listPage <= 1;
   $('jobs-next').disabled = state.listPage >= pages;
 }
@@ -470,6 +478,8 @@ async function openJob(id) {
     $(target).replaceChildren();
   }
   $('job-progress').value = 0;
+  // Set once the ended job's final record and results are shown (the browser test waits on it).
+  delete $('job-view').dataset.settled;
   $('job-log-note').hidden = true;
   $('result-pager').hidden = true;
   controlsFor('', false);
@@ -494,6 +504,7 @@ async function openJob(id) {
       if (task && view === state.view) {
         showRecord(task);
         await attempt(() => listResults(task, view));
+        $('job-view').dataset.settled = 'true';
       }
       return;
     }
@@ -506,7 +517,7 @@ async function control(verb) {
   clearError();
   await attempt(async () => {
     await api('entrance/' + id + '/' + verb, { method: 'POST' });
-    showStatus(await api('entrance/' + id + '/status'));
+    wake();
   });
 }
 
