@@ -251,6 +251,11 @@ fn a_person_runs_reads_and_kills_jobs_in_the_console() {
         json!([]),
     );
     assert_eq!(ends, json!([false, true]), "the last page has no next");
+    // Its download link, fetched as the browser would follow it (with the session cookie).
+    let csv = browser.run("return fetch(document.getElementById('result-csv').href).then((r) => r.text());", json!([]));
+    let expected: String =
+        std::iter::once("i".to_string()).chain((1..=120).map(|n| n.to_string())).map(|l| l + "\r\n").collect();
+    assert_eq!(csv.as_str(), Some(expected.as_str()));
 
     // A long job: paused, resumed and killed with the buttons, as the API confirms.
     let task = submit_through_the_form(&browser, "shell-1", "shell", "sleep 60", &[]);

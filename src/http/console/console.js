@@ -482,6 +482,7 @@ async function openJob(id) {
   delete $('job-view').dataset.settled;
   $('job-log-note').hidden = true;
   $('result-pager').hidden = true;
+  $('result-downloads').hidden = true;
   controlsFor('', false);
   const first = await attempt(async () => {
     showRecord((await api('jobhistory/' + id + '/get')).task || {});
@@ -546,6 +547,7 @@ async function listResults(task, view) {
     return tab;
   });
   $('job-result-sets').replaceChildren(...tabs);
+  $('result-downloads').hidden = tabs.length === 0;
   if (tabs.length > 0) {
     await openResult(sets[0].path, 1, tabs[0]);
   }
@@ -558,6 +560,12 @@ async function openResult(path, page, tab) {
   }
   const rows = Array.isArray(data.fileContent) ? data.fileContent : [];
   const result = $('job-result');
+  // Downloads are plain links to the API: the browser sends the session cookie with them.
+  const name = 'task' + $('job-id').textContent + '_result' + (Number(tab.dataset.index) + 1);
+  const download = (type) => API + 'filesystem/resultsetToExcel?' + query({ path, outputFileType: type, outputFileName: name });
+  $('result-csv').href = download('csv');
+  $('result-xlsx').href = download('xlsx');
+  $('result-xlsx').hidden = String(data.type) !== '2';
   if (String(data.type) === '2' && Array.isArray(data.metadata)) {
     const head = el('tr', {}, ...data.metadata.map((column) => {
       const th = el('th', { text: column.columnName });
