@@ -161,8 +161,29 @@ impl Element<'_> {
     }
 }
 
+impl Browser {
+    /// On a failing test, what the page looked like: `failure-<time>.png` beside the other
+    /// screenshots. Never panics (it runs while a panic unwinds).
+    fn save_failure_screenshot(&self) {
+        let url = format!("{}/session/{}/screenshot", self.base, self.session);
+        let Some(answer) = self.agent.get(&url).call().ok().and_then(|r| r.into_json::<Value>().ok()) else { return };
+        let Some(png) = answer["value"].as_str().and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        else {
+            return;
+        };
+        let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+        let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console").join(format!("failure-{stamp}.png"));
+        if std::fs::write(&path, png).is_ok() {
+            eprintln!("the page at the failure: {}", path.display());
+        }
+    }
+}
+
 impl Drop for Browser {
     fn drop(&mut self) {
+        if std::thread::panicking() && !self.session.is_empty() {
+            self.save_failure_screenshot();
+        }
         if !self.session.is_empty() {
             let url = format!("{}/session/{}", self.base, self.session);
             let _ = self.agent.delete(&url).call();
