@@ -50,6 +50,7 @@ fn the_console_is_served_from_the_binary_with_a_strict_policy() {
     for (path, content_type, marker) in [
         ("/", "text/html; charset=utf-8", "<!doctype html>"),
         ("/console/console.js", "text/javascript; charset=utf-8", "'use strict';"),
+        ("/console/jobs.js", "text/javascript; charset=utf-8", "'use strict';"),
         ("/console/console.css", "text/css; charset=utf-8", ":root"),
     ] {
         // Public: no token, no cookie.

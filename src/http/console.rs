@@ -1,4 +1,4 @@
-//! The web console: one page, its script and its style sheet, compiled into the binary
+//! The web console: one page, its two scripts and its style sheet, compiled into the binary
 //! (`console/` beside this module) and served without login, so that a browser can load the
 //! page before it holds a session. Everything the page shows comes from the REST API, called by
 //! the script with the browser's session cookie; the page itself holds no data and no secret.
@@ -28,8 +28,10 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; st
 pub enum Asset {
     /// `GET /`: the page.
     Page,
-    /// `GET /console/console.js`.
+    /// `GET /console/console.js`: what the whole page shares (API calls, login, start-up).
     Script,
+    /// `GET /console/jobs.js`: the views of jobs.
+    JobsScript,
     /// `GET /console/console.css`.
     Style,
 }
@@ -40,6 +42,7 @@ impl Asset {
         match path {
             "/" => Some(Asset::Page),
             "/console/console.js" => Some(Asset::Script),
+            "/console/jobs.js" => Some(Asset::JobsScript),
             "/console/console.css" => Some(Asset::Style),
             _ => None,
         }
@@ -49,6 +52,7 @@ impl Asset {
         match self {
             Asset::Page => include_str!("console/index.html"),
             Asset::Script => include_str!("console/console.js"),
+            Asset::JobsScript => include_str!("console/jobs.js"),
             Asset::Style => include_str!("console/console.css"),
         }
     }
@@ -56,13 +60,13 @@ impl Asset {
     fn content_type(self) -> &'static str {
         match self {
             Asset::Page => "text/html; charset=utf-8",
-            Asset::Script => "text/javascript; charset=utf-8",
+            Asset::Script | Asset::JobsScript => "text/javascript; charset=utf-8",
             Asset::Style => "text/css; charset=utf-8",
         }
     }
 }
 
-/// The asset as an answer. `no-cache` makes the browser check back each time: the three files
+/// The asset as an answer. `no-cache` makes the browser check back each time: the four files
 /// are a few tens of KB, and a page from an older binary must never run against a newer API.
 pub fn serve(asset: Asset) -> Answer {
     let headers = [
@@ -86,12 +90,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_page_loads_only_its_own_script_and_style_and_no_inline_code() {
+    fn the_page_loads_only_its_own_scripts_and_style_and_no_inline_code() {
         let page = Asset::Page.content();
         assert!(page.contains(r#"<script src="/console/console.js" defer></script>"#), "{page}");
+        assert!(page.contains(r#"<script src="/console/jobs.js" defer></script>"#), "{page}");
         assert!(page.contains(r#"href="/console/console.css""#), "{page}");
         // The policy forbids inline code; a stray inline handler would be dead in the browser.
-        assert_eq!(page.matches("<script").count(), 1);
+        assert_eq!(page.matches("<script").count(), 2);
         let handlers = page.split_whitespace().filter(|w| w.to_ascii_lowercase().starts_with("on") && w.contains('='));
         assert_eq!(handlers.count(), 0, "inline event handlers are refused by the policy");
         assert!(!page.contains("style=\""), "inline styles are refused by the policy");
@@ -99,10 +104,12 @@ mod tests {
     }
 
     #[test]
-    fn the_script_never_inserts_markup() {
-        let script = Asset::Script.content();
-        for sink in ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"] {
-            assert!(!script.contains(sink), "console.js uses {sink}");
+    fn the_scripts_never_insert_markup() {
+        for asset in [Asset::Script, Asset::JobsScript] {
+            let script = asset.content();
+            for sink in ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"] {
+                assert!(!script.contains(sink), "{asset:?} uses {sink}");
+            }
         }
     }
 
