@@ -6,6 +6,7 @@ mod helper;
 mod auth;
 mod bad_input;
 mod cli;
+mod console;
 mod control;
 mod deploy;
 mod entrance;

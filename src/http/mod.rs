@@ -5,13 +5,15 @@
 //! the caller from the head unless the route is public (`auth.rs`), reads the body within the
 //! route's own limit, and runs the handler with its `Call` (`call.rs`). Handlers are thin:
 //! parse, authorize, call the job domain, wrap the answer (`message.rs`). Nothing here knows
-//! how jobs run.
+//! how jobs run. The web console's files (`console.rs`) are public routes of the same
+//! pipeline; the page talks to the API like any other client.
 
 mod admin;
 mod admission;
 pub mod auth;
 mod call;
 mod conn;
+mod console;
 mod download;
 mod entrance;
 mod filesystem;

@@ -7,6 +7,12 @@
 //! the unit tests below check each listed endpoint is classified back to itself, and the
 //! end-to-end test (`tests/openapi.rs`) that the served document's paths are exactly
 //! [`ENDPOINTS`].
+//!
+//! The web console's files (`/`, `/console/*`) are routes but not endpoints of the API: they
+//! answer HTML, script and style, not the envelope, and no API client calls them. They are left
+//! out of the document on purpose ([`templates`] answers none for them), so that the document
+//! stays a description of the REST API under `/api/rest_j/v1` that schemathesis can hold the
+//! server to.
 
 use super::message::Answer;
 use super::response::Response;
@@ -77,8 +83,9 @@ pub fn templates(route: &Route) -> &'static [&'static str] {
         Route::Backup | Route::BackupDownload => &["/portico/admin/backup"],
         Route::OpenApi => &["/openapi.json"],
         // `/metrics` lies outside the document's server (`/api/rest_j/v1`) and is not the API:
-        // it is Prometheus's, in the text exposition format, described in the README.
-        Route::Metrics | Route::WrongMethod(_) | Route::Unknown => &[],
+        // it is Prometheus's, in the text exposition format, described in the README. The
+        // console's files are not endpoints of the API either: see the module comment.
+        Route::Metrics | Route::Console(_) | Route::WrongMethod(_) | Route::Unknown => &[],
     }
 }
 

@@ -1,9 +1,12 @@
 //! The route table: a request's method and path become one [`Route`], decided once, before
 //! authentication. The route says whether it is public, how large a body it takes, and which
-//! handler answers it.
+//! handler answers it. Besides the REST API under [`PREFIX`], the web console's few files
+//! (`/` and `/console/*`) are routes too, so that they get the same HEAD, 405 and access-log
+//! treatment as every endpoint.
 
 use super::auth::Caller;
 use super::call::{Call, Context};
+use super::console::{self, Asset};
 use super::message::{Answer, ApiError, Message};
 use super::request::percent_decode;
 use super::request::Request;
@@ -49,6 +52,8 @@ pub enum Route {
     OpenApi,
     /// `/metrics`, outside the Linkis prefix: Prometheus's scrape, allowed by address or token.
     Metrics,
+    /// A file of the web console (public; not part of the REST API).
+    Console(Asset),
     /// The endpoint exists, but not for this method.
     WrongMethod(&'static str),
     /// No endpoint at this path.
@@ -58,16 +63,18 @@ pub enum Route {
 impl Route {
     /// The route `method` and `path` (still percent-encoded, without the query) name.
     pub fn classify(method: &str, path: &str) -> Route {
+        let get = method.eq_ignore_ascii_case("GET") || method.eq_ignore_ascii_case("HEAD");
         if path == "/metrics" {
-            let get = method.eq_ignore_ascii_case("GET") || method.eq_ignore_ascii_case("HEAD");
             return if get { Route::Metrics } else { Route::WrongMethod("GET") };
+        }
+        if let Some(asset) = Asset::at(path) {
+            return if get { Route::Console(asset) } else { Route::WrongMethod("GET") };
         }
         let Some(rest) = path.strip_prefix(PREFIX) else { return Route::Unknown };
         // Each segment is decoded on its own (execIDs contain ':' that clients may encode), so
         // an encoded '/' stays inside its segment instead of changing the route.
         let decoded: Vec<String> = rest.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
         let segments: Vec<&str> = decoded.iter().map(String::as_str).collect();
-        let get = method.eq_ignore_ascii_case("GET") || method.eq_ignore_ascii_case("HEAD");
         let post = method.eq_ignore_ascii_case("POST");
         let id = |s: &str| s.to_string();
         match segments.as_slice() {
@@ -110,7 +117,7 @@ impl Route {
 
     /// Answered without authentication.
     pub fn is_public(&self) -> bool {
-        matches!(self, Route::Login | Route::Logout | Route::OpenApi | Route::Metrics)
+        matches!(self, Route::Login | Route::Logout | Route::OpenApi | Route::Metrics | Route::Console(_))
     }
 
     /// The route's name in metrics: its path template, so the label set is as small as the
@@ -119,6 +126,7 @@ impl Route {
         match (self, openapi::templates(self).first()) {
             (_, Some(template)) => template,
             (Route::Metrics, None) => "/metrics",
+            (Route::Console(_), None) => "console",
             (Route::WrongMethod(_), None) => "wrong_method",
             (_, None) => "unknown",
         }
@@ -149,6 +157,7 @@ impl Route {
             Route::Logout => return user::logout(context, request, method).map(Answer::from),
             Route::OpenApi => return Ok(openapi::document()),
             Route::Metrics => return metrics::scrape(context, request),
+            Route::Console(asset) => return Ok(console::serve(*asset)),
             _ => {}
         }
         let Some(caller) = caller else {
@@ -174,7 +183,8 @@ impl Route {
             | Route::ResultsetsToExcel
             | Route::BackupDownload
             | Route::Metrics
-            | Route::OpenApi => Err(ApiError::Internal("these routes are answered in dispatch".into())),
+            | Route::OpenApi
+            | Route::Console(_) => Err(ApiError::Internal("these routes are answered in dispatch".into())),
             Route::UserInfo => user::user_info(call),
             Route::Heartbeat => user::heartbeat(call),
             Route::HistoryList => jobhistory::list(call),
@@ -238,5 +248,9 @@ mod tests {
         assert_eq!(Route::classify("POST", "/metrics"), Route::WrongMethod("GET"));
         assert_eq!(Route::classify("GET", &p("entrance/12/status")).name(), "/entrance/{id}/status");
         assert_eq!(Route::classify("GET", "/nothing/here").name(), "unknown");
+        assert_eq!(Route::classify("HEAD", "/"), Route::Console(Asset::Page));
+        assert!(Route::classify("GET", "/console/console.css").is_public());
+        assert_eq!(Route::classify("POST", "/"), Route::WrongMethod("GET"));
+        assert_eq!(Route::classify("GET", "/console/"), Route::Unknown);
     }
 }
