@@ -77,12 +77,13 @@ pub fn serve(asset: Asset) -> Answer {
         ("X-Frame-Options", "DENY"),
         ("Referrer-Policy", "no-referrer"),
     ];
-    Answer::Raw(Response {
+    let mut response = Response {
         status: 200,
-        headers: headers.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect(),
         body: Body::Bytes(asset.content().as_bytes().to_vec()),
-        hold: None,
-    })
+        ..Response::json(200, Vec::new())
+    };
+    response.headers = headers.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect();
+    Answer::Raw(response)
 }
 
 #[cfg(test)]
