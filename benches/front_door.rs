@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{exchange, millis, proc_status, quantile, start_with, Server};
+use common::{exchange, millis, proc_status, quantile, start_with, status_request, Server};
 
 const IDLE_CONNECTIONS: usize = 10_000;
 const IDLE_ADDRESSES: u8 = 40;
@@ -51,16 +51,6 @@ fn connect_from(source: Ipv4Addr, addr: SocketAddr) -> std::io::Result<TcpStream
         }
         Ok(stream)
     }
-}
-
-fn status_request(server: &Server, task: u64, close: bool) -> Vec<u8> {
-    let connection = if close { "close" } else { "keep-alive" };
-    format!(
-        "GET /api/rest_j/v1/entrance/{task}/status HTTP/1.1\r\nHost: x\r\nToken-Code: {}\r\nToken-User: hadoop\r\n\
-         Connection: {connection}\r\n\r\n",
-        server.token
-    )
-    .into_bytes()
 }
 
 fn submit_one(server: &Server) -> u64 {

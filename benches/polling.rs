@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{config_file, env_size, exchange, fill_history, Api, Server};
+use common::{config_file, env_size, exchange, fill_history, status_request, Api, Server};
 
 const HISTORY: u64 = 10_000;
 
@@ -97,16 +97,6 @@ fn round(addr: SocketAddr, request: &[u8], mode: &Mode, round: Duration) -> Tall
         per_second: answered.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64(),
         errors: errors.load(Ordering::Relaxed),
     }
-}
-
-fn status_request(server: &Server, task: u64, close: bool) -> Vec<u8> {
-    let connection = if close { "close" } else { "keep-alive" };
-    format!(
-        "GET /api/rest_j/v1/entrance/{task}/status HTTP/1.1\r\nHost: x\r\nToken-Code: {}\r\nToken-User: hadoop\r\n\
-         Connection: {connection}\r\n\r\n",
-        server.token
-    )
-    .into_bytes()
 }
 
 fn plain_request(close: bool) -> Vec<u8> {

@@ -139,6 +139,17 @@ fn start_in(data: tempfile::TempDir, workers: usize, extra: &[&str]) -> (Server,
     (Server { child, base, addr, token, data: Some(data) }, startup)
 }
 
+/// A raw status poll of `task` with the server's token, keeping the connection or not.
+pub fn status_request(server: &Server, task: u64, close: bool) -> Vec<u8> {
+    let connection = if close { "close" } else { "keep-alive" };
+    format!(
+        "GET /api/rest_j/v1/entrance/{task}/status HTTP/1.1\r\nHost: x\r\nToken-Code: {}\r\nToken-User: hadoop\r\n\
+         Connection: {connection}\r\n\r\n",
+        server.token
+    )
+    .into_bytes()
+}
+
 /// A value from `/proc/<pid>/status` (`VmRSS`, `VmHWM` in KiB, `Threads`).
 pub fn proc_status(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
