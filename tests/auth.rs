@@ -339,3 +339,37 @@ fn first_start_credentials_are_private_reused_and_never_logged() {
     }
     assert_eq!(std::fs::read(data.path().join("credentials.toml")).unwrap(), before, "reused, not rewritten");
 }
+
+#[test]
+fn a_login_cookie_another_site_made_the_browser_send_is_refused() {
+    let server = Portico::start_with_config(MULTI_USER_CONFIG, &[]);
+    let alice = server.login("alice", "alice-pass");
+    let (exec_id, task) = alice.submit_shell("sleep 60");
+    alice.wait_state(&exec_id, "Running");
+
+    // A link on another site (kill is a GET, as in Linkis): the browser says cross-site.
+    let (code, body) = alice.with_header("Sec-Fetch-Site", "cross-site").get(&format!("entrance/{task}/kill"));
+    assert_eq!((code, &body["status"]), (403, &json!(3)), "{body}");
+    assert!(body["message"].as_str().unwrap().contains("Sec-Fetch-Site: cross-site"), "{body}");
+    // A page on another port of the same host posting code: same-site, another origin.
+    let submit =
+        json!({"executionContent": {"code": "touch pwned", "runType": "shell"}, "labels": {"engineType": "shell-1"}});
+    let same_site = alice.with_header("Sec-Fetch-Site", "same-site").with_header("Origin", "http://127.0.0.1:8888");
+    assert_eq!(same_site.post("entrance/submit", &submit.to_string()).0, 403);
+    // A browser without Fetch Metadata: the Origin alone decides.
+    let elsewhere = alice.with_header("Origin", "https://evil.example");
+    assert_eq!(elsewhere.post("entrance/submit", &submit.to_string()).0, 403);
+    assert_eq!(alice.state(&exec_id), "Running", "nothing another site sent took effect");
+
+    // This server's own pages, a typed address, and clients that are not browsers still work;
+    // token headers are never sent by a browser on its own, so another site's Origin is moot.
+    let host = server.base.trim_start_matches("http://").to_string();
+    let own_page = alice.with_header("Sec-Fetch-Site", "same-origin").with_header("Origin", &server.base);
+    assert_eq!(own_page.ok(&format!("entrance/{task}/status"))["status"], "Running");
+    let old_browser = alice.with_header("Origin", &format!("http://{host}"));
+    assert_eq!(old_browser.ok(&format!("entrance/{task}/status"))["status"], "Running");
+    assert_eq!(alice.with_header("Sec-Fetch-Site", "none").ok(&format!("entrance/{task}/status"))["status"], "Running");
+    let token = server.anonymous().with_token(TEST_TOKEN, "alice").with_header("Origin", "https://evil.example");
+    token.ok(&format!("entrance/{task}/kill"));
+    assert_eq!(alice.wait_done(&exec_id), "Cancelled");
+}

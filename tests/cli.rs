@@ -332,3 +332,63 @@ fn a_client_config_file_names_the_server_and_flags_win_over_it() {
     assert_eq!(ran.code, Some(4), "{ran:?}");
     assert!(ran.stderr.contains("adress"), "the unknown key is named: {}", ran.stderr);
 }
+
+#[test]
+fn a_command_line_starting_with_a_client_option_is_the_clients() {
+    let server = Portico::start_with_config(MULTI_USER_CONFIG, &[]);
+    let ran = cli(&server, &["-c", "echo implied run"]);
+    assert_eq!(ran.code, Some(0), "{ran:?}");
+    assert_eq!(ran.stdout.trim(), "implied run");
+    let submitted = cli(&server, &["run", "-d", "-c", "true"]);
+    let task = detached(&submitted);
+    let status = cli(&server, &["--token", TEST_TOKEN, "status", &task]);
+    assert_eq!(status.code, Some(0), "connection options before the subcommand: {status:?}");
+}
+
+#[test]
+fn a_reader_that_stops_early_ends_the_client_quietly() {
+    let server = Portico::start_with_config(MULTI_USER_CONFIG, &[]);
+    // stdout closed after the first bytes, as `portico history | head -c 10` does.
+    let mut child = client(&server, &["run", "-q", "-c", "seq 1 200000"]).spawn().expect("start the client");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut first = [0u8; 10];
+    stdout.read_exact(&mut first).expect("the first bytes of the result");
+    drop(stdout);
+    let mut stderr = String::new();
+    child.stderr.take().expect("stderr").read_to_string(&mut stderr).expect("stderr");
+    let status = eventually("the client to exit", || child.try_wait().expect("try_wait"));
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_ne!(status.code(), Some(101), "a panic's exit code: {stderr}");
+    assert_ne!(status.code(), Some(4), "not a usage error: {stderr}");
+}
+
+#[test]
+fn a_second_ctrl_c_leaves_when_the_server_does_not_answer_the_kill() {
+    let server = Portico::start_with_config(MULTI_USER_CONFIG, &[]);
+    let child = client(&server, &["run", "-c", "sleep 60"]).spawn().expect("start the client");
+    wait_running(&server, "1");
+    // SAFETY: signals to the server and the client this test started.
+    unsafe {
+        assert_eq!(libc::kill(server.pid(), libc::SIGSTOP), 0);
+        assert_eq!(libc::kill(child.id() as i32, libc::SIGINT), 0);
+    }
+    let client_pid = child.id() as i32;
+    // The first Ctrl-C's kill request waits on the stopped server; the second leaves.
+    let second = std::thread::spawn(move || {
+        // Two SIGINTs pending at once would be one: the second goes once the first is taken.
+        eventually("the client to take the first Ctrl-C", || {
+            let status = std::fs::read_to_string(format!("/proc/{client_pid}/status")).ok()?;
+            let pending = status.lines().find_map(|l| l.strip_prefix("ShdPnd:"))?;
+            let pending = u64::from_str_radix(pending.trim(), 16).ok()?;
+            (pending & (1 << (libc::SIGINT - 1)) == 0).then_some(())
+        });
+        // SAFETY: as above.
+        unsafe { libc::kill(client_pid, libc::SIGINT) }
+    });
+    let ran = finish(child);
+    assert_eq!(second.join().expect("signaller"), 0);
+    // SAFETY: as above.
+    unsafe { libc::kill(server.pid(), libc::SIGCONT) };
+    assert_eq!(ran.code, Some(3), "{ran:?}");
+    assert!(ran.stderr.contains("interrupted again"), "{}", ran.stderr);
+}

@@ -41,6 +41,16 @@ pub fn on_sigint(action: impl FnOnce() + Send + 'static) {
         let mut signal: libc::c_int = 0;
         // SAFETY: waits for a signal of a set that every thread blocks.
         if unsafe { libc::sigwait(&set, &mut signal) } == 0 {
+            // The kill is an HTTP request to a server that may not answer (stopped, cut off):
+            // a second Ctrl-C leaves at once rather than after the request's time-out.
+            let _ = std::thread::Builder::new().name("portico-sigint-again".into()).spawn(move || {
+                let mut again: libc::c_int = 0;
+                // SAFETY: as above.
+                if unsafe { libc::sigwait(&set, &mut again) } == 0 {
+                    eprintln!("portico: interrupted again: leaving without knowing whether the job was killed");
+                    std::process::exit(i32::from(super::error::EXIT_SERVER));
+                }
+            });
             action();
         }
     });

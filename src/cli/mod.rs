@@ -34,17 +34,35 @@ use settings::Settings;
 const COMMANDS: &[&str] =
     &["run", "status", "log", "kill", "pause", "resume", "wait", "result", "history", "completions", "help"];
 
+/// Connection options, which the server does not take: a command line starting with one is the
+/// client's (`portico --token T status 1`).
+const CONNECTION_FLAGS: &[&str] = &["--url", "--user", "--token"];
+
+/// `run`'s options that a command line may start with, meaning `run` (`portico -c 'echo hi'`).
+const RUN_SHORTHANDS: &[&str] = &["-c", "-e", "-f", "--engine", "--code", "--file"];
+
 /// Runs a client command when `args` (the whole command line) is one; `None` leaves the
 /// command line to the server.
 pub fn dispatch(args: &[OsString]) -> Option<ExitCode> {
     let first = args.get(1)?.to_str()?;
-    if !COMMANDS.contains(&first) && !aliases::is_linkis_option(first) {
+    let connection = CONNECTION_FLAGS.iter().any(|flag| first == *flag || first.starts_with(&format!("{flag}=")));
+    let implied_run = RUN_SHORTHANDS.contains(&first);
+    if !COMMANDS.contains(&first) && !aliases::is_linkis_option(first) && !connection && !implied_run {
         return None;
     }
-    let Some(args) = args[1..].iter().map(|a| a.to_str().map(str::to_string)).collect::<Option<Vec<_>>>() else {
+    let Some(mut args) = args[1..].iter().map(|a| a.to_str().map(str::to_string)).collect::<Option<Vec<_>>>() else {
         eprintln!("portico: an argument is not valid UTF-8");
         return Some(ExitCode::from(EXIT_USAGE));
     };
+    if implied_run {
+        args.insert(0, "run".to_string());
+    }
+    // `portico history | head`: a closed stdout ends the client quietly, as it ends other
+    // Unix tools, instead of every print failing (Rust ignores SIGPIPE, and print! panics).
+    // SAFETY: restores the default action of one signal before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let rewritten = aliases::rewrite(args);
     let cli = match Cli::try_parse_from(std::iter::once("portico".to_string()).chain(rewritten)) {
         Ok(cli) => cli,

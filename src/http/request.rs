@@ -119,7 +119,11 @@ fn client_address(head: &Head, peer: IpAddr, trusted: &[IpAddr]) -> IpAddr {
         match parse_hop(hop) {
             Some(address) if trusted.contains(&address) => continue,
             Some(address) => return address,
-            None => return peer,
+            // `unknown`, `_hidden`, garbage: the client is someone behind the proxy, not the
+            // proxy itself (which would give a remote client the proxy's loopback rights).
+            // The unspecified address matches no `hosts` entry or `[metrics] allow` network
+            // but the catch-alls.
+            None => return IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
         }
     }
     peer
@@ -175,7 +179,9 @@ mod tests {
         let forwarded = "GET / HTTP/1.1\r\nForwarded: for=192.0.2.60;proto=http, for=\"[2001:db8::1]:4711\"\r\n\r\n";
         assert_eq!(request(forwarded, "127.0.0.1:1", &["127.0.0.1"]).client().to_string(), "2001:db8::1");
         let garbage = "GET / HTTP/1.1\r\nX-Forwarded-For: not-an-ip\r\n\r\n";
-        assert_eq!(request(garbage, "127.0.0.1:1", &["127.0.0.1"]).client().to_string(), "127.0.0.1");
+        assert_eq!(request(garbage, "127.0.0.1:1", &["127.0.0.1"]).client().to_string(), "0.0.0.0", "not the proxy");
+        let hidden = "GET / HTTP/1.1\r\nForwarded: for=_hidden\r\n\r\n";
+        assert_eq!(request(hidden, "127.0.0.1:1", &["127.0.0.1"]).client().to_string(), "0.0.0.0");
         let none = "GET / HTTP/1.1\r\n\r\n";
         assert_eq!(request(none, "[::ffff:127.0.0.1]:1", &["127.0.0.1"]).client().to_string(), "127.0.0.1");
     }

@@ -49,7 +49,7 @@ pub fn login(context: &Context, request: &Request, method: &str) -> Result<Messa
                 json!({"userName": identity.user, "isAdmin": identity.admin, "sessionTimeOut": timeout_ms, "enableWatermark": false}),
             )
             .with_message("login successful(登录成功)！")
-            .with_header("Set-Cookie", format!("{SESSION_COOKIE}={ticket}; Path=/; HttpOnly; SameSite=Lax")))
+            .with_header("Set-Cookie", format!("{SESSION_COOKIE}={ticket}; Path=/; HttpOnly; SameSite=Strict")))
         }
         Err(LoginError::EmptyUser) => Err(ApiError::BadRequest("Username can not be empty(用户名不能为空)！".into())),
         Err(LoginError::EmptyPassword) => Err(ApiError::BadRequest("Password can not be blank(密码不能为空)！".into())),
@@ -82,7 +82,7 @@ pub fn logout(context: &Context, request: &Request, method: &str) -> Result<Mess
     }
     Ok(Message::ok(method, json!({}))
         .with_message("Logout successful(退出登录成功)！")
-        .with_header("Set-Cookie", format!("{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax")))
+        .with_header("Set-Cookie", format!("{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict")))
 }
 
 /// `GET user/userInfo`: who the caller is.
