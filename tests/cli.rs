@@ -184,6 +184,8 @@ fn status_log_pause_and_resume_report_the_job() {
     assert_eq!(alice.wait_done(&task), "Cancelled");
     let ended = cli(&server, &["status", &task]);
     assert!(ended.stdout.contains("status:    Cancelled"), "{ended:?}");
+    let again = cli(&server, &["pause", &task]);
+    assert!(again.stdout.contains("had already ended (Cancelled): nothing to pause"), "{again:?}");
     let unknown = cli(&server, &["status", "999"]);
     assert_eq!(unknown.code, Some(3), "{unknown:?}");
 }

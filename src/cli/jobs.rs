@@ -88,7 +88,13 @@ pub fn control(api: &Api, id: &str, verb: &str) -> Result<ExitCode, CliError> {
     let data = api.get(&format!("entrance/{task_id}/{verb}"), &[])?;
     let state = data.get("status").and_then(Value::as_str).unwrap_or("?");
     let paused = if data.get("paused").and_then(Value::as_bool) == Some(true) { ", paused" } else { "" };
-    println!("job {task_id}: {verb} done; status {state}{paused}");
+    // The server answers a control of an ended job with its final state: say nothing was done.
+    let ended_before = matches!(state, "Succeed" | "Failed" | "Timeout") || (state == "Cancelled" && verb != "kill");
+    if ended_before {
+        println!("job {task_id} had already ended ({state}): nothing to {verb}");
+    } else {
+        println!("job {task_id}: {verb} done; status {state}{paused}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 
