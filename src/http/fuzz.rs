@@ -8,7 +8,6 @@
 
 use std::io::BufReader;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::time::Duration;
 
 use serde_json::Value;
 
@@ -115,18 +114,7 @@ pub fn query(data: &[u8]) {
 
 /// The limits the head target scans with: small, so that the size refusals are reached.
 fn fuzz_limits() -> Limits {
-    Limits {
-        max_head_bytes: 512,
-        prefetch_body_bytes: 32,
-        idle_timeout: Duration::from_secs(1),
-        io_timeout: Duration::from_secs(1),
-        max_connections: 1,
-        max_connections_per_address: 1,
-        max_buffered_bytes: 1 << 20,
-        handler_threads: 1,
-        linger_time: Duration::from_secs(1),
-        linger_bytes: 0,
-    }
+    Limits::small(512, 32)
 }
 
 /// The largest body the head target reads.

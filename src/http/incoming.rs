@@ -118,23 +118,10 @@ pub fn transport_error(code: u16, message: &str) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
 
     fn limits() -> Limits {
-        Limits {
-            max_head_bytes: 1024,
-            prefetch_body_bytes: 16,
-            idle_timeout: Duration::from_secs(1),
-            io_timeout: Duration::from_secs(1),
-            max_connections: 1,
-            max_connections_per_address: 1,
-            max_buffered_bytes: 1 << 20,
-            handler_threads: 1,
-            linger_time: Duration::from_secs(1),
-            linger_bytes: 0,
-        }
+        Limits::small(1024, 16)
     }
 
     /// Feeds `request` one byte at a time; the length of the buffer when it was ready.

@@ -71,11 +71,12 @@ impl HttpServer {
         HttpServer::run(listener, limits, handler)
     }
 
-    /// The same transport answering every request with `body` as JSON, and nothing else: the
-    /// ceiling the status-polling benchmark measures the whole server against, so that the
-    /// figure says what routing, authentication and the job lookup cost on top of the transport.
-    pub fn fixed_answer(listener: TcpListener, handler_threads: usize, body: Vec<u8>) -> io::Result<HttpServer> {
-        let config = crate::Config { http_threads: handler_threads, ..crate::Config::default() };
+    /// The same transport, on the default settings, answering every request with `body` as
+    /// JSON and nothing else: the ceiling the status-polling benchmark measures the whole server
+    /// against, so that the figure says what routing, authentication and the job lookup cost on
+    /// top of the transport.
+    pub fn fixed_answer(listener: TcpListener, body: Vec<u8>) -> io::Result<HttpServer> {
+        let config = crate::Config::default();
         let handler: Arc<transport::Handler> =
             Arc::new(move |_: Head, _: SocketAddr, request_body: &mut conn::Body<'_>| {
                 // Read, as every route does: a connection whose body was left unread is closed.

@@ -61,6 +61,25 @@ pub struct Limits {
     pub linger_bytes: u64,
 }
 
+impl Limits {
+    /// Limits small enough that every refusal is reached with a few bytes, for the head
+    /// scanner's tests and fuzz target: one connection, one thread, second-long deadlines.
+    pub(crate) fn small(max_head_bytes: usize, prefetch_body_bytes: usize) -> Limits {
+        Limits {
+            max_head_bytes,
+            prefetch_body_bytes,
+            idle_timeout: Duration::from_secs(1),
+            io_timeout: Duration::from_secs(1),
+            max_connections: 1,
+            max_connections_per_address: 1,
+            max_buffered_bytes: 1 << 20,
+            handler_threads: 1,
+            linger_time: Duration::from_secs(1),
+            linger_bytes: 0,
+        }
+    }
+}
+
 /// The application: answers one request whose head is complete. It may read the body through
 /// [`conn::Body`]; if it does not, the connection closes after the answer.
 pub type Handler = dyn Fn(Head, SocketAddr, &mut conn::Body<'_>) -> Response + Send + Sync;
