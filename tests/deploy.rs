@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::helper::Portico;
+use crate::helper::{eventually, Portico};
 
 const UNIT: &str = include_str!("../deploy/portico.service");
 
@@ -49,12 +49,16 @@ fn the_systemd_unit_starts_stops_cleanly_and_restarts_only_on_failure() {
     server.wait_state(&exec_id, "Running");
 
     // The same data directory cannot be served twice: that server exits non-zero at once.
-    let second = std::process::Command::new(env!("CARGO_BIN_EXE_portico"))
+    // Waited for with a deadline: a second server that did start would otherwise never exit.
+    let mut second = std::process::Command::new(env!("CARGO_BIN_EXE_portico"))
         .args(["serve", "--bind", "127.0.0.1:0"])
         .args(&flags)
-        .output()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
         .expect("run a second server");
-    assert_ne!(second.status.code(), Some(0), "a server that cannot go on must exit non-zero");
+    let exited = eventually("the second server to give up", || second.try_wait().expect("try_wait"));
+    assert_ne!(exited.code(), Some(0), "a server that cannot go on must exit non-zero");
 
     // SIGTERM: a clean stop (exit 0, which Restart=on-failure leaves stopped), the running
     // job allowed to finish within the grace.
