@@ -33,6 +33,8 @@ pub use accounts::hash_password;
 /// `portico backup DEST`: a copy of a data directory's job history, beside its running server.
 pub use backup::command as backup_main;
 pub use config::{Config, ConfigError};
+/// For the client: what a bare engine name stands for, from the same table the server uses.
+pub use engine::versioned_engine_type;
 /// The documented (method, path) pairs, for the test that checks the served document against them.
 pub use http::openapi::ENDPOINTS as OPENAPI_ENDPOINTS;
 pub use logging::init as init_logging;

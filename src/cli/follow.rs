@@ -30,7 +30,7 @@ pub fn follow(api: &Api, task_id: u64, screen: &Screen) -> Result<JobEnd, CliErr
         std::thread::scope(|scope| {
             if screen.wants_progress() {
                 scope.spawn(move || loop {
-                    let _ = draw_progress(api, task_id, screen, None);
+                    let _ = status(api, task_id).and_then(|(_, data)| draw_progress(api, task_id, screen, &data));
                     if stopped.recv_timeout(REDRAW) != Err(mpsc::RecvTimeoutError::Timeout) {
                         return;
                     }
@@ -40,8 +40,7 @@ pub fn follow(api: &Api, task_id: u64, screen: &Screen) -> Result<JobEnd, CliErr
             drop(stop);
         });
         // The stream ends with the job, or early if the connection broke: then poll the rest.
-        if let Some(end) = JobEnd::from_state(&status(api, task_id)?.0) {
-            while page(api, task_id, screen, &mut next)? {}
+        if let Some(end) = ended(api, task_id, screen, &mut next, &status(api, task_id)?.0)? {
             return Ok(end);
         }
     }
@@ -77,16 +76,22 @@ fn poll(api: &Api, task_id: u64, screen: &Screen, mut next: u64) -> Result<JobEn
             continue;
         }
         let (state, data) = status(api, task_id)?;
-        if let Some(end) = JobEnd::from_state(&state) {
-            while page(api, task_id, screen, &mut next)? {}
+        if let Some(end) = ended(api, task_id, screen, &mut next, &state)? {
             return Ok(end);
         }
         if screen.wants_progress() {
-            draw_progress(api, task_id, screen, Some(&data))?;
+            draw_progress(api, task_id, screen, &data)?;
         }
         std::thread::sleep(pause);
         pause = (pause * 2).min(LONGEST_PAUSE);
     }
+}
+
+/// How the job ended, once `state` says it has, with the rest of its log shown first.
+fn ended(api: &Api, task_id: u64, screen: &Screen, next: &mut u64, state: &str) -> Result<Option<JobEnd>, CliError> {
+    let Some(end) = JobEnd::from_state(state) else { return Ok(None) };
+    while page(api, task_id, screen, next)? {}
+    Ok(Some(end))
 }
 
 /// Shows the log lines from `next` on, one page; false when there were none.
@@ -113,16 +118,8 @@ pub fn status(api: &Api, task_id: u64) -> Result<(String, Value), CliError> {
     Ok((text(&data, &path, "/status")?.to_string(), data))
 }
 
-/// Redraws the bar from the job's status (fetched unless given) and progress.
-fn draw_progress(api: &Api, task_id: u64, screen: &Screen, status_data: Option<&Value>) -> Result<(), CliError> {
-    let fetched;
-    let status_data = match status_data {
-        Some(data) => data,
-        None => {
-            fetched = status(api, task_id)?.1;
-            &fetched
-        }
-    };
+/// Redraws the bar from the job's status and its progress.
+fn draw_progress(api: &Api, task_id: u64, screen: &Screen, status_data: &Value) -> Result<(), CliError> {
     let state = status_data.get("status").and_then(Value::as_str).unwrap_or("?");
     let mut note = String::new();
     if let Some(position) = status_data.get("queuePosition").and_then(Value::as_u64) {

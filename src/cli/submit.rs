@@ -10,16 +10,16 @@ use serde_json::{json, Map, Value};
 use super::args::RunArgs;
 use super::error::CliError;
 
-/// The engine type sent for an engine named without a version (`-e shell` → `shell-1`).
+/// The engine type sent for an engine named without a version (`-e shell` → `shell-1`), from
+/// the server's own table; `sh` and `py` are the client's short names. Anything else (a
+/// versioned type, an engine this build does not know) is sent as it is.
 fn engine_type(engine: &str) -> String {
-    match engine {
-        "shell" | "sh" => "shell-1".into(),
-        "python" | "py" => "python-python3".into(),
-        "sqlite" => "sqlite-3".into(),
-        "spark" => "spark-3.4.4".into(),
-        "jdbc" => "jdbc-4".into(),
-        other => other.into(),
-    }
+    let name = match engine {
+        "sh" => "shell",
+        "py" => "python",
+        other => other,
+    };
+    portico::versioned_engine_type(name).unwrap_or_else(|| engine.to_string())
 }
 
 /// The engine a script file implies by its extension.
@@ -130,6 +130,9 @@ mod tests {
         let body = super::body(&run_args(&["-c", "echo hi"]), "alice").expect("body");
         assert_eq!(body["labels"]["engineType"], "shell-1");
         assert_eq!(body["executionContent"]["runType"], "shell");
+        // The server's default Spark version, not one of the client's own.
+        let body = super::body(&run_args(&["-e", "spark", "-c", "select 1"]), "alice").expect("body");
+        assert_eq!(body["labels"]["engineType"], "spark-4.3.0");
     }
 
     #[test]

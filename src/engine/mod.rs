@@ -49,6 +49,12 @@ pub struct Launch<'a> {
     pub params: &'a Value,
 }
 
+/// The engine type a bare engine name (`spark`) stands for (`spark-4.3.0`); `None` for
+/// anything that is not exactly an engine's name (a versioned type is kept as it is).
+pub fn versioned_engine_type(name: &str) -> Option<String> {
+    Engine::ALL.into_iter().find(|e| e.name().eq_ignore_ascii_case(name)).map(Engine::default_engine_type)
+}
+
 impl Engine {
     /// Every engine, in the order error messages list them.
     pub const ALL: [Engine; 5] = [Engine::Shell, Engine::Python, Engine::Sqlite, Engine::Jdbc, Engine::Spark];
@@ -84,6 +90,11 @@ impl Engine {
             Engine::Jdbc => &["jdbc", "sql"],
             Engine::Spark => &["sql", "hql", "spark-sql", "py", "python", "pyspark", "scala"],
         }
+    }
+
+    /// The engine type a bare engine name stands for (`shell` → `shell-1`), as Linkis adds it.
+    pub fn default_engine_type(self) -> String {
+        format!("{}-{}", self.name(), self.default_version())
     }
 
     /// Finds the engine for an `engineType` label (`shell-1`, `python-python3`) or a bare name.

@@ -148,11 +148,11 @@ fn parse_execute(body: &Map<String, Value>, context: &Context<'_>) -> Result<Job
         (None, Some(name), _) if name.contains('-') => (name, "executeApplicationName"),
         (None, Some(name), _) => {
             let engine = engine_for("executeApplicationName", &name)?;
-            (format!("{}-{}", engine.name(), engine.default_version()), "executeApplicationName")
+            (engine.default_engine_type(), "executeApplicationName")
         }
         (None, None, Some(run_type)) => {
             let engine = Engine::from_run_type(run_type).ok_or_else(|| unsupported_run_type(None, run_type))?;
-            (format!("{}-{}", engine.name(), engine.default_version()), "runType")
+            (engine.default_engine_type(), "runType")
         }
         (None, None, None) => {
             return Err(JobError::invalid(
