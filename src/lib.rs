@@ -19,6 +19,7 @@ mod job;
 mod logging;
 mod metrics;
 mod names;
+mod procfs;
 mod random;
 mod retention;
 mod signals;

@@ -9,36 +9,12 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 
-/// What `/proc/self/stat` says, in the units the metrics use.
-#[derive(Debug, Default, PartialEq)]
-struct Stat {
-    cpu_seconds: f64,
-    threads: i64,
-    virtual_bytes: i64,
-    resident_bytes: i64,
-    /// Clock ticks after boot when the process started.
-    start_ticks: u64,
-}
-
-/// Parses `/proc/<pid>/stat`: fields are counted after the command name's closing parenthesis,
-/// since the name itself may hold spaces and parentheses.
-fn parse_stat(text: &str, ticks_per_second: f64, page_bytes: i64) -> Option<Stat> {
-    let fields: Vec<&str> = text.rsplit_once(')')?.1.split_whitespace().collect();
-    // After the name: state is field 3 of proc(5), so field N is at index N - 3.
-    let field = |n: usize| fields.get(n - 3).and_then(|v| v.parse::<u64>().ok());
-    Some(Stat {
-        cpu_seconds: (field(14)? + field(15)?) as f64 / ticks_per_second,
-        threads: field(20)? as i64,
-        start_ticks: field(22)?,
-        virtual_bytes: field(23)? as i64,
-        resident_bytes: field(24)? as i64 * page_bytes,
-    })
-}
+use crate::procfs::{self, ProcStat};
 
 /// The `process_*` collector.
 pub struct ProcessCollector {
     ticks_per_second: f64,
-    page_bytes: i64,
+    page_bytes: u64,
     /// Seconds since the epoch when the process started, if `/proc` said.
     start_time: Option<f64>,
 }
@@ -51,22 +27,19 @@ impl fmt::Debug for ProcessCollector {
 
 impl ProcessCollector {
     pub fn new() -> ProcessCollector {
-        // SAFETY: sysconf only reads configuration values.
-        let (ticks, page) = unsafe { (libc::sysconf(libc::_SC_CLK_TCK), libc::sysconf(libc::_SC_PAGESIZE)) };
-        let ticks_per_second = if ticks > 0 { ticks as f64 } else { 100.0 };
-        let page_bytes: i64 = if page > 0 { page } else { 4096 };
+        let ticks_per_second = procfs::ticks_per_second();
         let boot_time = std::fs::read_to_string("/proc/stat").ok().and_then(|text| {
             text.lines().find_map(|l| l.strip_prefix("btime ")).and_then(|v| v.trim().parse::<u64>().ok())
         });
-        let stat = read_stat(ticks_per_second, page_bytes);
-        let start_time = boot_time.zip(stat).map(|(boot, s)| boot as f64 + s.start_ticks as f64 / ticks_per_second);
-        ProcessCollector { ticks_per_second, page_bytes, start_time }
+        let start_time =
+            boot_time.zip(own_stat()).map(|(boot, stat)| boot as f64 + stat.start_ticks as f64 / ticks_per_second);
+        ProcessCollector { ticks_per_second, page_bytes: procfs::page_size(), start_time }
     }
 }
 
-fn read_stat(ticks_per_second: f64, page_bytes: i64) -> Option<Stat> {
-    let text = std::fs::read_to_string("/proc/self/stat").ok()?;
-    parse_stat(&text, ticks_per_second, page_bytes)
+/// This process's stat.
+fn own_stat() -> Option<ProcStat> {
+    procfs::read_stat(std::process::id() as i32)
 }
 
 /// Descriptors open now, and the soft limit on them.
@@ -89,13 +62,14 @@ where
 
 impl Collector for ProcessCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
-        if let Some(stat) = read_stat(self.ticks_per_second, self.page_bytes) {
-            let cpu = ConstCounter::new(stat.cpu_seconds);
+        if let Some(stat) = own_stat() {
+            let cpu = ConstCounter::new(stat.own_cpu_ticks as f64 / self.ticks_per_second);
             let help = "User and system CPU time spent, in seconds";
             cpu.encode(encoder.encode_descriptor("process_cpu_seconds", help, None, cpu.metric_type())?)?;
-            gauge(&mut encoder, "process_resident_memory_bytes", "Resident memory in bytes", stat.resident_bytes)?;
-            gauge(&mut encoder, "process_virtual_memory_bytes", "Virtual memory in bytes", stat.virtual_bytes)?;
-            gauge(&mut encoder, "process_threads", "Threads of the process", stat.threads)?;
+            let resident = (stat.rss_pages * self.page_bytes) as i64;
+            gauge(&mut encoder, "process_resident_memory_bytes", "Resident memory in bytes", resident)?;
+            gauge(&mut encoder, "process_virtual_memory_bytes", "Virtual memory in bytes", stat.virtual_bytes as i64)?;
+            gauge(&mut encoder, "process_threads", "Threads of the process", stat.threads as i64)?;
         }
         let (open, max) = descriptors();
         if let Some(open) = open {
@@ -116,21 +90,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn stat_fields_are_counted_after_the_name() {
-        let text = "4242 (a (b) c) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 150 0 0 20 0 7 0 12345 \
-                    104857600 2560 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0";
-        let stat = parse_stat(text, 100.0, 4096).unwrap();
-        assert_eq!(
-            stat,
-            Stat {
-                cpu_seconds: 4.0,
-                threads: 7,
-                virtual_bytes: 104_857_600,
-                resident_bytes: 2560 * 4096,
-                start_ticks: 12345
-            }
-        );
-        assert!(parse_stat("garbage", 100.0, 4096).is_none());
-        assert!(read_stat(100.0, 4096).is_some_and(|s| s.threads >= 1 && s.resident_bytes > 0));
+    fn the_collector_reads_this_process() {
+        let stat = own_stat().expect("our own stat");
+        assert!(stat.threads >= 1 && stat.rss_pages > 0 && stat.virtual_bytes > 0);
+        let collector = ProcessCollector::new();
+        let started = collector.start_time.expect("a start time");
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_secs_f64();
+        assert!(started <= now + 1.0 && started > now - 86_400.0 * 365.0, "{started} against {now}");
     }
 }

@@ -1,0 +1,99 @@
+//! What `/proc/<pid>/stat` says about a process, parsed in one place for the job control code
+//! (a job's processes, their CPU and memory) and the server's own `process_*` metrics. It must
+//! not know what a job or a metric is.
+
+/// One process as `/proc/{pid}/stat` describes it.
+#[derive(Clone, Copy, Debug)]
+pub struct ProcStat {
+    pub pid: i32,
+    pub state: u8,
+    pub pgrp: i32,
+    /// The session: every job is a session of its own (its leader called `setsid`), which its
+    /// processes keep even when they leave its process group.
+    pub session: i32,
+    /// utime + stime + cutime + cstime, in clock ticks: with its reaped children.
+    pub cpu_ticks: u64,
+    /// utime + stime: the process's own.
+    pub own_cpu_ticks: u64,
+    pub threads: u64,
+    pub virtual_bytes: u64,
+    /// Start time after boot, in clock ticks: with the pid, identifies a process for good.
+    pub start_ticks: u64,
+    pub rss_pages: u64,
+}
+
+/// Parses the text of `/proc/{pid}/stat`.
+pub fn parse_stat(pid: i32, text: &str) -> Option<ProcStat> {
+    // The command name is in parentheses and may itself contain spaces and parentheses.
+    let rest = &text[text.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_ascii_whitespace().collect();
+    let num = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+    Some(ProcStat {
+        pid,
+        state: *fields.first()?.as_bytes().first()?,
+        pgrp: fields.get(2)?.parse().ok()?,
+        session: fields.get(3)?.parse().ok()?,
+        cpu_ticks: num(11)? + num(12)? + num(13)? + num(14)?,
+        own_cpu_ticks: num(11)? + num(12)?,
+        threads: num(17)?,
+        start_ticks: num(19)?,
+        virtual_bytes: num(20)?,
+        rss_pages: num(21)?,
+    })
+}
+
+/// Reads one process's stat; `None` if it is gone.
+pub fn read_stat(pid: i32) -> Option<ProcStat> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(pid, &text)
+}
+
+/// Bytes in a memory page, the unit of resident sizes in `/proc`.
+pub fn page_size() -> u64 {
+    // SAFETY: sysconf only reads a configuration value.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if size > 0 {
+        size as u64
+    } else {
+        4096
+    }
+}
+
+/// Clock ticks per second, the unit of CPU times in `/proc`.
+pub fn ticks_per_second() -> f64 {
+    // SAFETY: sysconf only reads a configuration value.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if ticks > 0 {
+        ticks as f64
+    } else {
+        100.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_stat_with_awkward_command_names() {
+        let text = "4242 (a (weird) name) S 1 4242 4242 0 -1 4194560 100 0 0 0 7 3 2 1 20 0 1 0 5555 1000000 250 18446744073709551615";
+        let stat = parse_stat(4242, text).unwrap();
+        assert_eq!(stat.state, b'S');
+        assert_eq!(stat.pgrp, 4242);
+        assert_eq!(stat.cpu_ticks, 13);
+        assert_eq!(stat.own_cpu_ticks, 10);
+        assert_eq!(stat.threads, 1);
+        assert_eq!(stat.virtual_bytes, 1_000_000);
+        assert_eq!(stat.start_ticks, 5555);
+        assert_eq!(stat.rss_pages, 250);
+        assert!(parse_stat(1, "garbage").is_none());
+    }
+
+    #[test]
+    fn our_own_process_is_visible() {
+        let me = std::process::id() as i32;
+        let stat = read_stat(me).unwrap();
+        assert_eq!(stat.pid, me);
+        assert!(stat.rss_pages > 0);
+    }
+}
