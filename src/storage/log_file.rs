@@ -5,6 +5,12 @@
 //! every [`INDEX_STRIDE`]th line as a little-endian `u64`, written as the log grows. Serving a
 //! page then costs one seek and at most `INDEX_STRIDE` skipped lines, whatever the log's size,
 //! and needs nothing in memory, so it works the same after the job ends or the server restarts.
+//!
+//! The index is made only when the log grows past its first `INDEX_STRIDE` lines: until then
+//! its one entry would say "line 1 is at byte 0", which a missing index says too. Most jobs'
+//! logs stay that short, and a file fewer per job is an inode fewer to allocate: on ext4
+//! without a journal, allocating one grows slow while many files were deleted lately, and
+//! cost more than running a trivial job in the job throughput benchmark.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
@@ -46,7 +52,9 @@ pub fn index_path(log_path: &Path) -> PathBuf {
 /// Writes one job's log. Lines become visible to readers when [`LogWriter::flush`] runs.
 pub struct LogWriter {
     log: BufWriter<File>,
-    index: BufWriter<File>,
+    /// `None` until the log needs its second index entry (see the module's docs).
+    index: Option<BufWriter<File>>,
+    log_path: PathBuf,
     /// Bytes written to the log so far: the offset of the next line.
     offset: u64,
     /// Complete lines written so far.
@@ -54,14 +62,27 @@ pub struct LogWriter {
 }
 
 impl LogWriter {
-    /// Creates (or truncates) the log and its index.
+    /// Creates the log, and its folder if that is missing. A log already there (a data
+    /// directory whose history was lost) is started afresh, without the index of its old lines.
     pub fn create(log_path: &Path) -> io::Result<LogWriter> {
-        if let Some(dir) = log_path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let log = File::create(log_path)?;
-        let index = File::create(index_path(log_path))?;
-        Ok(LogWriter { log: BufWriter::new(log), index: BufWriter::new(index), offset: 0, lines: 0 })
+        let create_new = || OpenOptions::new().write(true).create_new(true).open(log_path);
+        let log = match create_new() {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                if let Some(dir) = log_path.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                create_new()?
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                match std::fs::remove_file(index_path(log_path)) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                    _ => {}
+                }
+                File::create(log_path)?
+            }
+            created => created?,
+        };
+        Ok(LogWriter { log: BufWriter::new(log), index: None, log_path: log_path.to_path_buf(), offset: 0, lines: 0 })
     }
 
     /// Reopens an existing log to append to it, recovering its position from the files. After
@@ -75,22 +96,35 @@ impl LogWriter {
         if log.metadata()?.len() > tail.end {
             log.set_len(tail.end)?;
         }
-        let index = OpenOptions::new().create(true).append(true).open(index_path(log_path))?;
-        if index.metadata()?.len() != tail.trusted_entries * 8 {
-            index.set_len(tail.trusted_entries * 8)?;
-        }
-        let mut index = BufWriter::new(index);
-        for offset in &tail.missing_entries {
-            index.write_all(&offset.to_le_bytes())?;
-        }
-        index.flush()?;
-        Ok(LogWriter { log: BufWriter::new(log), index, offset: tail.end, lines: tail.lines })
+        let path = index_path(log_path);
+        let needed = tail.trusted_entries + tail.missing_entries.len() as u64;
+        let index = if needed <= 1 && !path.exists() {
+            None
+        } else {
+            let index = OpenOptions::new().create(true).append(true).open(&path)?;
+            if index.metadata()?.len() != tail.trusted_entries * 8 {
+                index.set_len(tail.trusted_entries * 8)?;
+            }
+            let mut index = BufWriter::new(index);
+            for offset in &tail.missing_entries {
+                index.write_all(&offset.to_le_bytes())?;
+            }
+            index.flush()?;
+            Some(index)
+        };
+        Ok(LogWriter {
+            log: BufWriter::new(log),
+            index,
+            log_path: log_path.to_path_buf(),
+            offset: tail.end,
+            lines: tail.lines,
+        })
     }
 
     /// Appends one raw line (a job's own output). Embedded newlines must already be split off.
     pub fn line(&mut self, text: &[u8]) -> io::Result<()> {
         if self.lines % INDEX_STRIDE == 0 {
-            self.index.write_all(&self.offset.to_le_bytes())?;
+            self.index_entry()?;
         }
         self.log.write_all(text)?;
         self.log.write_all(b"\n")?;
@@ -109,10 +143,28 @@ impl LogWriter {
         Ok(())
     }
 
+    /// Records where the next line starts. The first entry (line 1 at byte 0) is only written
+    /// along with the second, when the index file is made.
+    fn index_entry(&mut self) -> io::Result<()> {
+        let index = match &mut self.index {
+            Some(index) => index,
+            None if self.lines == 0 => return Ok(()),
+            None => {
+                let mut index = BufWriter::new(File::create(index_path(&self.log_path))?);
+                index.write_all(&0u64.to_le_bytes())?;
+                self.index.insert(index)
+            }
+        };
+        index.write_all(&self.offset.to_le_bytes())
+    }
+
     /// Makes everything written so far visible to readers.
     pub fn flush(&mut self) -> io::Result<()> {
         self.log.flush()?;
-        self.index.flush()
+        match &mut self.index {
+            Some(index) => index.flush(),
+            None => Ok(()),
+        }
     }
 
     /// Lines written so far.

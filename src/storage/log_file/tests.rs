@@ -71,9 +71,10 @@ fn a_log_torn_by_a_crash_is_repaired_before_appending() {
     }
     writer.flush().unwrap();
     drop(writer);
-    // A crash mid-line: the index entry for line 257 made it to disk, half the line did.
+    // A crash mid-line: the index made for line 257 reached the disk, half the line did.
     let start = std::fs::metadata(&path).unwrap().len();
-    std::fs::OpenOptions::new().append(true).open(index_path(&path)).unwrap().write_all(&start.to_le_bytes()).unwrap();
+    let entries: Vec<u8> = [0u64, start].iter().flat_map(|o| o.to_le_bytes()).collect();
+    std::fs::write(index_path(&path), entries).unwrap();
     std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"half a li").unwrap();
 
     let mut writer = LogWriter::append_to(&path).unwrap();
@@ -108,6 +109,60 @@ fn an_index_left_behind_by_a_crash_is_rebuilt() {
         assert_eq!(read_page(&path, start, 4).unwrap().lines, expected, "from line {start}");
     }
     assert_eq!(count_lines(&path).unwrap(), 1001);
+}
+
+#[test]
+fn a_short_log_has_no_index_until_it_needs_a_second_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("5.log");
+    let mut writer = LogWriter::create(&path).unwrap();
+    for i in 1..=INDEX_STRIDE {
+        writer.line(format!("{i}").as_bytes()).unwrap();
+    }
+    writer.flush().unwrap();
+    assert!(!index_path(&path).exists(), "{INDEX_STRIDE} lines need no index");
+    assert_eq!(read_page(&path, 200, 2).unwrap().lines, ["200", "201"]);
+    // Reopened (as the worker does after admission) it still makes none...
+    drop(writer);
+    let mut writer = LogWriter::append_to(&path).unwrap();
+    assert!(!index_path(&path).exists());
+    // ...until the next line needs the second entry: then both are written.
+    let offset = std::fs::metadata(&path).unwrap().len();
+    writer.line(b"next").unwrap();
+    writer.flush().unwrap();
+    let index = std::fs::read(index_path(&path)).unwrap();
+    let entries: Vec<u64> = index.chunks(8).map(|c| u64::from_le_bytes(c.try_into().unwrap())).collect();
+    assert_eq!(entries, [0, offset]);
+    assert_eq!(read_page(&path, INDEX_STRIDE + 1, 5).unwrap().lines, ["next"]);
+}
+
+#[test]
+fn a_log_created_again_loses_the_index_of_its_old_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("6.log");
+    let mut writer = LogWriter::create(&path).unwrap();
+    for i in 0..1000 {
+        writer.line(format!("old {i}").as_bytes()).unwrap();
+    }
+    writer.flush().unwrap();
+    drop(writer);
+    assert!(index_path(&path).exists());
+    let mut writer = LogWriter::create(&path).unwrap();
+    writer.line(b"new").unwrap();
+    writer.flush().unwrap();
+    assert!(!index_path(&path).exists(), "the old index would point into lines that are gone");
+    assert_eq!(read_page(&path, 1, 5).unwrap().lines, ["new"]);
+    assert!(read_page(&path, 600, 5).unwrap().lines.is_empty());
+}
+
+#[test]
+fn a_log_is_created_with_its_missing_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("day").join("7.log");
+    let mut writer = LogWriter::create(&path).unwrap();
+    writer.line(b"first").unwrap();
+    writer.flush().unwrap();
+    assert_eq!(read_page(&path, 1, 1).unwrap().lines, ["first"]);
 }
 
 #[test]
