@@ -44,6 +44,33 @@ fn result_sets_are_listed_and_paged() {
 }
 
 #[test]
+fn a_job_without_results_lists_an_empty_result_directory() {
+    let server = Portico::start_with_config(MULTI_USER_CONFIG, &[]);
+    let alice = server.as_user("alice");
+    let (exec_id, task_id) = alice.submit_shell("true");
+    assert_eq!(alice.wait_done(&exec_id), "Succeed");
+    let location = result_location(&alice, task_id);
+    // The directory is made with the first result set, so a job without one has none on
+    // disk (an inode fewer per trivial job); clients still see it, empty.
+    let on_disk = location.strip_prefix("file://").unwrap();
+    assert!(!std::path::Path::new(on_disk).exists(), "{on_disk}");
+
+    let tree = alice.ok(&format!("filesystem/getDirFileTrees?path={location}"))["dirFileTrees"].clone();
+    assert_eq!(tree["name"], task_id.to_string());
+    assert_eq!(tree["path"], location.as_str());
+    assert_eq!(tree["isLeaf"], false);
+    assert_eq!(tree["children"], json!([]));
+    let (http, body) = alice.get(&format!("filesystem/resultsetsToExcel?path={location}"));
+    assert_eq!((http, &body["data"]["errorMsg"]["errCode"]), (400, &json!(80029)), "{body}");
+    // Someone else's is still refused, and a path below it is still simply not there.
+    let bob = server.as_user("bob");
+    let (http, body) = bob.get(&format!("filesystem/getDirFileTrees?path={location}"));
+    assert_eq!((http, &body["data"]["errorMsg"]["errCode"]), (400, &json!(80010)), "{body}");
+    let below = alice.ok(&format!("filesystem/getDirFileTrees?path={location}/_0.dolphin"));
+    assert_eq!(below["dirFileTrees"], serde_json::Value::Null);
+}
+
+#[test]
 fn open_log_returns_a_whole_log_in_four_slots() {
     let server = Portico::start_with_config(MULTI_USER_CONFIG, &[]);
     let alice = server.as_user("alice");

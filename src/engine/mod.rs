@@ -195,6 +195,11 @@ impl Engine {
     /// The command that runs a job. Code is written to a file in the job's working directory
     /// when it is long (shell) or always (Python, SQL), which is why this can fail.
     pub fn command(self, job: &Launch<'_>, config: &Config) -> Result<Command, EngineError> {
+        // A shell job's one result set is written by the runner, which makes the directory
+        // with it; the other engines are handed the directory to write theirs into.
+        if self != Engine::Shell {
+            std::fs::create_dir_all(job.result_dir)?;
+        }
         match self {
             Engine::Shell => Ok(shell::command(&config.shell, job.code, job.work_dir)?),
             Engine::Python => python::command(config, job),

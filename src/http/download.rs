@@ -77,6 +77,10 @@ pub fn resultsets(call: Call<'_>) -> Result<Answer, ApiError> {
     let Call { context, request, caller, .. } = call;
     let dir = resolve(context, request, caller, UserTree::Result)?
         .ok_or_else(|| linkis_error(80003, "The directory does not exist(目录不存在)".into()))?;
+    if !dir.exists() {
+        // A job's result directory, made with its first result set: none yet.
+        return Err(linkis_error(80029, "Empty dir(空目录)!".into()));
+    }
     if !dir.is_dir() {
         return Err(linkis_error(80003, format!("{} is not a result directory", uri_of(&dir))));
     }

@@ -15,6 +15,7 @@ use super::message::{ApiError, Message};
 use super::request::Request;
 use crate::data_dir::UserTree;
 use crate::logging::shown;
+use crate::storage::history::JobRecord;
 use crate::storage::log_file::LevelSplit;
 use crate::storage::result_set::{
     self, is_result_file, number_in_name, ReadError, ResultKind, ResultReader, NULL_VALUE,
@@ -48,7 +49,8 @@ pub(super) fn linkis_error(code: u32, desc: String) -> ApiError {
 }
 
 /// The `path` parameter as a real path inside the caller's `tree`; `Ok(None)` if it does not
-/// exist (Linkis answers that with an empty listing, not an error).
+/// exist (Linkis answers that with an empty listing, not an error). A job's result directory
+/// that is not made yet is returned as it is: it stands for an empty directory.
 pub(super) fn resolve(
     context: &Context,
     request: &Request,
@@ -81,12 +83,7 @@ pub(super) fn resolve(
     }
     let real = match std::fs::canonicalize(path) {
         Ok(real) => real,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return match expired_path(context, Path::new(path), tree) {
-                Some(expired) => Err(expired),
-                None => Ok(None),
-            }
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return missing_path(context, Path::new(path), tree),
         Err(e) if e.raw_os_error() == Some(libc::ENAMETOOLONG) => {
             return Err(linkis_error(80025, format!("The path {} is too long", shown(&uri))))
         }
@@ -99,10 +96,10 @@ pub(super) fn resolve(
     }
 }
 
-/// The "expired" answer for a missing `path` of `tree` that was a job's file before retention
-/// removed it; `None` when it is simply not there. The path is already known to lie in the
-/// caller's tree: `users/<owner>/log/<day>/<task>.log`, `users/<owner>/result/<day>/<task>[/…]`.
-fn expired_path(context: &Context, path: &Path, tree: UserTree) -> Option<ApiError> {
+/// The job whose file (or result directory) a missing `path` of `tree` would be. The path is
+/// already known to lie in the caller's tree: `users/<owner>/log/<day>/<task>.log`,
+/// `users/<owner>/result/<day>/<task>[/…]`.
+fn job_of_missing(context: &Context, path: &Path, tree: UserTree) -> Option<JobRecord> {
     let rest = path.strip_prefix(context.layout.users()).ok()?;
     let task = rest.components().nth(3)?.as_os_str().to_str()?;
     let task = match tree {
@@ -110,12 +107,24 @@ fn expired_path(context: &Context, path: &Path, tree: UserTree) -> Option<ApiErr
         UserTree::Result => task,
     };
     let record = context.scheduler.history_record(task.parse().ok()?).ok()??;
-    let removed_ms = record.files_removed_ms?;
     let belongs = match tree {
         UserTree::Log => path == Path::new(&record.log_path),
         UserTree::Result => path.starts_with(&record.result_dir),
     };
-    belongs.then_some(ApiError::Expired { task_id: record.task_id, removed_ms })
+    belongs.then_some(record)
+}
+
+/// What a missing `path` of `tree` is answered with: the "expired" error for a job's file that
+/// retention removed; the path itself for a job's result directory that is not made yet (the
+/// job has written no result set: it is listed as empty); `Ok(None)` when it is simply not there.
+fn missing_path(context: &Context, path: &Path, tree: UserTree) -> Result<Option<PathBuf>, ApiError> {
+    let Some(record) = job_of_missing(context, path, tree) else {
+        return Ok(None);
+    };
+    if let Some(removed_ms) = record.files_removed_ms {
+        return Err(ApiError::Expired { task_id: record.task_id, removed_ms });
+    }
+    Ok((tree == UserTree::Result && path == Path::new(&record.result_dir)).then(|| path.to_path_buf()))
 }
 
 /// The "expired" answer for a job whose files retention removed, `None` for any other.
@@ -217,6 +226,9 @@ pub fn dir_file_trees(call: Call<'_>) -> Result<Message, ApiError> {
         drop(permit);
         children.sort_by_cached_key(|p| result_order(p));
         tree["children"] = Value::Array(children.iter().map(|child| node(child, Some(&dir))).collect());
+    } else if !dir.exists() {
+        // A job's result directory, made with its first result set: none yet.
+        tree["children"] = json!([]);
     }
     Ok(Message::ok(method, json!({"dirFileTrees": tree})))
 }

@@ -64,10 +64,10 @@ impl Admission {
         (spec, request.notes)
     }
 
-    /// Creates the job's result directory (so that its listing exists, empty, whatever the
-    /// job does) and its log with `notes` and the lines Linkis writes when it accepts a job.
+    /// Creates the job's log with `notes` and the lines Linkis writes when it accepts a job.
+    /// Its result directory is made when something is written into it (a job without results
+    /// lists it as empty all the same): each inode made per job counts at high job rates.
     pub(super) fn create_files(&self, spec: &JobSpec, notes: &[(Level, String)]) -> std::io::Result<()> {
-        std::fs::create_dir_all(&spec.result_dir)?;
         let mut log = LogWriter::create(&spec.log_path)?;
         for (level, note) in notes {
             log.event(*level, note)?;
