@@ -13,7 +13,7 @@ use super::wording;
 use super::JobState;
 use crate::clock;
 use crate::engine::Engine;
-use crate::storage::history::{History, JobUpdate};
+use crate::storage::history::{History, HistoryError, JobUpdate};
 use crate::storage::log_file::Level;
 
 /// The error code recorded for a job that a server restart interrupted.
@@ -44,8 +44,8 @@ fn commit_with_retries(history: &History, task_id: u64, update: &JobUpdate) -> b
 }
 
 /// The jobs the server answers for: the history (what is true) and the store (those still in
-/// memory). Every way a job ends goes through [`Ledger::end`], which commits the end, shows it,
-/// and evicts the job from memory, in that order.
+/// memory). Every way a job ends goes through [`Ledger::settle`], which shows the end once it
+/// is committed and then evicts the job from memory.
 pub struct Ledger {
     pub history: History,
     pub store: JobStore,
@@ -86,33 +86,35 @@ impl Ledger {
         log::info!("job {} {state}: {reason}", entry.spec.task_id);
     }
 
-    /// Records a job's end in the history and waits for the commit, then shows it to clients
-    /// (a client never sees an end that a crash could take back), then evicts the job from
+    /// Ends a job whose end the caller has claimed (or must force: a worker that panicked
+    /// while ending it): commits the end (with retries) and waits, then shows it to clients (a
+    /// client never sees an end that a crash could take back), then evicts the job from
     /// memory, where its history row answers for it from then on. `outcome` sets the state and
     /// errors; progress, pause and end time are set here. If the commit fails for good the job
-    /// stays in memory, where its end is still shown (and the failure is in the server log). A
-    /// job that has ended, or that someone else is ending, is left as it is.
-    pub fn end(&self, entry: &JobEntry, outcome: impl FnOnce(&mut JobLive)) {
-        if Ledger::claim(&mut entry.live()) {
-            self.end_claimed(entry, outcome);
+    /// stays in memory, where its end is still shown (and the failure is in the server log).
+    pub(super) fn end_claimed(&self, entry: &JobEntry, outcome: impl FnOnce(&mut JobLive)) {
+        if let Some(ending) = Ending::decided(entry, outcome) {
+            self.settle(entry, ending, false);
         }
     }
 
-    /// [`Ledger::end`] for a job whose end the caller has claimed (or must force: a worker
-    /// that panicked while ending it).
-    pub(super) fn end_claimed(&self, entry: &JobEntry, outcome: impl FnOnce(&mut JobLive)) {
-        let mut ended = entry.live().clone();
-        if ended.state.is_terminal() {
-            return;
+    /// Decides a job's end without committing it: a worker hands it to
+    /// [`Ledger::commit_start`] of its next job, so the two share one commit, or to
+    /// [`Ledger::settle`]. Until then the job shows as it was. `None` if the job has ended or
+    /// someone else is ending it.
+    pub(super) fn decide_end(&self, entry: &JobEntry, outcome: impl FnOnce(&mut JobLive)) -> Option<Ending> {
+        if Ledger::claim(&mut entry.live()) {
+            Ending::decided(entry, outcome)
+        } else {
+            None
         }
-        outcome(&mut ended);
-        ended.progress = 1.0;
-        let paused_for = ended.paused_for();
-        ended.paused = false;
-        ended.paused_since = None;
-        ended.paused_before = paused_for;
-        ended.ended_at_ms = Some(clock::now_millis());
-        let committed = commit_with_retries(&self.history, entry.spec.task_id, &final_update(&ended));
+    }
+
+    /// Shows a decided end to clients and evicts the job from memory, once its commit is done
+    /// (`committed`) or here, with retries; see [`Ledger::end_claimed`].
+    pub(super) fn settle(&self, entry: &JobEntry, ending: Ending, committed: bool) {
+        let Ending { ended, update } = ending;
+        let committed = committed || commit_with_retries(&self.history, entry.spec.task_id, &update);
         {
             let mut live = entry.live();
             if !live.state.is_terminal() {
@@ -127,11 +129,65 @@ impl Ledger {
         }
     }
 
+    /// Commits that job `task_id` is about to start (`scheduled`), and waits: after a crash
+    /// such a row means "may have started", so without it the job must not start. The end a
+    /// worker decided for its previous job, if any, goes in the same transaction and is shown
+    /// once it is durable: one disk flush on the worker's path per job instead of two. If
+    /// the shared commit fails, the end is committed on its own (with retries) and the start
+    /// is tried once more alone.
+    pub(super) fn commit_start(
+        &self,
+        task_id: u64,
+        scheduled: JobUpdate,
+        previous: Option<(&JobEntry, Ending)>,
+    ) -> Result<(), HistoryError> {
+        let Some((previous, ending)) = previous else {
+            return self.history.update(task_id, scheduled, true);
+        };
+        let together = vec![(previous.spec.task_id, ending.update.clone()), (task_id, scheduled.clone())];
+        match self.history.update_together(together) {
+            Ok(()) => {
+                self.settle(previous, ending, true);
+                Ok(())
+            }
+            Err(e) => {
+                log::warn!("job {task_id}: recording its start with the previous job's end failed ({e}); apart now");
+                self.settle(previous, ending, false);
+                self.history.update(task_id, scheduled, true)
+            }
+        }
+    }
+
     /// Writes an update to a job's history row without waiting; failures are logged.
     pub(super) fn record(&self, task_id: u64, update: JobUpdate) {
         if let Err(e) = self.history.update(task_id, update, false) {
             log::error!("job {task_id}: cannot update its history row: {e}");
         }
+    }
+}
+
+/// A job's end, decided (final state, figures, end time) but not yet committed or shown.
+pub struct Ending {
+    ended: JobLive,
+    update: JobUpdate,
+}
+
+impl Ending {
+    /// The end `outcome` gives the job now; `None` if it has ended already.
+    fn decided(entry: &JobEntry, outcome: impl FnOnce(&mut JobLive)) -> Option<Ending> {
+        let mut ended = entry.live().clone();
+        if ended.state.is_terminal() {
+            return None;
+        }
+        outcome(&mut ended);
+        ended.progress = 1.0;
+        let paused_for = ended.paused_for();
+        ended.paused = false;
+        ended.paused_since = None;
+        ended.paused_before = paused_for;
+        ended.ended_at_ms = Some(clock::now_millis());
+        let update = final_update(&ended);
+        Some(Ending { ended, update })
     }
 }
 

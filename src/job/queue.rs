@@ -112,6 +112,17 @@ impl JobQueue {
         }
     }
 
+    /// [`Queue::take`] without waiting: `None` when no job can be taken right now.
+    pub(super) fn try_take(&self, stopping: &AtomicBool, taken: impl Fn()) -> Option<Arc<JobEntry>> {
+        let mut jobs = self.lock();
+        if stopping.load(Ordering::SeqCst) {
+            return None;
+        }
+        let entry = jobs.take_next(&self.limits)?;
+        taken();
+        Some(entry)
+    }
+
     /// The queue timer's life: ends queued jobs that have waited longer than their
     /// `jobQueuingTimeout`, sleeping until the nearest such deadline (or until a job with a
     /// limit is queued or released). A job held by a pause is left alone here; its wait is

@@ -3,7 +3,7 @@
 //! `submit` gives a job its ids and files (`admission.rs`), commits its history row, records it
 //! in the store and appends it to the queue (`queue.rs`); only then is the client told its
 //! execID, so an accepted job is never lost. A fixed pool (`workers.rs`) takes queued jobs and
-//! runs them to their end (`runner/`); every end goes through `Ledger::end` (`finish.rs`).
+//! runs them to their end (`runner/`); every end goes through `Ledger::settle` (`finish.rs`).
 //! Kill, pause and resume are `scheduler/control.rs`'s. Lookups answer with a
 //! [`JobView`] copy, never a lock or a live entry. It must not know HTTP or how a process runs.
 

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use threadpool::ThreadPool;
 
+use super::finish::Ending;
 use super::scheduler::Shared;
 use super::store::JobEntry;
 use super::{control, finish, runner, JobState};
@@ -60,17 +61,49 @@ impl Workers {
 }
 
 /// One worker thread's life: take the next job, run it to its end, repeat.
+///
+/// The end of the job run last is decided but not yet committed when the next is taken: it
+/// is committed together with the next job's start (one disk flush for both), and on its own
+/// when no job can be taken at once. Until it is shown the worker still counts as busy, so a
+/// shutdown waits for it.
 fn worker_loop(shared: &Shared) {
     let workers = &shared.workers;
-    while let Some(entry) = shared.queue.take(&shared.stopping, || *lock(&workers.busy) += 1) {
-        let _busy = BusyGuard(workers);
-        let _running = RunningGuard(shared, &entry);
+    let count_busy = || *lock(&workers.busy) += 1;
+    let mut previous: Option<(Arc<JobEntry>, Ending)> = None;
+    let mut previous_busy: Option<BusyGuard<'_>> = None;
+    loop {
+        let next = match previous {
+            Some(_) => shared.queue.try_take(&shared.stopping, count_busy),
+            None => shared.queue.take(&shared.stopping, count_busy),
+        };
+        let Some(entry) = next else {
+            let Some((ended, ending)) = previous.take() else { break };
+            shared.ledger.settle(&ended, ending, false);
+            drop(previous_busy.take());
+            continue;
+        };
+        let busy = BusyGuard(workers);
+        let running = RunningGuard(shared, &entry);
         let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            runner::run(&shared.config, &shared.ledger, &entry)
+            runner::run(&shared.config, &shared.ledger, &entry, &mut previous)
         }));
-        if ran.is_err() {
-            log::error!("job {}: the worker running it panicked; ending the job as Failed", entry.spec.task_id);
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fail_after_panic(shared, &entry)));
+        // The job's processes are gone: its user may start another while its end commits.
+        drop(running);
+        // An end the run did not commit with its start (it never got that far) is committed now.
+        if let Some((ended, ending)) = previous.take() {
+            shared.ledger.settle(&ended, ending, false);
+        }
+        drop(previous_busy.take());
+        match ran {
+            Ok(Some(ending)) => {
+                previous = Some((Arc::clone(&entry), ending));
+                previous_busy = Some(busy);
+            }
+            Ok(None) => {}
+            Err(_) => {
+                log::error!("job {}: the worker running it panicked; ending the job as Failed", entry.spec.task_id);
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fail_after_panic(shared, &entry)));
+            }
         }
     }
 }

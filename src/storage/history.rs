@@ -149,6 +149,11 @@ impl History {
         self.send(Write::Update(task_id, Box::new(update)), wait)
     }
 
+    /// Commits `updates` in one transaction and waits for it: all of them or none are durable.
+    pub fn update_together(&self, updates: Vec<(u64, JobUpdate)>) -> Result<(), HistoryError> {
+        self.send(Write::Together(updates), true)
+    }
+
     fn send(&self, write: Write, wait: bool) -> Result<(), HistoryError> {
         let (ack, done) = if wait {
             let (tx, rx) = crossbeam_channel::bounded(1);

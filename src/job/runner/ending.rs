@@ -6,14 +6,15 @@ use std::time::{Duration, Instant};
 use super::Run;
 use crate::engine::PENDING_RESULT_PREFIX;
 use crate::job::child::ExitInfo;
-use crate::job::finish::error_code;
+use crate::job::finish::{error_code, Ending};
 use crate::job::{control, wording, JobState};
 use crate::storage::log_file::Level;
 use crate::storage::result_set;
 
 impl Run<'_> {
-    /// Makes sure nothing of the group survives, records the outcome, and ends the job.
-    pub(super) fn finish(mut self) {
+    /// Makes sure nothing of the group survives, and decides how the job ended (see
+    /// [`Ledger::decide_end`](crate::job::finish::Ledger::decide_end)).
+    pub(super) fn finish(mut self) -> Option<Ending> {
         let mut leftovers = self.reap_group();
         // What hit a limit at the very end (an OOM kill of the last process) still counts.
         if self.over_limit.is_none() && self.timed_out.is_none() && self.killed.is_none() {
@@ -77,7 +78,7 @@ impl Run<'_> {
         self.entry.log_event(Level::Info, &wording::completion(state));
         self.flush();
         self.entry.close_log();
-        self.ledger.end(self.entry, |live| {
+        let ending = self.ledger.decide_end(self.entry, |live| {
             live.state = state;
             live.result_sets = settled.count;
             live.exit_code = exit.map(|e| e.code);
@@ -88,6 +89,7 @@ impl Run<'_> {
             }
         });
         log::info!("job {} {state}", spec.task_id);
+        ending
     }
 
     fn outcome(&self, exit: Option<ExitInfo>) -> (JobState, Option<String>) {

@@ -17,7 +17,7 @@ use crossbeam_channel::{select, Receiver};
 
 use super::child::{self, Event, ExitInfo};
 use super::control;
-use super::finish::Ledger;
+use super::finish::{Ending, Ledger};
 use super::limits::Confinement;
 use super::pipes::{self, Budget, CloseOnDrop, Stream, EVENT_BUFFER};
 use super::record::{pause_update, status_update};
@@ -37,24 +37,33 @@ mod watch;
 use output::STDERR_TAIL_LINES;
 
 use watch::SAMPLE_EVERY;
-/// Runs a job taken from the queue to its end and ends it through the ledger.
-pub fn run(config: &Config, ledger: &Ledger, entry: &Arc<JobEntry>) {
+/// Runs a job taken from the queue to its end. A job that never starts is ended here; the
+/// end of one that ran is decided and returned, for the worker to commit along with its next
+/// job's start ([`Ledger::commit_start`]). `previous` is the end the worker decided before:
+/// it is committed with this job's start, or left for the worker if this job never gets there.
+pub fn run(
+    config: &Config,
+    ledger: &Ledger,
+    entry: &Arc<JobEntry>,
+    previous: &mut Option<(Arc<JobEntry>, Ending)>,
+) -> Option<Ending> {
     let task_id = entry.spec.task_id;
     let history = &ledger.history;
     let Some(wakes) = entry.take_control() else {
         log::error!("job {task_id} was handed to a second worker; ignoring it");
-        return;
+        return None;
     };
     if let Some(limit) = entry.spec.queuing_timeout {
         let waited = entry.spec.created.elapsed();
         if waited > limit {
-            return ledger.end_unstarted(entry, JobState::Timeout, &wording::over_queue_time(waited, limit));
+            ledger.end_unstarted(entry, JobState::Timeout, &wording::over_queue_time(waited, limit));
+            return None;
         }
     }
     {
         let mut live = entry.live();
         if live.state.is_terminal() || live.ending {
-            return;
+            return None;
         }
         live.state = JobState::Scheduled;
         super::tally::tally(&entry.spec, &mut live);
@@ -62,14 +71,20 @@ pub fn run(config: &Config, ledger: &Ledger, entry: &Arc<JobEntry>) {
     // Committed before the process starts: after a crash, a `Scheduled` row means "may have
     // started", so recovery never runs it a second time. Without that record it must not start.
     let scheduled = status_update(JobState::Scheduled);
-    if let Err(e) = history.update(task_id, scheduled, true) {
+    let committed = match previous.take() {
+        Some((previous, ending)) => ledger.commit_start(task_id, scheduled, Some((&previous, ending))),
+        None => ledger.commit_start(task_id, scheduled, None),
+    };
+    if let Err(e) = committed {
         let reason = format!("the job history could not record the job's start, so it was not started: {e}");
-        return ledger.end_unstarted(entry, JobState::Failed, &reason);
+        ledger.end_unstarted(entry, JobState::Failed, &reason);
+        return None;
     }
     // A kill that arrived while the worker was taking the job: it must not start at all.
     let killed_by = entry.live().kill_requested_by.clone();
     if let Some(by) = killed_by {
-        return ledger.end_unstarted(entry, JobState::Cancelled, &wording::killed_by(&by));
+        ledger.end_unstarted(entry, JobState::Cancelled, &wording::killed_by(&by));
+        return None;
     }
     log::info!("job {task_id} Scheduled");
     entry.log_event(Level::Info, wording::SCHEDULED);
@@ -78,14 +93,16 @@ pub fn run(config: &Config, ledger: &Ledger, entry: &Arc<JobEntry>) {
         Ok(confinement) => confinement,
         Err(e) => {
             let reason = format!("cannot set up the job's process and memory limits: {e}");
-            return ledger.end_unstarted(entry, JobState::Failed, &reason);
+            ledger.end_unstarted(entry, JobState::Failed, &reason);
+            return None;
         }
     };
     let mut child = match child::start(config, entry, &child::job_marker(history, task_id), &confinement) {
         Ok(child) => child,
         Err(e) => {
             let reason = format!("cannot start the {} engine: {e}", entry.spec.engine.name());
-            return ledger.end_unstarted(entry, JobState::Failed, &reason);
+            ledger.end_unstarted(entry, JobState::Failed, &reason);
+            return None;
         }
     };
     let pgid = child.id() as i32;
@@ -140,7 +157,7 @@ pub fn run(config: &Config, ledger: &Ledger, entry: &Arc<JobEntry>) {
     // A kill or pause asked for while the job was starting: act on it now.
     run.on_wake();
     run.pump(&events, &wakes);
-    run.finish();
+    run.finish()
 }
 
 /// What the worker is doing about the job's processes.

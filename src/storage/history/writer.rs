@@ -25,6 +25,8 @@ const MAX_BATCH: usize = 1024;
 pub(super) enum Write {
     Insert(Box<JobRecord>),
     Update(u64, Box<JobUpdate>),
+    /// Updates that must be committed in one transaction, with one outcome for all.
+    Together(Vec<(u64, JobUpdate)>),
     /// Retention measured these ended jobs' files: (taskID, bytes).
     FilesMeasured(Vec<(u64, u64)>),
     /// Retention removed these ended jobs' files at this time (epoch ms).
@@ -71,16 +73,11 @@ fn commit(conn: &mut Connection, batch: &[Queued]) -> rusqlite::Result<()> {
             Write::Insert(record) => {
                 tx.prepare_cached(&insert_sql())?.execute(&record.named_params()[..])?;
             }
-            Write::Update(task_id, update) => {
-                let assignments = update.assignments();
-                let set: Vec<String> =
-                    assignments.iter().map(|(column, parameter, _)| format!("{column} = {parameter}")).collect();
-                let mut params: Vec<(&str, &dyn ToSql)> =
-                    assignments.iter().map(|(_, parameter, value)| (*parameter, *value)).collect();
-                params.push((":task_id", task_id));
-                // A row that has ended never changes again, as in Linkis's job history.
-                tx.prepare_cached(&format!("UPDATE jobs SET {} WHERE id = :task_id AND ended = 0", set.join(", ")))?
-                    .execute(&params[..])?;
+            Write::Update(task_id, update) => apply_update(&tx, *task_id, update)?,
+            Write::Together(updates) => {
+                for (task_id, update) in updates {
+                    apply_update(&tx, *task_id, update)?;
+                }
             }
             Write::FilesMeasured(sizes) => {
                 let mut stmt = tx.prepare_cached("UPDATE jobs SET files_bytes = ?2 WHERE id = ?1 AND ended = 1")?;
@@ -105,4 +102,17 @@ fn commit(conn: &mut Connection, batch: &[Queued]) -> rusqlite::Result<()> {
         }
     }
     tx.commit()
+}
+
+/// Sets the columns `update` carries on a row that has not ended: a row that has ended never
+/// changes again, as in Linkis's job history.
+fn apply_update(tx: &rusqlite::Transaction<'_>, task_id: u64, update: &JobUpdate) -> rusqlite::Result<()> {
+    let assignments = update.assignments();
+    let set: Vec<String> = assignments.iter().map(|(column, parameter, _)| format!("{column} = {parameter}")).collect();
+    let mut params: Vec<(&str, &dyn ToSql)> =
+        assignments.iter().map(|(_, parameter, value)| (*parameter, *value)).collect();
+    params.push((":task_id", &task_id));
+    tx.prepare_cached(&format!("UPDATE jobs SET {} WHERE id = :task_id AND ended = 0", set.join(", ")))?
+        .execute(&params[..])?;
+    Ok(())
 }
