@@ -115,18 +115,19 @@ pub(super) fn start(
     command.spawn()
 }
 
-/// Waits for the main process on its own thread and reports how it ended, with its rusage.
+/// Waits for the main process on a thread of its own while it lasts (one of `io_threads`) and
+/// reports how it ended, with its rusage.
 /// Gives the pid back if no thread could be started.
 pub(super) fn spawn_reaper(child: std::process::Child, events: Sender<Event>) -> Result<(), libc::pid_t> {
     let pid = child.id() as libc::pid_t;
     // The child is reaped with wait4 below (std's wait does not report rusage); dropping the
     // handle neither kills nor waits.
     drop(child);
-    let spawned = std::thread::Builder::new().name("portico-reaper".into()).spawn(move || {
+    let spawned = super::io_threads::run(move || {
         let info = wait_for(pid);
         let _ = events.send(Event::Exited(info));
     });
-    spawned.map(drop).map_err(|e| {
+    spawned.map_err(|e| {
         log::error!("cannot start a reaper thread for pid {pid}: {e}");
         pid
     })

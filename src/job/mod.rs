@@ -11,6 +11,7 @@ mod control;
 mod ended;
 pub mod exec_id;
 mod finish;
+mod io_threads;
 mod limits;
 mod pipes;
 mod priority;

@@ -137,12 +137,10 @@ impl Drop for CloseOnDrop {
     }
 }
 
-/// Reads one stream into line events on its own thread, cutting lines at [`MAX_LINE_BYTES`].
+/// Reads one stream into line events on a thread of its own while it lasts (one of
+/// [`io_threads`](super::io_threads)), cutting lines at [`MAX_LINE_BYTES`].
 pub fn spawn_reader<R: Read + Send + 'static>(stream: R, which: Stream, budget: Arc<Budget>, events: Sender<Event>) {
-    let spawned = std::thread::Builder::new()
-        .name("portico-pipe".into())
-        .spawn(move || read_lines(stream, which, &budget, &events));
-    if let Err(e) = spawned {
+    if let Err(e) = super::io_threads::run(move || read_lines(stream, which, &budget, &events)) {
         log::error!("cannot start a pipe reader thread: {e}");
     }
 }
