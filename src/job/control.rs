@@ -51,8 +51,12 @@ pub fn group_exists(pgid: i32) -> bool {
 }
 
 /// The kernel's id for this boot: process start times are only comparable within one boot.
+/// Read once: it cannot change while this process lives, and every job start records it.
 pub fn boot_id() -> Option<String> {
-    std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok().map(|s| s.trim().to_string())
+    static BOOT_ID: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    BOOT_ID
+        .get_or_init(|| std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok().map(|s| s.trim().to_string()))
+        .clone()
 }
 
 /// Live (not zombie) members of job `pgid`: its process group, and, for a job started as a

@@ -86,6 +86,24 @@ pub(in crate::job) struct Waiting {
     reserved: usize,
 }
 
+/// How many of `len` ordered items lie `before` a place, given the items before it and the
+/// items `from` it on: both are walked in step and the shorter settles it, so a status poll
+/// of a job near either end of a long queue costs little (clients mostly poll their newest
+/// job, at the back).
+fn count_before<B: Iterator, F: Iterator>(mut before: B, mut from: F, len: usize) -> usize {
+    let mut counted = 0;
+    loop {
+        if before.next().is_none() {
+            return counted;
+        }
+        if from.next().is_none() {
+            // `from` held exactly `counted` items.
+            return len - counted;
+        }
+        counted += 1;
+    }
+}
+
 impl Waiting {
     /// Holds a place for one more job of `user`, or says which bound is reached.
     pub(super) fn reserve(&mut self, user: &str, limits: &QueueLimits) -> Result<(), Full> {
@@ -167,8 +185,10 @@ impl Waiting {
 
     /// How many jobs not held by a pause are ahead of this one in the start order.
     pub(super) fn position(&self, entry: &JobEntry) -> Option<usize> {
-        let place = self.places.get(&entry.spec.task_id)?;
-        Some(self.order.range(..*place).count() - self.held.range(..*place).count())
+        let place = *self.places.get(&entry.spec.task_id)?;
+        let waiting = count_before(self.order.range(..place), self.order.range(place..), self.order.len());
+        let held = count_before(self.held.range(..place), self.held.range(place..), self.held.len());
+        Some(waiting - held)
     }
 
     /// Takes the first job in start order that no pause holds and whose user is below the

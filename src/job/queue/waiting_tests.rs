@@ -141,6 +141,25 @@ fn positions_follow_pauses_resumes_and_jobs_queued_paused() {
 }
 
 #[test]
+fn every_position_in_a_long_queue_is_counted_from_either_end() {
+    let mut waiting = Waiting::default();
+    let jobs: Vec<_> = (1..=41).map(|id| job(id, "alice")).collect();
+    for entry in &jobs {
+        waiting.insert(Arc::clone(entry), 0);
+    }
+    // Every third job of the first half paused: held places are counted from either end too.
+    for entry in jobs.iter().take(20).step_by(3) {
+        entry.live().paused = true;
+        waiting.set_held(entry, true);
+    }
+    let held_before = |i: usize| (0..i).filter(|j| *j < 20 && j % 3 == 0).count();
+    for (i, entry) in jobs.iter().enumerate() {
+        assert_eq!(waiting.position(entry), Some(i - held_before(i)), "job {}", i + 1);
+    }
+    assert_eq!(count_before(std::iter::empty::<()>(), std::iter::empty::<()>(), 0), 0);
+}
+
+#[test]
 fn capacity_counts_reservations_per_queue_and_per_user() {
     let limits = QueueLimits { capacity: 3, per_user_capacity: 2, running_per_user: 1 };
     let mut waiting = Waiting::default();
