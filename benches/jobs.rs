@@ -16,8 +16,22 @@ use common::{config_file, env_size, figure, millis, quantile, start, start_with,
 const CLIENTS: usize = 8;
 const WORKERS: usize = 2;
 
-/// `sh -c true` spawned and reaped by `WORKERS` threads at once for about `for_how_long`.
-fn spawn_ceiling(for_how_long: Duration) -> f64 {
+/// CPU time this process's reaped children have used so far.
+fn children_cpu() -> Duration {
+    // SAFETY: getrusage fills the struct it is given.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
+        usage
+    };
+    let micros = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+    Duration::from_micros(micros(usage.ru_utime) + micros(usage.ru_stime))
+}
+
+/// `sh -c true` spawned and reaped by `WORKERS` threads at once for about `for_how_long`:
+/// how many a second, and the CPU time each `sh` took.
+fn spawn_ceiling(for_how_long: Duration) -> (f64, Duration) {
+    let cpu_before = children_cpu();
     let started = Instant::now();
     let handles: Vec<_> = (0..WORKERS)
         .map(|_| {
@@ -33,10 +47,17 @@ fn spawn_ceiling(for_how_long: Duration) -> f64 {
         })
         .collect();
     let total: u64 = handles.into_iter().map(|h| h.join().expect("spawner")).sum();
-    total as f64 / started.elapsed().as_secs_f64()
+    let rate = total as f64 / started.elapsed().as_secs_f64();
+    (rate, (children_cpu() - cpu_before) / total.max(1) as u32)
 }
 
-fn trivial_jobs_per_second(jobs: usize) -> f64 {
+/// Where a run's CPU went, per job: the server's own threads, and the jobs' processes.
+struct CpuPerJob {
+    server: Duration,
+    jobs: Duration,
+}
+
+fn trivial_jobs_per_second(jobs: usize) -> (f64, CpuPerJob) {
     // Every job is submitted before any is waited for: the queue must hold them all.
     // The one user may run as many jobs as there are workers (by default workers - 1): the
     // ceiling runs 2 at a time as well.
@@ -68,7 +89,9 @@ fn trivial_jobs_per_second(jobs: usize) -> f64 {
     for handle in handles {
         handle.join().expect("client");
     }
-    (per_client * CLIENTS) as f64 / started.elapsed().as_secs_f64()
+    let ran = per_client * CLIENTS;
+    let cpu = CpuPerJob { server: server.cpu_time() / ran as u32, jobs: server.children_cpu_time() / ran as u32 };
+    (ran as f64 / started.elapsed().as_secs_f64(), cpu)
 }
 
 /// Kill request to `Cancelled`, for `sleep` (which SIGTERM ends at once); one at a time.
@@ -92,11 +115,18 @@ fn main() {
     let jobs = env_size("PORTICO_BENCH_JOBS", 1000) as usize;
     let kills = env_size("PORTICO_BENCH_KILLS", 20) as usize;
 
-    let ceiling_before = spawn_ceiling(Duration::from_secs(3));
-    let rate = trivial_jobs_per_second(jobs);
+    let (ceiling_before, sh_before) = spawn_ceiling(Duration::from_secs(3));
+    let (rate, cpu) = trivial_jobs_per_second(jobs);
     // Measured on both sides of the run: the machine is shared and its rate drifts.
-    let ceiling = (ceiling_before + spawn_ceiling(Duration::from_secs(3))) / 2.0;
+    let (ceiling_after, sh_after) = spawn_ceiling(Duration::from_secs(3));
+    let ceiling = (ceiling_before + ceiling_after) / 2.0;
     let ratio = rate / ceiling;
+    println!(
+        "  CPU per job: server {:.2} ms, the job's own processes {:.2} ms; one `sh -c true` of the ceiling {:.2} ms",
+        millis(cpu.server),
+        millis(cpu.jobs),
+        millis((sh_before + sh_after) / 2),
+    );
     figure(
         &format!("job throughput ({jobs} `true` jobs over HTTP, {CLIENTS} clients, {WORKERS} workers, to Succeed)"),
         &format!("{rate:.0} jobs/s"),

@@ -49,10 +49,21 @@ impl Server {
 
     /// CPU time the server has used so far (user + system), from `/proc/<pid>/stat`.
     pub fn cpu_time(&self) -> Duration {
+        self.stat_ticks(11)
+    }
+
+    /// CPU time the server's children (its jobs' processes) used, counted as they are reaped.
+    pub fn children_cpu_time(&self) -> Duration {
+        self.stat_ticks(13)
+    }
+
+    /// The sum of the user and system clock ticks at `first` and `first + 1` of the fields
+    /// after the command name in `/proc/<pid>/stat`, as a duration.
+    fn stat_ticks(&self, first: usize) -> Duration {
         let text = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
         let rest = text.rsplit_once(')').map_or("", |(_, rest)| rest);
         let fields: Vec<u64> = rest.split_ascii_whitespace().map(|f| f.parse().unwrap_or(0)).collect();
-        let ticks = fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0);
+        let ticks = fields.get(first).copied().unwrap_or(0) + fields.get(first + 1).copied().unwrap_or(0);
         // SAFETY: sysconf only reads a configuration value.
         let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
         Duration::from_micros(ticks * 1_000_000 / per_second)
