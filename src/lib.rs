@@ -38,6 +38,7 @@ pub use config::{Config, ConfigError};
 pub use engine::versioned_engine_type;
 /// The documented (method, path) pairs, for the test that checks the served document against them.
 pub use http::openapi::ENDPOINTS as OPENAPI_ENDPOINTS;
+pub use logging::flush as flush_log;
 pub use logging::init as init_logging;
 pub use signals::on_termination;
 /// The SQL engine's child process, which the server starts as `portico __sql-engine`.

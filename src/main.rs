@@ -68,6 +68,7 @@ fn main() -> ExitCode {
             log::info!("no longer accepting requests; giving running jobs up to {grace:?} to finish");
             server.shutdown(grace);
             log::info!("stopped");
+            portico::flush_log();
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -75,6 +76,7 @@ fn main() -> ExitCode {
             // are killed and recorded) and exit non-zero so a supervisor restarts the server.
             log::error!("stopping: {e}");
             server.shutdown(std::time::Duration::ZERO);
+            portico::flush_log();
             ExitCode::from(1)
         }
     }
