@@ -144,7 +144,8 @@ impl History {
         self.send(Write::Insert(Box::new(record)), true)
     }
 
-    /// Updates a job's row; with `wait`, returns once it is committed.
+    /// Updates a job's row; with `wait`, returns once it is committed. Without, it is committed
+    /// with the next write somebody waits for, or within 100 ms (`writer::UNAWAITED_WITHIN`).
     pub fn update(&self, task_id: u64, update: JobUpdate, wait: bool) -> Result<(), HistoryError> {
         self.send(Write::Update(task_id, Box::new(update)), wait)
     }

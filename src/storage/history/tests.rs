@@ -60,6 +60,33 @@ fn rows_round_trip_and_ended_rows_stay_ended() {
 }
 
 #[test]
+fn unawaited_updates_share_the_next_awaited_commit_or_are_committed_soon_by_themselves() {
+    let dir = tempfile::tempdir().unwrap();
+    let history = History::open(&dir.path().join("history.db"), ENDED).unwrap();
+    for task_id in [1, 2] {
+        history.insert(record(task_id, "alice", 1000, "Inited")).unwrap();
+    }
+    let status = |task_id| history.get(task_id).unwrap().unwrap().status;
+    let running = |status: &str| JobUpdate { status: Some(status.into()), ..JobUpdate::default() };
+    // Alone, it is committed all the same, within moments.
+    history.update(1, running("Running"), false).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while status(1) != "Running" {
+        assert!(std::time::Instant::now() < deadline, "an unawaited update was never committed");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // Followed by one somebody waits for, it is durable when that one is, in its order.
+    history.update(2, running("Running"), false).unwrap();
+    history.update_together(vec![(2, running("Scheduled")), (1, running("Succeed"))]).unwrap();
+    assert_eq!((status(1), status(2)), ("Succeed".to_string(), "Scheduled".to_string()));
+    // And nothing queued is lost when the history closes.
+    history.update(2, running("Running"), false).unwrap();
+    history.close();
+    let reopened = History::open(&dir.path().join("history.db"), ENDED).unwrap();
+    assert_eq!(reopened.get(2).unwrap().unwrap().status, "Running");
+}
+
+#[test]
 fn a_version_1_history_is_upgraded_with_its_ended_rows_flagged() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("history.db");

@@ -1,12 +1,15 @@
 //! The history's one writer thread: every change to `history.db` is a [`Write`] queued here,
-//! and whatever has queued up is committed in one transaction (group commit).
+//! and whatever has queued up is committed in one transaction (group commit); writes nobody
+//! waits for wait a little for one that somebody does ([`UNAWAITED_WITHIN`]).
 //!
 //! If a batch fails, its writes are committed one by one, so one bad write cannot sink the
 //! others that happened to share its transaction, and each caller is told its own outcome.
 //! Jobs' own updates never change a row that has ended; retention's writes touch only rows
 //! that have.
 
-use crossbeam_channel::{Receiver, Sender};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use rusqlite::types::ToSql;
 use rusqlite::Connection;
 
@@ -35,33 +38,73 @@ pub(super) enum Write {
     Delete(Vec<u64>),
 }
 
+/// How long a write nobody waits for (a job's `Running` row, a pause) may wait for one that
+/// somebody does, to share its transaction. A busy server always has one coming (submissions,
+/// job starts and ends), so these cost no flush of their own: one fewer per job. An idle one
+/// commits them after this long. After a crash such a row may be missing; recovery does not
+/// need it (a `Scheduled` row already says "may have started").
+const UNAWAITED_WITHIN: Duration = Duration::from_millis(100);
+
 pub(super) fn write_loop(mut conn: Connection, writes: &Receiver<Queued>) {
-    while let Ok(first) = writes.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match writes.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
-            }
-        }
-        if commit(&mut conn, &batch).is_ok() {
-            for (_, ack) in batch {
-                if let Some(ack) = ack {
-                    let _ = ack.send(Ok(()));
+    let mut batch: Vec<Queued> = Vec::new();
+    // When the oldest write of `batch` nobody waits for was queued.
+    let mut unawaited_since: Option<Instant> = None;
+    loop {
+        let next = match unawaited_since {
+            None => writes.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            Some(since) => writes.recv_deadline(since + UNAWAITED_WITHIN),
+        };
+        match next {
+            Ok(first) => {
+                let mut awaited = first.1.is_some();
+                batch.push(first);
+                while batch.len() < MAX_BATCH {
+                    match writes.try_recv() {
+                        Ok(next) => {
+                            awaited |= next.1.is_some();
+                            batch.push(next);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                if !awaited && batch.len() < MAX_BATCH {
+                    unawaited_since.get_or_insert_with(Instant::now);
+                    continue;
                 }
             }
-            continue;
-        }
-        // One bad write must not sink the others that happened to share its transaction:
-        // commit them one by one and tell each caller its own outcome.
-        for queued in batch {
-            let result = commit(&mut conn, std::slice::from_ref(&queued)).map_err(|e| {
-                log::error!("job history write failed, the change is not durable: {e}");
-                HistoryError(format!("write the job history: {e}"))
-            });
-            if let Some(ack) = queued.1 {
-                let _ = ack.send(result);
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                commit_and_answer(&mut conn, std::mem::take(&mut batch));
+                return;
             }
+        }
+        commit_and_answer(&mut conn, std::mem::take(&mut batch));
+        unawaited_since = None;
+    }
+}
+
+/// Commits `batch` in one transaction and tells each waiting caller; if that fails, commits
+/// the writes one by one, so one bad write cannot sink the others that happened to share its
+/// transaction, and tells each caller its own outcome.
+fn commit_and_answer(conn: &mut Connection, batch: Vec<Queued>) {
+    if batch.is_empty() {
+        return;
+    }
+    if commit(conn, &batch).is_ok() {
+        for (_, ack) in batch {
+            if let Some(ack) = ack {
+                let _ = ack.send(Ok(()));
+            }
+        }
+        return;
+    }
+    for queued in batch {
+        let result = commit(conn, std::slice::from_ref(&queued)).map_err(|e| {
+            log::error!("job history write failed, the change is not durable: {e}");
+            HistoryError(format!("write the job history: {e}"))
+        });
+        if let Some(ack) = queued.1 {
+            let _ = ack.send(result);
         }
     }
 }
