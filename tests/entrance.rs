@@ -192,6 +192,19 @@ fn progress_with_resource_reports_the_process_group() {
 }
 
 #[test]
+fn a_trivial_jobs_peak_memory_is_its_own_not_the_servers() {
+    let server = Portico::start();
+    let (exec_id, _) = server.submit_shell("true");
+    assert_eq!(server.wait_done(&exec_id), "Succeed");
+    let peak =
+        server.ok(&format!("entrance/{exec_id}/progressWithResource"))["resource"]["peakMemoryBytes"].as_u64().unwrap();
+    // A job started with posix_spawn runs in the server's memory until its exec, which records
+    // the server's peak as the job's: `true` reported the server's size.
+    let server_peak = crate::helper::proc_status(server.pid(), "VmHWM") * 1024;
+    assert!(peak > 0 && peak < server_peak, "the job's peak {peak} against the server's {server_peak}");
+}
+
+#[test]
 fn the_first_poll_of_a_running_job_has_its_figures() {
     let server = Portico::start();
     let gate = tempfile::tempdir().unwrap();

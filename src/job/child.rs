@@ -133,6 +133,22 @@ pub(super) fn spawn_reaper(child: std::process::Child, events: Sender<Event>) ->
     })
 }
 
+/// The peak resident memory `wait4` reported for a job's process (`max_rss_kib`), if it is the
+/// job's own. A job started with posix_spawn runs in the server's memory until its exec, and
+/// the exec records the server's peak as the process's: every trivial job reported the
+/// server's size (24 MiB for `true`). A figure no larger than the server's own peak can be
+/// that, so it is left out (0) and the job's samples say what it used.
+fn own_peak(max_rss_kib: libc::c_long) -> u64 {
+    // SAFETY: an all-zero rusage is a valid value for getrusage to overwrite.
+    let mut own: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: the pointer is valid for the call.
+    let server_peak_kib = if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut own) } == 0 { own.ru_maxrss } else { 0 };
+    if max_rss_kib <= server_peak_kib {
+        return 0;
+    }
+    (max_rss_kib.max(0) as u64) * 1024
+}
+
 pub(super) fn wait_for(pid: libc::pid_t) -> ExitInfo {
     loop {
         let mut status: libc::c_int = 0;
@@ -154,7 +170,7 @@ pub(super) fn wait_for(pid: libc::pid_t) -> ExitInfo {
                 code,
                 signal,
                 cpu_seconds: cpu(usage.ru_utime) + cpu(usage.ru_stime),
-                max_rss_bytes: (usage.ru_maxrss.max(0) as u64) * 1024,
+                max_rss_bytes: own_peak(usage.ru_maxrss),
             };
         }
         if rc == -1 && io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
