@@ -68,7 +68,15 @@ impl Admission {
     /// Its result directory is made when something is written into it (a job without results
     /// lists it as empty all the same): each inode made per job counts at high job rates.
     pub(super) fn create_files(&self, spec: &JobSpec, notes: &[(Level, String)]) -> std::io::Result<()> {
-        let mut log = LogWriter::create(&spec.log_path)?;
+        let mut log = {
+            // Files made in one folder are made one at a time by the kernel anyway (the folder's
+            // lock), and a thread waiting for that lock spins on a core for as long as the holder
+            // runs: on ext4 without a journal the holder may be searching past thousands of
+            // recently deleted inodes. Waiting here sleeps instead, and leaves the core to others.
+            static CREATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+            let _one_at_a_time = crate::sync::lock(&CREATING);
+            LogWriter::create(&spec.log_path)?
+        };
         for (level, note) in notes {
             log.event(*level, note)?;
         }
