@@ -192,16 +192,26 @@ fn progress_with_resource_reports_the_process_group() {
 }
 
 #[test]
-fn a_trivial_jobs_peak_memory_is_its_own_not_the_servers() {
+fn a_jobs_peak_memory_is_its_own_not_the_servers() {
     let server = Portico::start();
-    let (exec_id, _) = server.submit_shell("true");
-    assert_eq!(server.wait_done(&exec_id), "Succeed");
-    let peak =
-        server.ok(&format!("entrance/{exec_id}/progressWithResource"))["resource"]["peakMemoryBytes"].as_u64().unwrap();
     // A job started with posix_spawn runs in the server's memory until its exec, which records
-    // the server's peak as the job's: `true` reported the server's size.
-    let server_peak = crate::helper::proc_status(server.pid(), "VmHWM") * 1024;
-    assert!(peak > 0 && peak < server_peak, "the job's peak {peak} against the server's {server_peak}");
+    // the server's peak as the job's: every job reported at least the server's size.
+    let server_peak = || crate::helper::proc_status(server.pid(), "VmHWM") * 1024;
+    let peak = |exec_id: &str| {
+        assert_eq!(server.wait_done(exec_id), "Succeed");
+        server.ok(&format!("entrance/{exec_id}/progressWithResource"))["resource"]["peakMemoryBytes"].as_u64().unwrap()
+    };
+    // Sampled right after its start, a job that lives a moment has a peak of its own.
+    let (sampled, _) = server.submit_shell("sleep 0.2");
+    let (sampled_peak, server_peak_then) = (peak(&sampled), server_peak());
+    assert!(
+        sampled_peak > 0 && sampled_peak < server_peak_then,
+        "{sampled_peak} against the server's {server_peak_then}"
+    );
+    // One gone before its first sample has none to show (0), rather than the server's.
+    let (gone, _) = server.submit_shell("true");
+    let (gone_peak, server_peak_then) = (peak(&gone), server_peak());
+    assert!(gone_peak < server_peak_then, "{gone_peak} against the server's {server_peak_then}");
 }
 
 #[test]
