@@ -12,7 +12,7 @@
 use std::path::PathBuf;
 
 use super::call::{integer_param, Call, Context};
-use super::filesystem::{linkis_error, read_refused, resolve, resolve_file, result_order, uri_of};
+use super::filesystem::{linkis_error, locate, read_refused, resolve_file, result_order, uri_of, Found};
 use super::message::{Answer, ApiError};
 use super::request::Request;
 use super::response::Response;
@@ -75,12 +75,12 @@ pub fn resultset(call: Call<'_>) -> Result<Answer, ApiError> {
 /// a job's stdout, are left out).
 pub fn resultsets(call: Call<'_>) -> Result<Answer, ApiError> {
     let Call { context, request, caller, .. } = call;
-    let dir = resolve(context, request, caller, UserTree::Result)?
-        .ok_or_else(|| linkis_error(80003, "The directory does not exist(目录不存在)".into()))?;
-    if !dir.exists() {
+    let dir = match locate(context, request, caller, UserTree::Result)? {
+        Some(Found::Real(dir)) => dir,
         // A job's result directory, made with its first result set: none yet.
-        return Err(linkis_error(80029, "Empty dir(空目录)!".into()));
-    }
+        Some(Found::Unmade(_)) => return Err(linkis_error(80029, "Empty dir(空目录)!".into())),
+        None => return Err(linkis_error(80003, "The directory does not exist(目录不存在)".into())),
+    };
     if !dir.is_dir() {
         return Err(linkis_error(80003, format!("{} is not a result directory", uri_of(&dir))));
     }

@@ -49,14 +49,36 @@ pub(super) fn linkis_error(code: u32, desc: String) -> ApiError {
 }
 
 /// The `path` parameter as a real path inside the caller's `tree`; `Ok(None)` if it does not
-/// exist (Linkis answers that with an empty listing, not an error). A job's result directory
-/// that is not made yet is returned as it is: it stands for an empty directory.
+/// exist (Linkis answers that with an empty listing, not an error).
 pub(super) fn resolve(
     context: &Context,
     request: &Request,
     caller: &Caller,
     tree: UserTree,
 ) -> Result<Option<PathBuf>, ApiError> {
+    Ok(match locate(context, request, caller, tree)? {
+        Some(Found::Real(path)) => Some(path),
+        Some(Found::Unmade(_)) | None => None,
+    })
+}
+
+/// What a `path` parameter names.
+pub(super) enum Found {
+    /// An existing path inside the caller's tree, resolved through the real filesystem.
+    Real(PathBuf),
+    /// A job's result directory that is not made yet (the job has written no result set):
+    /// it stands for an empty directory, and is answered so without looking at the path
+    /// again (whatever a job puts there meanwhile, a symlink included, is not followed).
+    Unmade(PathBuf),
+}
+
+/// [`resolve`], telling a job's result directory not made yet from a path that is not there.
+pub(super) fn locate(
+    context: &Context,
+    request: &Request,
+    caller: &Caller,
+    tree: UserTree,
+) -> Result<Option<Found>, ApiError> {
     let uri = request.param("path").unwrap_or_default();
     if uri.trim().is_empty() {
         return Err(linkis_error(80004, "The path: is empty(路径: 为空)!".into()));
@@ -90,7 +112,7 @@ pub(super) fn resolve(
         Err(_) => return Err(no_permission(caller, &uri)),
     };
     if within_tree(&real, &users, caller, tree) {
-        Ok(Some(real))
+        Ok(Some(Found::Real(real)))
     } else {
         Err(no_permission(caller, &uri))
     }
@@ -117,14 +139,14 @@ fn job_of_missing(context: &Context, path: &Path, tree: UserTree) -> Option<JobR
 /// What a missing `path` of `tree` is answered with: the "expired" error for a job's file that
 /// retention removed; the path itself for a job's result directory that is not made yet (the
 /// job has written no result set: it is listed as empty); `Ok(None)` when it is simply not there.
-fn missing_path(context: &Context, path: &Path, tree: UserTree) -> Result<Option<PathBuf>, ApiError> {
+fn missing_path(context: &Context, path: &Path, tree: UserTree) -> Result<Option<Found>, ApiError> {
     let Some(record) = job_of_missing(context, path, tree) else {
         return Ok(None);
     };
     if let Some(removed_ms) = record.files_removed_ms {
         return Err(ApiError::Expired { task_id: record.task_id, removed_ms });
     }
-    Ok((tree == UserTree::Result && path == Path::new(&record.result_dir)).then(|| path.to_path_buf()))
+    Ok((tree == UserTree::Result && path == Path::new(&record.result_dir)).then(|| Found::Unmade(path.to_path_buf())))
 }
 
 /// The "expired" answer for a job whose files retention removed, `None` for any other.
@@ -174,8 +196,17 @@ pub(super) fn uri_of(path: &Path) -> String {
 /// `GET filesystem/getDirFileTrees?path=`: one level of a directory.
 pub fn dir_file_trees(call: Call<'_>) -> Result<Message, ApiError> {
     let Call { context, request, caller, method } = call;
-    let Some(dir) = resolve(context, request, caller, UserTree::Result)? else {
-        return Ok(Message::ok(method, json!({"dirFileTrees": null})));
+    let dir = match locate(context, request, caller, UserTree::Result)? {
+        None => return Ok(Message::ok(method, json!({"dirFileTrees": null}))),
+        Some(Found::Unmade(dir)) => {
+            let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let tree = json!({
+                "name": name, "path": uri_of(&dir), "properties": null, "isLeaf": false, "parentPath": null,
+                "children": [],
+            });
+            return Ok(Message::ok(method, json!({"dirFileTrees": tree})));
+        }
+        Some(Found::Real(dir)) => dir,
     };
     let node = |path: &Path, parent: Option<&Path>| -> Value {
         let meta = std::fs::metadata(path).ok();
@@ -226,9 +257,6 @@ pub fn dir_file_trees(call: Call<'_>) -> Result<Message, ApiError> {
         drop(permit);
         children.sort_by_cached_key(|p| result_order(p));
         tree["children"] = Value::Array(children.iter().map(|child| node(child, Some(&dir))).collect());
-    } else if !dir.exists() {
-        // A job's result directory, made with its first result set: none yet.
-        tree["children"] = json!([]);
     }
     Ok(Message::ok(method, json!({"dirFileTrees": tree})))
 }
