@@ -64,6 +64,28 @@ fn after_a_crash_queued_jobs_run_and_interrupted_ones_fail_with_their_processes_
 }
 
 #[test]
+fn a_queued_job_answered_paused_stays_paused_after_a_crash() {
+    let data = tempfile::tempdir().unwrap();
+    let mut server = Portico::start_in(data.path(), &["--workers", "1"]);
+    let gate = tempfile::tempdir().unwrap();
+    let go = gate.path().join("go");
+    let (blocker, _) = server.submit_shell(&format!("while [ ! -f {} ]; do sleep 0.01; done", go.display()));
+    server.wait_state(&blocker, "Running");
+    let (held, _) = server.submit_shell("echo held");
+    assert_eq!(server.ok(&format!("entrance/{held}/pause"))["paused"], true);
+    // Right after the answer: the pause must already be durable.
+    server.crash();
+
+    let server = Portico::start_in(data.path(), &["--workers", "1"]);
+    let (later, _) = server.submit_shell("echo later");
+    assert_eq!(server.wait_done(&later), "Succeed");
+    let status = server.ok(&format!("entrance/{held}/status"));
+    assert_eq!((status["status"].as_str(), status["paused"].as_bool()), (Some("Inited"), Some(true)), "{status}");
+    server.ok(&format!("entrance/{held}/resume"));
+    assert_eq!(server.wait_done(&held), "Succeed");
+}
+
+#[test]
 fn sigterm_lets_running_jobs_finish_within_the_grace_and_keeps_queued_ones() {
     let data = tempfile::tempdir().unwrap();
     let gate = tempfile::tempdir().unwrap();

@@ -145,7 +145,7 @@ impl History {
     }
 
     /// Updates a job's row; with `wait`, returns once it is committed. Without, it is committed
-    /// with the next write somebody waits for, or within 100 ms (`writer::UNAWAITED_WITHIN`).
+    /// with the next write somebody waits for, or within 10 ms (`writer::UNAWAITED_WITHIN`).
     pub fn update(&self, task_id: u64, update: JobUpdate, wait: bool) -> Result<(), HistoryError> {
         self.send(Write::Update(task_id, Box::new(update)), wait)
     }
@@ -155,7 +155,18 @@ impl History {
         self.send(Write::Together(updates), true)
     }
 
+    /// Queues an update without blocking and returns the commit to wait for: a caller holding
+    /// locks queues under them (so updates keep the order their changes were made in) and
+    /// waits once it has let them go.
+    pub fn update_queued(&self, task_id: u64, update: JobUpdate) -> Result<Commit, HistoryError> {
+        self.queue(Write::Update(task_id, Box::new(update)), true)
+    }
+
     fn send(&self, write: Write, wait: bool) -> Result<(), HistoryError> {
+        self.queue(write, wait)?.wait()
+    }
+
+    fn queue(&self, write: Write, wait: bool) -> Result<Commit, HistoryError> {
         let (ack, done) = if wait {
             let (tx, rx) = crossbeam_channel::bounded(1);
             (Some(tx), Some(rx))
@@ -169,10 +180,7 @@ impl History {
         if !sent {
             return Err(HistoryError("the job history is closed".into()));
         }
-        match done {
-            Some(done) => done.recv().unwrap_or_else(|_| Err(HistoryError("the history writer stopped".into()))),
-            None => Ok(()),
-        }
+        Ok(Commit(done))
     }
 
     /// One job's row.
@@ -267,6 +275,20 @@ impl History {
         lock(&self.writes).take();
         if let Some(writer) = lock(&self.writer).take() {
             let _ = writer.join();
+        }
+    }
+}
+
+/// A queued write's commit, to wait for with [`Commit::wait`].
+#[must_use = "a queued write is only known to be durable once waited for"]
+pub struct Commit(Option<crossbeam_channel::Receiver<Result<(), HistoryError>>>);
+
+impl Commit {
+    /// Returns once the write is committed, or why it could not be.
+    pub fn wait(self) -> Result<(), HistoryError> {
+        match self.0 {
+            Some(done) => done.recv().unwrap_or_else(|_| Err(HistoryError("the history writer stopped".into()))),
+            None => Ok(()),
         }
     }
 }

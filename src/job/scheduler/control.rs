@@ -115,7 +115,8 @@ impl Scheduler {
     }
 
     /// The intent is stored and the history told while the locks are held (none of it
-    /// blocks), so a resume right behind a pause always sees it and everything stays in order.
+    /// blocks), so a resume right behind a pause always sees it and everything stays in order;
+    /// a queued job's pause is waited for after they are let go.
     fn set_paused_entry(&self, entry: &Arc<JobEntry>, by: &str, pause: bool) -> PauseOutcome {
         let mut queue = self.shared.queue.lock();
         let queued = queue.contains(entry);
@@ -144,13 +145,20 @@ impl Scheduler {
             entry.wake();
             return PauseOutcome::Signalled;
         }
-        self.shared.ledger.record(entry.spec.task_id, pause_update(pause, live.paused_for()));
+        // Queued under the locks, so pauses and resumes reach the history in their order, and
+        // waited for once they are let go: a client told its queued job is paused must not
+        // see it run after a crash.
+        let task_id = entry.spec.task_id;
+        let commit = self.shared.ledger.history.update_queued(task_id, pause_update(pause, live.paused_for()));
         drop(live);
         if !pause {
             // Woken under the queue lock so a waiting worker or the queue timer cannot miss it.
             self.shared.queue.wake_all();
         }
         drop(queue);
+        if let Err(e) = commit.and_then(|commit| commit.wait()) {
+            log::error!("job {task_id}: cannot record its pause in the history: {e}");
+        }
         let line = if pause { wording::paused_in_queue(by) } else { wording::resumed_in_queue(by) };
         entry.log_event(Level::Info, &line);
         PauseOutcome::Queued

@@ -1,6 +1,6 @@
 //! The history's one writer thread: every change to `history.db` is a [`Write`] queued here,
 //! and whatever has queued up is committed in one transaction (group commit); writes nobody
-//! waits for wait a little for one that somebody does ([`UNAWAITED_WITHIN`]).
+//! waits for wait a moment for one that somebody does ([`UNAWAITED_WITHIN`]).
 //!
 //! If a batch fails, its writes are committed one by one, so one bad write cannot sink the
 //! others that happened to share its transaction, and each caller is told its own outcome.
@@ -38,12 +38,13 @@ pub(super) enum Write {
     Delete(Vec<u64>),
 }
 
-/// How long a write nobody waits for (a job's `Running` row, a pause) may wait for one that
-/// somebody does, to share its transaction. A busy server always has one coming (submissions,
-/// job starts and ends), so these cost no flush of their own: one fewer per job. An idle one
-/// commits them after this long. After a crash such a row may be missing; recovery does not
-/// need it (a `Scheduled` row already says "may have started").
-const UNAWAITED_WITHIN: Duration = Duration::from_millis(100);
+/// How long a write nobody waits for (a job's `Running` row, a running job's pause flag) may
+/// wait for one that somebody does, to share its transaction. A busy server has one coming
+/// within a millisecond or two (submissions, job starts and ends), so these cost no flush of
+/// their own: one fewer per job. An idle one commits them after this long, a moment longer
+/// than before: a crash in between loses the `Running` row, whose process group is recovery's
+/// second way to a job's processes (the first, their `PORTICO_JOB` marker, is unaffected).
+const UNAWAITED_WITHIN: Duration = Duration::from_millis(10);
 
 pub(super) fn write_loop(mut conn: Connection, writes: &Receiver<Queued>) {
     let mut batch: Vec<Queued> = Vec::new();
@@ -67,8 +68,8 @@ pub(super) fn write_loop(mut conn: Connection, writes: &Receiver<Queued>) {
                         Err(_) => break,
                     }
                 }
-                if !awaited && batch.len() < MAX_BATCH {
-                    unawaited_since.get_or_insert_with(Instant::now);
+                let since = *unawaited_since.get_or_insert_with(Instant::now);
+                if !awaited && batch.len() < MAX_BATCH && since.elapsed() < UNAWAITED_WITHIN {
                     continue;
                 }
             }
