@@ -48,6 +48,8 @@ fn main() -> ExitCode {
     let mut server = match Server::start(config) {
         Ok(server) => server,
         Err(e) => {
+            // What was logged while starting (recovery's errors among it) goes out first.
+            portico::flush_log();
             eprintln!("portico: {e}");
             return ExitCode::from(1);
         }

@@ -73,8 +73,12 @@ impl Admission {
             // lock), and a thread waiting for that lock spins on a core for as long as the holder
             // runs: on ext4 without a journal the holder may be searching past thousands of
             // recently deleted inodes. Waiting here sleeps instead, and leaves the core to others.
-            static CREATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-            let _one_at_a_time = crate::sync::lock(&CREATING);
+            // One lock per stripe of folders (by the folder's name), so that users' folders,
+            // which the kernel locks apart, are not made to wait for one another (mostly).
+            static CREATING: [std::sync::Mutex<()>; 8] = [const { std::sync::Mutex::new(()) }; 8];
+            let folder = spec.log_path.parent().map(|p| p.as_os_str().as_encoded_bytes()).unwrap_or_default();
+            let stripe = folder.iter().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(usize::from(*b)));
+            let _one_at_a_time = crate::sync::lock(&CREATING[stripe % CREATING.len()]);
             LogWriter::create(&spec.log_path)?
         };
         for (level, note) in notes {

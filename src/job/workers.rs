@@ -83,26 +83,31 @@ fn worker_loop(shared: &Shared) {
             continue;
         };
         let busy = BusyGuard(workers);
+        // The new job counts the worker as busy from here: the previous end, settled while
+        // this job runs, needs no count of its own any more.
+        drop(previous_busy.take());
         let running = RunningGuard(shared, &entry);
         let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             runner::run(&shared.config, &shared.ledger, &entry, &mut previous)
         }));
-        // The job's processes are gone: its user may start another while its end commits.
-        drop(running);
         // An end the run did not commit with its start (it never got that far) is committed now.
         if let Some((ended, ending)) = previous.take() {
             shared.ledger.settle(&ended, ending, false);
         }
-        drop(previous_busy.take());
         match ran {
             Ok(Some(ending)) => {
+                // The job's processes are gone: its user may start another while its end
+                // commits (with a cap of one, both may show Running for that moment).
+                drop(running);
                 previous = Some((Arc::clone(&entry), ending));
                 previous_busy = Some(busy);
             }
             Ok(None) => {}
             Err(_) => {
                 log::error!("job {}: the worker running it panicked; ending the job as Failed", entry.spec.task_id);
+                // Its processes are killed before its user's place is given back.
                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fail_after_panic(shared, &entry)));
+                drop(running);
             }
         }
     }
