@@ -175,6 +175,7 @@ impl Scheduler {
             return Some(view);
         }
         let history = &self.shared.ledger.history;
+        let read_at = self.shared.ended.read_at();
         let record = match super::task_id_of(id) {
             Some(task_id) => history.get(task_id),
             None => history.find_exec_id(id),
@@ -182,7 +183,7 @@ impl Scheduler {
         match record {
             Ok(record) => {
                 let view = record.as_ref().and_then(JobView::of_record)?;
-                self.shared.ended.keep(&view);
+                self.shared.ended.keep(&view, read_at);
                 Some(view)
             }
             Err(e) => {
@@ -210,13 +211,18 @@ impl Scheduler {
         JobView::of_entry(entry, self.shared.queue.position(entry))
     }
 
-    /// A job's history row, with the status and progress of a job still in memory.
-    /// Forgets jobs whose history rows were deleted (retention's history cap), so no cached
-    /// view still answers for them.
-    pub fn forget_deleted(&self, task_ids: &[TaskId]) {
-        self.shared.ended.forget(task_ids);
+    /// Told before retention's history cap deletes these jobs' rows, and [`Scheduler::deleted`]
+    /// after: in between and after, no cached view answers for them.
+    pub fn deleting(&self, task_ids: &[TaskId]) {
+        self.shared.ended.deleting(task_ids);
     }
 
+    /// See [`Scheduler::deleting`].
+    pub fn deleted(&self, task_ids: &[TaskId]) {
+        self.shared.ended.deleted(task_ids);
+    }
+
+    /// A job's history row, with the status and progress of a job still in memory.
     pub fn history_record(&self, task_id: TaskId) -> Result<Option<JobRecord>, JobError> {
         let mut record =
             self.shared.ledger.history.get(task_id).map_err(|e| JobError::storage("read the job history", e))?;

@@ -101,7 +101,8 @@ fn run(settings: &RetentionSettings, scheduler: &Scheduler, layout: &Layout, sto
             layout,
             settings,
             stopping: &stopping,
-            deleted: &|task_ids| scheduler.forget_deleted(task_ids),
+            deleting: &|task_ids| scheduler.deleting(task_ids),
+            deleted: &|task_ids| scheduler.deleted(task_ids),
             now_ms: clock::now_millis(),
         };
         match sweep.run() {

@@ -35,7 +35,9 @@ pub(super) struct Sweep<'a> {
     pub settings: &'a RetentionSettings,
     /// Asked between pages: the server is stopping, leave the rest for the next start.
     pub stopping: &'a dyn Fn() -> bool,
-    /// Told the task ids of rows the history cap deleted, once they are deleted.
+    /// Told the task ids of rows the history cap is about to delete.
+    pub deleting: &'a dyn Fn(&[crate::job::TaskId]),
+    /// Told them again once the delete is over (done or failed).
     pub deleted: &'a dyn Fn(&[crate::job::TaskId]),
     pub now_ms: u64,
 }
@@ -90,8 +92,10 @@ impl Sweep<'_> {
                 deleted.push(job.task_id);
             }
             swept.rows_deleted += deleted.len() as u64;
-            self.history.delete_rows(deleted.clone())?;
+            (self.deleting)(&deleted);
+            let outcome = self.history.delete_rows(deleted.clone());
             (self.deleted)(&deleted);
+            outcome?;
         }
         Ok(())
     }
