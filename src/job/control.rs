@@ -175,7 +175,22 @@ pub fn job_processes(leader: i32) -> Vec<ProcStat> {
 /// The resource use of the job whose main process is `leader`, right now (see
 /// [`job_processes`]).
 pub fn sample_job(leader: i32) -> Resources {
+    sample_of(&job_processes(leader))
+}
+
+/// A job's first sample, taken as it starts, and its leader's start time (recorded so that
+/// recovery can tell the process group is still the job's), from one read of `/proc`.
+pub fn first_sample(leader: i32) -> (Resources, Option<u64>) {
     let members = job_processes(leader);
+    let start_ticks = match members.iter().find(|p| p.pid == leader) {
+        Some(stat) => Some(stat.start_ticks),
+        // Already gone (a zombie is not a member): its stat may still say.
+        None => read_stat(leader).map(|stat| stat.start_ticks),
+    };
+    (sample_of(&members), start_ticks)
+}
+
+fn sample_of(members: &[ProcStat]) -> Resources {
     let memory_bytes = members
         .iter()
         .map(|p| if p.rss_pages > 0 { p.rss_pages * page_size() } else { exact_rss_bytes(p.pid) })

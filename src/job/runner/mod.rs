@@ -109,7 +109,7 @@ pub fn run(
     let started_at_ms = clock::now_millis();
     // Sampled before the job shows as Running, so no poll of a running job reads all zeros
     // until the first once-a-second sample (spawn returns once the program is exec'd).
-    let first_sample = control::sample_job(pgid);
+    let (first_sample, start_ticks) = control::first_sample(pgid);
     {
         let mut live = entry.live();
         live.resources.update(first_sample);
@@ -124,7 +124,7 @@ pub fn run(
     let running = JobUpdate {
         started_ms: Some(started_at_ms),
         pgid: Some(i64::from(pgid)),
-        pgid_start_ticks: control::read_stat(pgid).map(|stat| stat.start_ticks),
+        pgid_start_ticks: start_ticks,
         boot_id: control::boot_id(),
         ..status_update(JobState::Running)
     };
