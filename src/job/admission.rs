@@ -68,19 +68,7 @@ impl Admission {
     /// Its result directory is made when something is written into it (a job without results
     /// lists it as empty all the same): each inode made per job counts at high job rates.
     pub(super) fn create_files(&self, spec: &JobSpec, notes: &[(Level, String)]) -> std::io::Result<()> {
-        let mut log = {
-            // Files made in one folder are made one at a time by the kernel anyway (the folder's
-            // lock), and a thread waiting for that lock spins on a core for as long as the holder
-            // runs: on ext4 without a journal the holder may be searching past thousands of
-            // recently deleted inodes. Waiting here sleeps instead, and leaves the core to others.
-            // One lock per stripe of folders (by the folder's name), so that users' folders,
-            // which the kernel locks apart, are not made to wait for one another (mostly).
-            static CREATING: [std::sync::Mutex<()>; 8] = [const { std::sync::Mutex::new(()) }; 8];
-            let folder = spec.log_path.parent().map(|p| p.as_os_str().as_encoded_bytes()).unwrap_or_default();
-            let stripe = folder.iter().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(usize::from(*b)));
-            let _one_at_a_time = crate::sync::lock(&CREATING[stripe % CREATING.len()]);
-            LogWriter::create(&spec.log_path)?
-        };
+        let mut log = LogWriter::create(&spec.log_path)?;
         for (level, note) in notes {
             log.event(*level, note)?;
         }

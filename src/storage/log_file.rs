@@ -1,4 +1,4 @@
-//! Append-only job logs with a sparse line index, and the Linkis level split.
+//! Append-only job logs with a sparse line index; the Linkis level split is in `levels.rs`.
 //!
 //! A job's log is a plain text file (`{task}.log`), one line per line, so it can be read with
 //! any tool and served whole by `openLog`. Beside it, `{task}.log.idx` holds the byte offset of
@@ -64,7 +64,16 @@ pub struct LogWriter {
 impl LogWriter {
     /// Creates the log, and its folder if that is missing. A log already there (a data
     /// directory whose history was lost) is started afresh, without the index of its old lines.
+    ///
+    /// Logs are created one at a time per folder (a stripe of folders, by name): the kernel
+    /// makes files in one folder one at a time anyway, and a thread waiting for the folder's
+    /// lock spins on its core while the holder runs, which on ext4 without a journal may be
+    /// searching past thousands of recently deleted inodes. Waiting here sleeps instead.
     pub fn create(log_path: &Path) -> io::Result<LogWriter> {
+        static CREATING: [std::sync::Mutex<()>; 8] = [const { std::sync::Mutex::new(()) }; 8];
+        let folder = log_path.parent().map(|p| p.as_os_str().as_encoded_bytes()).unwrap_or_default();
+        let stripe = folder.iter().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(usize::from(*b)));
+        let _one_at_a_time = crate::sync::lock(&CREATING[stripe % CREATING.len()]);
         let create_new = || OpenOptions::new().write(true).create_new(true).open(log_path);
         let log = match create_new() {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -312,85 +321,11 @@ fn scan(log_path: &Path) -> io::Result<Tail> {
     }
 }
 
-/// Files a line under a level the way Linkis does: by the level word after a leading
-/// timestamp; lines without one (a job's raw output) are info.
-pub fn classify(line: &str) -> Level {
-    let bytes = line.as_bytes();
-    let date_ok = bytes.len() > 20
-        && bytes[..10].iter().all(|b| b.is_ascii_digit() || *b == b'-' || *b == b'/')
-        && bytes[10] == b' ';
-    if !date_ok {
-        return Level::Info;
-    }
-    // After the 8-character time, an optional separator and up to three digits, then a space.
-    let mut i = 19;
-    if matches!(bytes.get(i), Some(b'.' | b',' | b':')) {
-        i += 1;
-        let digits = bytes[i..].iter().take(3).take_while(|b| b.is_ascii_digit()).count();
-        i += digits;
-    }
-    if bytes.get(i) != Some(&b' ') {
-        return Level::Info;
-    }
-    let word = &line[i + 1..];
-    let word = word.strip_prefix("SYSTEM-").unwrap_or(word);
-    if word.starts_with("ERROR ") {
-        Level::Error
-    } else if word.starts_with("WARN ") {
-        Level::Warn
-    } else {
-        Level::Info
-    }
-}
+mod levels;
 
-/// The four Linkis log slots: error, warn, info and all lines, each `\n`-joined.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct LevelSplit {
-    pub error: String,
-    pub warn: String,
-    pub info: String,
-    pub all: String,
-}
-
-impl LevelSplit {
-    /// Splits `lines` by level. Blank lines stay in `all` only, as Linkis drops them elsewhere.
-    /// With `keep_newlines` every line keeps its `\n` (the `openLog` form) instead of being
-    /// joined with `\n` (the `entrance/{id}/log` form).
-    pub fn of<S: AsRef<str>>(lines: &[S], keep_newlines: bool) -> LevelSplit {
-        let mut split = LevelSplit::default();
-        for line in lines {
-            let line = line.as_ref();
-            push(&mut split.all, line, keep_newlines);
-            if line.trim().is_empty() {
-                continue;
-            }
-            let slot = match classify(line) {
-                Level::Error => &mut split.error,
-                Level::Warn => &mut split.warn,
-                Level::Info => &mut split.info,
-            };
-            push(slot, line, keep_newlines);
-        }
-        split
-    }
-
-    /// The array clients index as `[error, warn, info, all]`.
-    pub fn into_array(self) -> [String; 4] {
-        [self.error, self.warn, self.info, self.all]
-    }
-}
-
-fn push(slot: &mut String, line: &str, keep_newlines: bool) {
-    if keep_newlines {
-        slot.push_str(line);
-        slot.push('\n');
-    } else {
-        if !slot.is_empty() {
-            slot.push('\n');
-        }
-        slot.push_str(line);
-    }
-}
+#[cfg(test)]
+use levels::classify;
+pub use levels::LevelSplit;
 
 #[cfg(test)]
 mod tests;
