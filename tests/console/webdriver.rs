@@ -5,7 +5,7 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
 use serde_json::{json, Value};
@@ -193,17 +193,10 @@ impl Drop for Browser {
     }
 }
 
-/// Polls `check` every 50 ms until it answers `Some`, failing after [`BROWSER_PATIENCE`] with
-/// a message naming what it waited for.
-pub fn until<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + BROWSER_PATIENCE;
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+/// Polls `check` until it answers `Some`, failing after [`BROWSER_PATIENCE`] with a message
+/// naming what it waited for (the suite's own `eventually`, with the browser's patience).
+pub fn until<T>(what: &str, check: impl FnMut() -> Option<T>) -> T {
+    crate::helper::eventually_within(BROWSER_PATIENCE, what, check)
 }
 
 /// Whether this machine has the browser; where it is required (`PORTICO_REQUIRE_BROWSER=1`,
