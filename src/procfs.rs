@@ -50,24 +50,19 @@ pub fn read_stat(pid: i32) -> Option<ProcStat> {
 
 /// Bytes in a memory page, the unit of resident sizes in `/proc`.
 pub fn page_size() -> u64 {
-    // SAFETY: sysconf only reads a configuration value.
-    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if size > 0 {
-        size as u64
-    } else {
-        4096
-    }
+    sysconf(libc::_SC_PAGESIZE).unwrap_or(4096)
 }
 
 /// Clock ticks per second, the unit of CPU times in `/proc`.
 pub fn ticks_per_second() -> f64 {
+    sysconf(libc::_SC_CLK_TCK).map_or(100.0, |ticks| ticks as f64)
+}
+
+/// A positive configuration value of the system.
+fn sysconf(name: libc::c_int) -> Option<u64> {
     // SAFETY: sysconf only reads a configuration value.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if ticks > 0 {
-        ticks as f64
-    } else {
-        100.0
-    }
+    let value = unsafe { libc::sysconf(name) };
+    u64::try_from(value).ok().filter(|v| *v > 0)
 }
 
 #[cfg(test)]
