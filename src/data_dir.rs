@@ -62,6 +62,11 @@ impl Layout {
         self.root.join("history.db")
     }
 
+    /// The start journal: which job each worker last started (`job/start_journal.rs`).
+    pub fn start_journal(&self) -> PathBuf {
+        self.root.join("starts.journal")
+    }
+
     pub fn credentials(&self) -> PathBuf {
         self.root.join("credentials.toml")
     }

@@ -85,6 +85,39 @@ fn a_queued_job_answered_paused_stays_paused_after_a_crash() {
     assert_eq!(server.wait_done(&held), "Succeed");
 }
 
+/// A worker records the job it is about to start in its slot of `starts.journal` (8 bytes, the
+/// taskID little-endian) before the spawn, and commits the job's `Scheduled` row while the
+/// process starts. A crash between the two leaves the row queued: the journal must keep the
+/// job from running a second time.
+#[test]
+fn a_job_a_worker_was_starting_when_the_server_crashed_is_not_run_again() {
+    let data = tempfile::tempdir().unwrap();
+    let mut server = Portico::start_in(data.path(), &["--workers", "1"]);
+    let gate = tempfile::tempdir().unwrap();
+    let go = gate.path().join("go");
+    let ran = gate.path().join("ran");
+    let (blocker, _) = server.submit_shell(&format!("while [ ! -f {} ]; do sleep 0.01; done", go.display()));
+    server.wait_state(&blocker, "Running");
+    let (starting, starting_task) = server.submit_shell(&format!("echo ran > {}", ran.display()));
+    let (queued, _) = server.submit_shell("echo still queued");
+    assert_eq!(server.state(&starting), "Inited");
+    server.crash();
+
+    // What a crash after the journal's flush and before the row's commit leaves behind.
+    let journal = data.path().join("starts.journal");
+    let mut slots = std::fs::read(&journal).expect("the start journal");
+    slots[..8].copy_from_slice(&starting_task.to_le_bytes());
+    std::fs::write(&journal, slots).unwrap();
+
+    let server = Portico::start_in(data.path(), &["--workers", "1"]);
+    assert_eq!(server.wait_done(&queued), "Succeed", "a job that was only queued runs");
+    assert_eq!(server.state(&starting), "Failed");
+    let task = history_task(&server, starting_task);
+    assert!(task["errDesc"].as_str().unwrap().contains("while the job was starting"), "{task}");
+    assert!(!ran.exists(), "the job that may have started before the crash ran again");
+    assert_eq!(server.wait_done(&blocker), "Failed");
+}
+
 #[test]
 fn sigterm_lets_running_jobs_finish_within_the_grace_and_keeps_queued_ones() {
     let data = tempfile::tempdir().unwrap();

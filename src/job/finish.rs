@@ -5,15 +5,19 @@
 //! here is recovery's for a history row this server cannot read back (no job to end: only the
 //! row is closed). What this must not know: HTTP, or how a job was run.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use crossbeam_channel::Receiver;
+
 use super::record::final_update;
+use super::start_journal::StartJournal;
 use super::store::{JobEntry, JobLive, JobStore};
 use super::wording;
 use super::JobState;
 use crate::clock;
 use crate::engine::Engine;
-use crate::storage::history::{History, HistoryError, JobUpdate};
+use crate::storage::history::{Commit, History, HistoryError, JobUpdate};
 use crate::storage::log_file::Level;
 
 /// The error code recorded for a job that a server restart interrupted.
@@ -49,6 +53,8 @@ fn commit_with_retries(history: &History, task_id: u64, update: &JobUpdate) -> b
 pub struct Ledger {
     pub history: History,
     pub store: JobStore,
+    /// Which job each worker is starting, durable before its process starts.
+    pub starts: StartJournal,
 }
 
 impl Ledger {
@@ -99,7 +105,7 @@ impl Ledger {
     }
 
     /// Decides a job's end without committing it: a worker hands it to
-    /// [`Ledger::commit_start`] of its next job, so the two share one commit, or to
+    /// [`Ledger::queue_start`] of its next job, so the two share one commit, or to
     /// [`Ledger::settle`]. Until then the job shows as it was. `None` if the job has ended or
     /// someone else is ending it.
     pub(super) fn decide_end(&self, entry: &JobEntry, outcome: impl FnOnce(&mut JobLive)) -> Option<Ending> {
@@ -129,33 +135,30 @@ impl Ledger {
         }
     }
 
-    /// Commits that job `task_id` is about to start (`scheduled`), and waits: after a crash
-    /// such a row means "may have started", so without it the job must not start. The end a
-    /// worker decided for its previous job, if any, goes in the same transaction and is shown
-    /// once it is durable: one disk flush on the worker's path per job instead of two. If
-    /// the shared commit fails, the end is committed on its own (with retries) and the start
-    /// is tried once more alone.
-    pub(super) fn commit_start(
+    /// Queues the commit that job `task_id` is about to start (`scheduled`), without waiting
+    /// for it: the job's slot in the start journal already says so durably, and the commit
+    /// runs while its process starts. The end a worker decided for its previous job, if any,
+    /// goes in the same transaction and is shown once [`PendingStart::confirm`] finds it
+    /// durable: one disk flush for both, off the worker's path.
+    pub(super) fn queue_start(
         &self,
         task_id: u64,
         scheduled: JobUpdate,
-        previous: Option<(&JobEntry, Ending)>,
-    ) -> Result<(), HistoryError> {
-        let Some((previous, ending)) = previous else {
-            return self.history.update(task_id, scheduled, true);
+        previous: Option<(Arc<JobEntry>, Ending)>,
+    ) -> PendingStart<'_> {
+        let queued = match &previous {
+            Some((ended, ending)) => self.history.update_together_queued(vec![
+                (ended.spec.task_id, ending.update.clone()),
+                (task_id, scheduled.clone()),
+            ]),
+            None => self.history.update_queued(task_id, scheduled.clone()),
         };
-        let together = vec![(previous.spec.task_id, ending.update.clone()), (task_id, scheduled.clone())];
-        match self.history.update_together(together) {
-            Ok(()) => {
-                self.settle(previous, ending, true);
-                Ok(())
-            }
-            Err(e) => {
-                log::warn!("job {task_id}: recording its start with the previous job's end failed ({e}); apart now");
-                self.settle(previous, ending, false);
-                self.history.update(task_id, scheduled, true)
-            }
-        }
+        let outcome = queued.map(Commit::into_receiver).unwrap_or_else(|e| {
+            let (done, outcome) = crossbeam_channel::bounded(1);
+            let _ = done.send(Err(e));
+            outcome
+        });
+        PendingStart { ledger: self, task_id, scheduled, previous, outcome: Some(outcome) }
     }
 
     /// Writes an update to a job's history row without waiting; failures are logged.
@@ -163,6 +166,58 @@ impl Ledger {
         if let Err(e) = self.history.update(task_id, update, false) {
             log::error!("job {task_id}: cannot update its history row: {e}");
         }
+    }
+}
+
+/// A job's start whose `Scheduled` row (and its worker's previous end) is being committed.
+/// The worker confirms it when the commit's outcome arrives (it waits for it together with
+/// the job's output), and at the latest when it is dropped: the worker overwrites the job's
+/// journal slot only after that.
+pub(super) struct PendingStart<'a> {
+    ledger: &'a Ledger,
+    task_id: u64,
+    scheduled: JobUpdate,
+    previous: Option<(Arc<JobEntry>, Ending)>,
+    /// Where the commit's outcome arrives; `None` once confirmed.
+    outcome: Option<Receiver<Result<(), HistoryError>>>,
+}
+
+impl PendingStart<'_> {
+    /// Where the commit's outcome arrives, until it is confirmed.
+    pub(super) fn outcome(&self) -> Option<Receiver<Result<(), HistoryError>>> {
+        self.outcome.clone()
+    }
+
+    /// Waits for the commit and acts on its outcome ([`PendingStart::confirmed`]).
+    pub(super) fn confirm(&mut self) {
+        if let Some(outcome) = self.outcome.take() {
+            let outcome = outcome.recv().unwrap_or_else(|_| Err(HistoryError("the history writer stopped".into())));
+            self.confirmed(outcome);
+        }
+    }
+
+    /// Shows the previous end once the commit is done. If the shared commit failed, the end
+    /// is committed on its own (with retries) and so is the start: the job has its journal
+    /// slot until its worker starts another, and a crash after that with its row still
+    /// queued would run it again, which the server log then says may happen.
+    pub(super) fn confirmed(&mut self, outcome: Result<(), HistoryError>) {
+        self.outcome = None;
+        let ledger = self.ledger;
+        if let Err(e) = &outcome {
+            log::warn!("job {}: recording its start failed ({e}); retrying it on its own", self.task_id);
+        }
+        if let Some((ended, ending)) = self.previous.take() {
+            ledger.settle(&ended, ending, outcome.is_ok());
+        }
+        if outcome.is_err() && !commit_with_retries(&ledger.history, self.task_id, &self.scheduled) {
+            log::error!("job {}: its start is not in the history; after a crash it could run again", self.task_id);
+        }
+    }
+}
+
+impl Drop for PendingStart<'_> {
+    fn drop(&mut self) {
+        self.confirm();
     }
 }
 

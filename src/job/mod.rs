@@ -23,6 +23,7 @@ mod runner;
 pub mod scheduler;
 mod spare_dirs;
 mod spark_watch;
+mod start_journal;
 mod store;
 mod tally;
 pub mod view;

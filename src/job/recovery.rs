@@ -16,7 +16,9 @@ use crate::storage::log_file::Level;
 
 /// Accounts for the jobs a previous run left unfinished: queued ones are queued again;
 /// running ones are stopped (their processes killed if still alive) and end `Failed`.
-pub(super) fn recover(ledger: &Ledger, queue: &JobQueue) -> Result<(), JobError> {
+/// `started` are the jobs the start journal says workers were starting: one whose row still
+/// says queued may have started all the same.
+pub(super) fn recover(ledger: &Ledger, queue: &JobQueue, started: &[u64]) -> Result<(), JobError> {
     let history = &ledger.history;
     let unfinished = history.unfinished().map_err(|e| JobError::storage("read the job history", e))?;
     if unfinished.is_empty() {
@@ -33,7 +35,7 @@ pub(super) fn recover(ledger: &Ledger, queue: &JobQueue) -> Result<(), JobError>
         };
         let interrupted = if record.status == JobState::Running.as_str() {
             Some("The server restarted while the job was running; the job was stopped and did not finish.")
-        } else if record.status == JobState::Scheduled.as_str() {
+        } else if record.status == JobState::Scheduled.as_str() || started.contains(&record.task_id) {
             // It may have started a process before the crash: never run it a second time.
             Some("The server restarted while the job was starting; the job was stopped and did not finish.")
         } else {

@@ -18,6 +18,7 @@ use super::finish::Ledger;
 use super::queue::{Full, JobQueue, QueueLimits};
 use super::record::{new_record, pause_update};
 use super::request::JobRequest;
+use super::start_journal::StartJournal;
 use super::store::{JobEntry, JobStore};
 use super::view::{self, JobView};
 use super::workers::Workers;
@@ -87,6 +88,8 @@ impl Scheduler {
             .map_err(|e| JobError::storage("open the job history", e))?;
         let next_task_id = history.next_task_id().map_err(|e| JobError::storage("read the job history", e))?;
         let workers = config.workers;
+        let (starts, started) = StartJournal::open(&layout.start_journal(), workers)
+            .map_err(|e| JobError::storage("open the start journal", e))?;
         let limits = QueueLimits {
             capacity: config.queue.capacity,
             per_user_capacity: config.queue.per_user_capacity(),
@@ -94,7 +97,7 @@ impl Scheduler {
         };
         let shared = Arc::new(Shared {
             config,
-            ledger: Ledger { history, store: JobStore::default() },
+            ledger: Ledger { history, store: JobStore::default(), starts },
             admission: Admission::new(next_task_id, instance, layout),
             queue: JobQueue::new(limits),
             workers: Workers::new(),
@@ -104,7 +107,7 @@ impl Scheduler {
         });
         super::limits::start(&shared.config.limits, shared.ledger.history.instance_id());
         super::tally::announce();
-        recovery::recover(&shared.ledger, &shared.queue)?;
+        recovery::recover(&shared.ledger, &shared.queue, &started)?;
         Workers::start(&shared, workers);
         let timer = Arc::clone(&shared);
         let timer = std::thread::Builder::new()

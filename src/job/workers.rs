@@ -31,9 +31,9 @@ impl Workers {
     /// Starts `count` worker threads on `shared`.
     pub(super) fn start(shared: &Arc<Shared>, count: usize) {
         let pool = ThreadPool::with_name("portico-worker".into(), count);
-        for _ in 0..count {
+        for worker in 0..count {
             let shared = Arc::clone(shared);
-            pool.execute(move || worker_loop(&shared));
+            pool.execute(move || worker_loop(&shared, worker));
         }
         *lock(&shared.workers.pool) = Some(pool);
     }
@@ -66,7 +66,7 @@ impl Workers {
 /// is committed together with the next job's start (one disk flush for both), and on its own
 /// when no job can be taken at once. Until it is shown the worker still counts as busy, so a
 /// shutdown waits for it.
-fn worker_loop(shared: &Shared) {
+fn worker_loop(shared: &Shared, worker: usize) {
     let workers = &shared.workers;
     let count_busy = || *lock(&workers.busy) += 1;
     let mut previous: Option<(Arc<JobEntry>, Ending)> = None;
@@ -88,7 +88,7 @@ fn worker_loop(shared: &Shared) {
         drop(previous_busy.take());
         let running = RunningGuard(shared, &entry);
         let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            runner::run(&shared.config, &shared.ledger, &entry, &mut previous)
+            runner::run(&shared.config, &shared.ledger, worker, &entry, &mut previous)
         }));
         // An end the run did not commit with its start (it never got that far) is committed now.
         if let Some((ended, ending)) = previous.take() {

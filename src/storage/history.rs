@@ -150,9 +150,10 @@ impl History {
         self.send(Write::Update(task_id, Box::new(update)), wait)
     }
 
-    /// Commits `updates` in one transaction and waits for it: all of them or none are durable.
-    pub fn update_together(&self, updates: Vec<(u64, JobUpdate)>) -> Result<(), HistoryError> {
-        self.send(Write::Together(updates), true)
+    /// Queues `updates` for one transaction (all of them or none are durable) without
+    /// blocking; the returned [`Commit`] says when it is done.
+    pub fn update_together_queued(&self, updates: Vec<(u64, JobUpdate)>) -> Result<Commit, HistoryError> {
+        self.queue(Write::Together(updates), true)
     }
 
     /// Queues an update without blocking and returns the commit to wait for: a caller holding
@@ -290,6 +291,15 @@ impl Commit {
             Some(done) => done.recv().unwrap_or_else(|_| Err(HistoryError("the history writer stopped".into()))),
             None => Ok(()),
         }
+    }
+
+    /// Where the outcome arrives, for a caller that waits for it among other things.
+    pub fn into_receiver(self) -> crossbeam_channel::Receiver<Result<(), HistoryError>> {
+        self.0.unwrap_or_else(|| {
+            let (done, outcome) = crossbeam_channel::bounded(1);
+            let _ = done.send(Ok(()));
+            outcome
+        })
     }
 }
 

@@ -13,11 +13,11 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{select, Receiver};
+use crossbeam_channel::{never, select, Receiver};
 
 use super::child::{self, Event, ExitInfo};
 use super::control;
-use super::finish::{Ending, Ledger};
+use super::finish::{Ending, Ledger, PendingStart};
 use super::limits::Confinement;
 use super::pipes::{self, Budget, CloseOnDrop, Stream, EVENT_BUFFER};
 use super::record::{pause_update, status_update};
@@ -26,7 +26,7 @@ use super::wording;
 use super::JobState;
 use crate::clock;
 use crate::config::Config;
-use crate::storage::history::JobUpdate;
+use crate::storage::history::{HistoryError, JobUpdate};
 use crate::storage::log_file::Level;
 use crate::storage::result_set::TextResultWriter;
 
@@ -39,11 +39,13 @@ use output::STDERR_TAIL_LINES;
 use watch::SAMPLE_EVERY;
 /// Runs a job taken from the queue to its end. A job that never starts is ended here; the
 /// end of one that ran is decided and returned, for the worker to commit along with its next
-/// job's start ([`Ledger::commit_start`]). `previous` is the end the worker decided before:
+/// job's start ([`Ledger::queue_start`]). `previous` is the end the worker decided before:
 /// it is committed with this job's start, or left for the worker if this job never gets there.
+/// `worker` is the worker's number, its slot in the start journal.
 pub fn run(
     config: &Config,
     ledger: &Ledger,
+    worker: usize,
     entry: &Arc<JobEntry>,
     previous: &mut Option<(Arc<JobEntry>, Ending)>,
 ) -> Option<Ending> {
@@ -68,21 +70,19 @@ pub fn run(
         live.state = JobState::Scheduled;
         super::tally::tally(&entry.spec, &mut live);
     }
-    // Committed before the process starts: after a crash, a `Scheduled` row means "may have
-    // started", so recovery never runs it a second time. Without that record it must not start.
-    let scheduled = status_update(JobState::Scheduled);
-    let committed = match previous.take() {
-        Some((previous, ending)) => ledger.commit_start(task_id, scheduled, Some((&previous, ending))),
-        None => ledger.commit_start(task_id, scheduled, None),
-    };
-    if let Err(e) = committed {
-        let reason = format!("the job history could not record the job's start, so it was not started: {e}");
+    // Durable before the process starts: after a crash, a journal slot or a `Scheduled` row
+    // means "may have started", so recovery never runs the job a second time. Without that
+    // record it must not start.
+    if let Err(e) = ledger.starts.starting(worker, task_id) {
+        let reason = format!("the server could not record the job's start, so it was not started: {e}");
         ledger.end_unstarted(entry, JobState::Failed, &reason);
         return None;
     }
+    let mut pending = ledger.queue_start(task_id, status_update(JobState::Scheduled), previous.take());
     // A kill that arrived while the worker was taking the job: it must not start at all.
     let killed_by = entry.live().kill_requested_by.clone();
     if let Some(by) = killed_by {
+        pending.confirm();
         ledger.end_unstarted(entry, JobState::Cancelled, &wording::killed_by(&by));
         return None;
     }
@@ -92,6 +92,7 @@ pub fn run(
     let confinement = match Confinement::for_job(task_id) {
         Ok(confinement) => confinement,
         Err(e) => {
+            pending.confirm();
             let reason = format!("cannot set up the job's process and memory limits: {e}");
             ledger.end_unstarted(entry, JobState::Failed, &reason);
             return None;
@@ -100,6 +101,7 @@ pub fn run(
     let mut child = match child::start(config, entry, &child::job_marker(history, task_id), &confinement) {
         Ok(child) => child,
         Err(e) => {
+            pending.confirm();
             let reason = format!("cannot start the {} engine: {e}", entry.spec.engine.name());
             ledger.end_unstarted(entry, JobState::Failed, &reason);
             return None;
@@ -148,6 +150,8 @@ pub fn run(
     let reaped = child::spawn_reaper(child, events_tx);
 
     let mut run = Run::new(config, ledger, entry, pgid, confinement);
+    // Confirmed as the job runs: the previous job's end is shown as soon as it is durable.
+    run.pending = Some(pending);
     if let Err(pid) = reaped {
         // No thread to wait for the process: end it and reap it here.
         run.signal(libc::SIGKILL);
@@ -211,6 +215,8 @@ struct Run<'a> {
     exited: Option<ExitInfo>,
     open_streams: u32,
     next_sample: Instant,
+    /// This job's start, until its commit is confirmed.
+    pending: Option<PendingStart<'a>>,
 }
 
 impl<'a> Run<'a> {
@@ -242,6 +248,7 @@ impl<'a> Run<'a> {
             exited: None,
             open_streams: 2,
             next_sample: Instant::now() + SAMPLE_EVERY,
+            pending: None,
         }
     }
 
@@ -253,7 +260,11 @@ impl<'a> Run<'a> {
             }
             let now = Instant::now();
             let wait = self.next_deadline().map_or(Duration::from_secs(3600), |d| d.saturating_duration_since(now));
+            let start_committed = self.pending.as_ref().and_then(PendingStart::outcome).unwrap_or_else(never);
             select! {
+                recv(start_committed) -> outcome => if let Some(mut pending) = self.pending.take() {
+                    pending.confirmed(outcome.unwrap_or_else(|_| Err(HistoryError("the history writer stopped".into()))));
+                },
                 recv(events) -> event => match event {
                     Ok(event) => self.on_event(event),
                     Err(_) => return,
