@@ -199,6 +199,7 @@ pub fn log(call: Call<'_>, id: &str) -> Result<Message, ApiError> {
     };
     let distinct = !request.param("distinctLevel").is_some_and(|v| v.trim().eq_ignore_ascii_case("false"));
     let permit = context.large_answer()?;
+    context.scheduler.make_log_file(job.task_id, &job.log_path)?;
     let page = log_file::read_page(&job.log_path, from, size).map_err(|e| {
         if let Some(expired) = super::filesystem::expired_job(context, job.task_id) {
             return expired;

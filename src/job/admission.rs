@@ -64,11 +64,17 @@ impl Admission {
         (spec, request.notes)
     }
 
-    /// Creates the job's log with `notes` and the lines Linkis writes when it accepts a job.
-    /// Its result directory is made when something is written into it (a job without results
-    /// lists it as empty all the same): each inode made per job counts at high job rates.
-    pub(super) fn create_files(&self, spec: &JobSpec, notes: &[(Level, String)]) -> std::io::Result<()> {
-        let mut log = LogWriter::create(&spec.log_path)?;
+    /// The job's first log lines: `notes` and the lines Linkis writes when it accepts a job.
+    /// Held in memory (and in the job's history row) rather than made a file unless they are
+    /// too many; the result directory is made when something is written into it (a job without
+    /// results lists it as empty all the same): each inode made per job counts at high job
+    /// rates. Returns the lines if they are held.
+    pub(super) fn first_log_lines(
+        &self,
+        spec: &JobSpec,
+        notes: &[(Level, String)],
+    ) -> std::io::Result<Option<Vec<u8>>> {
+        let mut log = LogWriter::held(&spec.log_path, Vec::new());
         for (level, note) in notes {
             log.event(*level, note)?;
         }
@@ -79,6 +85,7 @@ impl Admission {
         }
         log.line(wording::CODE_RULE.as_bytes())?;
         log.event(Level::Info, &wording::accepted(&spec.exec_id, spec.task_id, exec_id::APPLICATION, &self.instance))?;
-        log.flush()
+        log.flush()?;
+        Ok(log.held_bytes().map(<[u8]>::to_vec))
     }
 }

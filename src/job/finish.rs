@@ -81,8 +81,9 @@ impl Ledger {
     /// replaces the engine's error code for `state` when the end has a code of its own.
     pub(super) fn end_claimed_unstarted(&self, entry: &JobEntry, state: JobState, code: Option<u32>, reason: &str) {
         let code = code.unwrap_or_else(|| error_code(entry.spec.engine, state));
-        entry.log_event(Level::Error, &wording::failed_with(reason));
-        entry.log_event(Level::Info, &wording::completion(state));
+        // Carried by the end's commit if the log is still held (`Ending::decided`).
+        entry.log_held(Level::Error, &wording::failed_with(reason));
+        entry.log_held(Level::Info, &wording::completion(state));
         entry.close_log();
         self.end_claimed(entry, |live| {
             live.state = state;
@@ -241,7 +242,10 @@ impl Ending {
         ended.paused_since = None;
         ended.paused_before = paused_for;
         ended.ended_at_ms = Some(clock::now_millis());
-        let update = final_update(&ended);
+        // A log still held in memory is made durable by this commit, with its closing lines;
+        // one that became a file has its row's lines emptied, so nothing remakes it from them
+        // (after retention removed it, say).
+        let update = JobUpdate { held_log: Some(entry.held_log().unwrap_or_default()), ..final_update(&ended) };
         Some(Ending { ended, update })
     }
 }

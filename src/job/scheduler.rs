@@ -7,6 +7,7 @@
 //! Kill, pause and resume are `scheduler/control.rs`'s. Lookups answer with a
 //! [`JobView`] copy, never a lock or a live entry. It must not know HTTP or how a process runs.
 
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,7 +27,7 @@ use super::{priority, recovery, wording, JobError, JobState, TaskId};
 use crate::config::Config;
 use crate::data_dir::Layout;
 use crate::storage::history::{History, JobRecord, ListFilter};
-use crate::storage::log_file::Level;
+use crate::storage::log_file::{self, Level};
 use crate::sync::lock;
 
 mod control;
@@ -118,7 +119,8 @@ impl Scheduler {
         Ok(Scheduler { shared })
     }
 
-    /// Accepts a job: assigns its ids, creates its log, commits its history row, and queues it.
+    /// Accepts a job: assigns its ids, writes its first log lines, commits its history row, and
+    /// queues it.
     pub fn submit(&self, request: JobRequest, who: Submitter<'_>) -> Result<JobView, JobError> {
         let shared = &self.shared;
         if shared.stopping.load(Ordering::SeqCst) {
@@ -133,12 +135,18 @@ impl Scheduler {
         let place = shared.queue.reserve(who.execute_user).map_err(queue_full)?;
         let (spec, notes) = shared.admission.spec_for(request, who);
         let task_id = spec.task_id;
-        shared.admission.create_files(&spec, &notes).map_err(|e| JobError::storage("create the job's files", e))?;
+        let held = shared
+            .admission
+            .first_log_lines(&spec, &notes)
+            .map_err(|e| JobError::storage("create the job's files", e))?;
         let record = new_record(&spec, &shared.admission.instance);
         // In the store before the row is visible, so a lookup never sees a row without its job.
         let entry = Arc::new(JobEntry::new(spec));
+        if let Some(lines) = &held {
+            entry.hold_log(lines.clone());
+        }
         shared.ledger.store.insert(Arc::clone(&entry));
-        if let Err(e) = shared.ledger.history.insert(record) {
+        if let Err(e) = shared.ledger.history.insert_held(record, held.unwrap_or_default()) {
             shared.ledger.store.remove(task_id);
             return Err(JobError::storage("record the job in the history", e));
         }
@@ -223,6 +231,27 @@ impl Scheduler {
     /// See [`Scheduler::deleting`].
     pub fn deleted(&self, task_ids: &[TaskId]) {
         self.shared.ended.deleted(task_ids);
+    }
+
+    /// Makes a job's log the file `log_path` if its lines are held rather than a file: in
+    /// memory while the job has not ended, in its history row after. Readers read files.
+    pub fn make_log_file(&self, task_id: TaskId, log_path: &Path) -> Result<(), JobError> {
+        let failed = |e| JobError::storage("make the job's log file", e);
+        if let Some(entry) = self.shared.ledger.store.get(task_id) {
+            // An ended job's row has its lines (its end is shown once committed).
+            if !entry.live().state.is_terminal() {
+                return entry.make_log_file().map_err(failed);
+            }
+        }
+        if log_path.exists() {
+            return Ok(());
+        }
+        let held =
+            self.shared.ledger.history.held_log(task_id).map_err(|e| JobError::storage("read the job history", e))?;
+        match held {
+            Some(lines) if !lines.is_empty() => log_file::make_held_file(log_path, &lines).map_err(failed),
+            _ => Ok(()),
+        }
     }
 
     /// A job's history row, with the status and progress of a job still in memory.

@@ -169,8 +169,9 @@ pub struct JobEntry {
     control_tx: Sender<Wake>,
     /// Taken by the worker that runs the job.
     control_rx: Mutex<Option<Receiver<Wake>>>,
-    /// The job's log writer, open while the job runs; every writer of the log goes through it,
-    /// so lines from the worker and from requests on a queued job never interleave badly.
+    /// The job's log writer, open while the job runs, or holding the lines of a log that is
+    /// not a file yet (`LogWriter::held`); every writer of the log goes through it, so lines
+    /// from the worker and from requests on a queued job never interleave badly.
     log: Mutex<Option<LogWriter>>,
 }
 
@@ -198,9 +199,23 @@ impl JobEntry {
     }
 
     /// Appends one event line and makes it visible; failures are logged, not returned, since a
-    /// job must not fail because its log could not take a line.
+    /// job must not fail because its log could not take a line. A log held in memory is made a
+    /// file first: nothing else would make this line durable.
     pub fn log_event(&self, level: Level, text: &str) {
+        self.log_line(level, text, true);
+    }
+
+    /// [`JobEntry::log_event`] for a line of the job's life that the next update of its history
+    /// row carries ([`JobEntry::held_log`]): a log held in memory stays so.
+    pub fn log_held(&self, level: Level, text: &str) {
+        self.log_line(level, text, false);
+    }
+
+    fn log_line(&self, level: Level, text: &str, make_file: bool) {
         if let Err(e) = self.write_log(|log| {
+            if make_file {
+                log.make_file()?;
+            }
             log.event(level, text)?;
             log.flush()
         }) {
@@ -208,9 +223,33 @@ impl JobEntry {
         }
     }
 
-    /// Flushes and closes the log, freeing its file handles until someone writes again.
+    /// Holds the job's log in memory with `lines`: a new job's first lines, or those its
+    /// history row kept for a log that is not a file.
+    pub fn hold_log(&self, lines: Vec<u8>) {
+        *lock(&self.log) = Some(LogWriter::held(&self.spec.log_path, lines));
+    }
+
+    /// The lines of the job's log while it is held in memory, for its history row.
+    pub fn held_log(&self) -> Option<Vec<u8>> {
+        lock(&self.log).as_ref().and_then(LogWriter::held_bytes).map(<[u8]>::to_vec)
+    }
+
+    /// Makes the job's log the file its path names, if it is held in memory.
+    pub fn make_log_file(&self) -> io::Result<()> {
+        match lock(&self.log).as_mut() {
+            Some(log) => log.make_file(),
+            None => Ok(()),
+        }
+    }
+
+    /// Flushes and closes the log, freeing its file handles until someone writes again. A log
+    /// held in memory stays held: its lines are in no file yet.
     pub fn close_log(&self) {
-        if let Some(mut writer) = lock(&self.log).take() {
+        let mut log = lock(&self.log);
+        if log.as_ref().is_some_and(|writer| writer.held_bytes().is_some()) {
+            return;
+        }
+        if let Some(mut writer) = log.take() {
             if let Err(e) = writer.flush() {
                 log::error!("job {}: cannot flush its log: {e}", self.spec.task_id);
             }

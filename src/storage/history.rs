@@ -141,7 +141,23 @@ impl History {
 
     /// Records a newly accepted job and waits until the row is committed.
     pub fn insert(&self, record: JobRecord) -> Result<(), HistoryError> {
-        self.send(Write::Insert(Box::new(record)), true)
+        self.insert_held(record, Vec::new())
+    }
+
+    /// [`History::insert`] with the lines of the job's log, held rather than a file.
+    pub fn insert_held(&self, record: JobRecord, held_log: Vec<u8>) -> Result<(), HistoryError> {
+        self.send(Write::Insert(Box::new(record), held_log), true)
+    }
+
+    /// The lines of a job's log that its row holds, for a log that never became a file (empty
+    /// or `None` for one that did).
+    pub fn held_log(&self, task_id: u64) -> Result<Option<Vec<u8>>, HistoryError> {
+        self.read(|conn| {
+            conn.prepare_cached("SELECT held_log FROM jobs WHERE id = ?1")?
+                .query_row([task_id], |row| row.get::<_, Option<Vec<u8>>>(0))
+                .optional()
+                .map(Option::flatten)
+        })
     }
 
     /// Updates a job's row; with `wait`, returns once it is committed. Without, it is committed

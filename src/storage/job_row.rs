@@ -119,6 +119,8 @@ job_row! {
     files_removed_ms: Option<u64>,
 }
 
+// `held_log`: the lines of a log held in memory, not yet a file (`LogWriter::held`). Never
+// selected with the rest of a row (`History::held_log` reads it).
 job_update! {
     status: String,
     ended: bool,
@@ -138,6 +140,7 @@ job_update! {
     result_sets: u32,
     stage_succeed: u64,
     stage_total: u64,
+    held_log: Vec<u8>,
 }
 
 /// `a, b, c`: the column list of a SELECT or an INSERT.

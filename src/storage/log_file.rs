@@ -1,4 +1,4 @@
-//! Append-only job logs with a sparse line index; the Linkis level split is in `levels.rs`.
+//! Append-only job logs with a sparse line index.
 //!
 //! A job's log is a plain text file (`{task}.log`), one line per line, so it can be read with
 //! any tool and served whole by `openLog`. Beside it, `{task}.log.idx` holds the byte offset of
@@ -11,6 +11,12 @@
 //! logs stay that short, and a file fewer per job is an inode fewer to allocate: on ext4
 //! without a journal, allocating one grows slow while many files were deleted lately, and
 //! cost more than running a trivial job in the job throughput benchmark.
+//!
+//! For the same reason a log starts out held in memory ([`LogWriter::held`]), its owner keeping
+//! its lines somewhere durable (the job's history row), and becomes its file only when it must:
+//! someone reads it, its job prints, or it outgrows a few hundred lines. A trivial job whose log
+//! nobody reads makes no file at all. Reading the file back (`scan.rs`) and the level split
+//! (`levels.rs`) are beside this file.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
@@ -49,9 +55,22 @@ pub fn index_path(log_path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Most lines a held log takes before it is made a file: a log that long is not a trivial
+/// job's, and the index starts at this line.
+const HELD_MAX_LINES: u64 = INDEX_STRIDE - 1;
+
+/// Most bytes a held log takes before it is made a file.
+const HELD_MAX_BYTES: u64 = 16 * 1024;
+
+/// Where a log's lines go: a file, or memory until the log is made one ([`LogWriter::held`]).
+enum Sink {
+    File(BufWriter<File>),
+    Held(Vec<u8>),
+}
+
 /// Writes one job's log. Lines become visible to readers when [`LogWriter::flush`] runs.
 pub struct LogWriter {
-    log: BufWriter<File>,
+    log: Sink,
     /// `None` until the log needs its second index entry (see the module's docs).
     index: Option<BufWriter<File>>,
     log_path: PathBuf,
@@ -91,7 +110,51 @@ impl LogWriter {
             }
             created => created?,
         };
-        Ok(LogWriter { log: BufWriter::new(log), index: None, log_path: log_path.to_path_buf(), offset: 0, lines: 0 })
+        Ok(LogWriter {
+            log: Sink::File(BufWriter::new(log)),
+            index: None,
+            log_path: log_path.to_path_buf(),
+            offset: 0,
+            lines: 0,
+        })
+    }
+
+    /// A log held in memory, with `lines` (a log held before, as its history row kept it), to
+    /// be made the file `log_path` once it must be one ([`LogWriter::make_file`]): when
+    /// someone reads it, when it outgrows a held log's bounds, or when its job prints. A job
+    /// that prints nothing and whose log nobody reads then never makes a file, whose inode can
+    /// cost more than running the job (see the module's docs). Whoever holds one keeps its
+    /// bytes somewhere durable ([`LogWriter::held_bytes`]).
+    pub fn held(log_path: &Path, lines: Vec<u8>) -> LogWriter {
+        let complete = lines.iter().filter(|b| **b == b'\n').count() as u64;
+        let offset = lines.len() as u64;
+        LogWriter { log: Sink::Held(lines), index: None, log_path: log_path.to_path_buf(), offset, lines: complete }
+    }
+
+    /// The lines of a log still held in memory; `None` once it is a file.
+    pub fn held_bytes(&self) -> Option<&[u8]> {
+        match &self.log {
+            Sink::Held(bytes) => Some(bytes),
+            Sink::File(_) => None,
+        }
+    }
+
+    /// Makes a held log the file it stands for (nothing if it is one already). A file already
+    /// there with exactly these lines (a reader made it from the history row as the job
+    /// ended) is kept; any other is replaced, as [`LogWriter::create`] does.
+    pub fn make_file(&mut self) -> io::Result<()> {
+        let Sink::Held(bytes) = &self.log else { return Ok(()) };
+        if std::fs::read(&self.log_path).is_ok_and(|made| made == *bytes) {
+            self.log = Sink::File(BufWriter::new(OpenOptions::new().append(true).open(&self.log_path)?));
+            return Ok(());
+        }
+        let mut file = LogWriter::create(&self.log_path)?;
+        if let Sink::File(out) = &mut file.log {
+            out.write_all(bytes)?;
+            out.flush()?;
+        }
+        self.log = file.log;
+        Ok(())
     }
 
     /// Reopens an existing log to append to it, recovering its position from the files. After
@@ -122,7 +185,7 @@ impl LogWriter {
             Some(index)
         };
         Ok(LogWriter {
-            log: BufWriter::new(log),
+            log: Sink::File(BufWriter::new(log)),
             index,
             log_path: log_path.to_path_buf(),
             offset: tail.end,
@@ -132,11 +195,24 @@ impl LogWriter {
 
     /// Appends one raw line (a job's own output). Embedded newlines must already be split off.
     pub fn line(&mut self, text: &[u8]) -> io::Result<()> {
+        if matches!(self.log, Sink::Held(_))
+            && (self.lines >= HELD_MAX_LINES || self.offset + text.len() as u64 >= HELD_MAX_BYTES)
+        {
+            self.make_file()?;
+        }
         if self.lines % INDEX_STRIDE == 0 {
             self.index_entry()?;
         }
-        self.log.write_all(text)?;
-        self.log.write_all(b"\n")?;
+        match &mut self.log {
+            Sink::File(out) => {
+                out.write_all(text)?;
+                out.write_all(b"\n")?;
+            }
+            Sink::Held(bytes) => {
+                bytes.extend_from_slice(text);
+                bytes.push(b'\n');
+            }
+        }
         self.offset += text.len() as u64 + 1;
         self.lines += 1;
         Ok(())
@@ -169,7 +245,9 @@ impl LogWriter {
 
     /// Makes everything written so far visible to readers.
     pub fn flush(&mut self) -> io::Result<()> {
-        self.log.flush()?;
+        if let Sink::File(out) = &mut self.log {
+            out.flush()?;
+        }
         match &mut self.index {
             Some(index) => index.flush(),
             None => Ok(()),
@@ -185,6 +263,30 @@ impl LogWriter {
     /// Bytes written so far.
     pub fn bytes(&self) -> u64 {
         self.offset
+    }
+}
+
+/// Makes the file of a log whose lines a history row held (its job ended before anyone needed
+/// the file), unless it is a file already. Written under another name beside it and linked
+/// into place, so no reader sees it half written and two readers making it at once both see
+/// the one file.
+pub fn make_held_file(log_path: &Path, lines: &[u8]) -> io::Result<()> {
+    static MADE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    if log_path.exists() {
+        return Ok(());
+    }
+    let (Some(dir), Some(name)) = (log_path.parent(), log_path.file_name()) else {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "a log path names a file in a folder"));
+    };
+    std::fs::create_dir_all(dir)?;
+    let made = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let part = dir.join(format!(".{}.{}-{made}.part", name.to_string_lossy(), std::process::id()));
+    std::fs::write(&part, lines)?;
+    let linked = std::fs::hard_link(&part, log_path);
+    let _ = std::fs::remove_file(&part);
+    match linked {
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => Err(e),
+        _ => Ok(()),
     }
 }
 
@@ -252,76 +354,12 @@ pub(super) fn indexed_position(log_path: &Path, line: u64) -> io::Result<(u64, u
     Ok((slot * INDEX_STRIDE + 1, u64::from_le_bytes(bytes)))
 }
 
-/// Complete lines in a log, counted from its index and the tail after the last indexed line.
-#[cfg(test)]
-pub fn count_lines(log_path: &Path) -> io::Result<u64> {
-    scan(log_path).map(|tail| tail.lines)
-}
-
-/// What [`scan`] finds at the end of a log.
-struct Tail {
-    /// Complete lines.
-    lines: u64,
-    /// The byte offset just after the last complete line.
-    end: u64,
-    /// Index entries that are plausible (within the log), from the start.
-    trusted_entries: u64,
-    /// Offsets of the lines that should have index entries after the trusted ones.
-    missing_entries: Vec<u64>,
-}
-
-/// Counts a log's complete lines from its last plausible index entry, noting the index entries
-/// that are missing after it.
-fn scan(log_path: &Path) -> io::Result<Tail> {
-    let mut file = File::open(log_path)?;
-    let len = file.metadata()?.len();
-    let mut trusted = 0u64;
-    let mut start = 0u64;
-    if let Ok(mut index) = File::open(index_path(log_path)) {
-        let entry = |index: &mut File, slot: u64| -> io::Result<u64> {
-            index.seek(SeekFrom::Start(slot * 8))?;
-            let mut bytes = [0u8; 8];
-            index.read_exact(&mut bytes)?;
-            Ok(u64::from_le_bytes(bytes))
-        };
-        trusted = index.metadata()?.len() / 8;
-        if trusted > 0 && entry(&mut index, 0)? != 0 {
-            trusted = 0;
-        }
-        // Entries past the end of the log were written ahead of lines that never made it.
-        while trusted > 0 {
-            start = entry(&mut index, trusted - 1)?;
-            if start <= len {
-                break;
-            }
-            trusted -= 1;
-            start = 0;
-        }
-    }
-    let mut line_no = if trusted == 0 { 1 } else { (trusted - 1) * INDEX_STRIDE + 1 };
-    let mut offset = start;
-    let mut missing_entries = Vec::new();
-    file.seek(SeekFrom::Start(offset))?;
-    let mut reader = BufReader::new(file);
-    let mut buf = Vec::new();
-    loop {
-        buf.clear();
-        let n = reader.read_until(b'\n', &mut buf)?;
-        if n == 0 || buf.last() != Some(&b'\n') {
-            let lines = line_no - 1;
-            // An entry for a line that never completed is dropped too; `line` writes it again.
-            let trusted_entries = trusted.min(lines.div_ceil(INDEX_STRIDE));
-            return Ok(Tail { lines, end: offset, trusted_entries, missing_entries });
-        }
-        if (line_no - 1) % INDEX_STRIDE == 0 && (line_no - 1) / INDEX_STRIDE >= trusted {
-            missing_entries.push(offset);
-        }
-        offset += n as u64;
-        line_no += 1;
-    }
-}
-
 mod levels;
+mod scan;
+
+#[cfg(test)]
+use scan::count_lines;
+use scan::scan;
 
 #[cfg(test)]
 use levels::classify;

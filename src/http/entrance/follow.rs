@@ -66,6 +66,7 @@ pub fn follow(call: Call<'_>, id: &str) -> Result<Answer, ApiError> {
         retry_after_secs: RETRY_AFTER_SECS,
     })?;
     let permit = Following::start(permit);
+    context.scheduler.make_log_file(job.task_id, &job.log_path)?;
     let finished = context.scheduler.log_finished(job.task_id);
     let source = LogFollow::open(&job.log_path, from, finished).map_err(|e| {
         if let Some(expired) = super::super::filesystem::expired_job(context, job.task_id) {

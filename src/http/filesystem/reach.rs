@@ -84,7 +84,10 @@ pub(in crate::http) fn locate(
     }
     let real = match std::fs::canonicalize(path) {
         Ok(real) => real,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return missing_path(context, Path::new(path), tree),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => match missing_path(context, Path::new(path), tree)? {
+            Some(Found::Real(made)) => std::fs::canonicalize(made).map_err(|_| no_permission(caller, &uri))?,
+            other => return Ok(other),
+        },
         Err(e) if e.raw_os_error() == Some(libc::ENAMETOOLONG) => {
             return Err(linkis_error(80025, format!("The path {} is too long", shown(&uri))))
         }
@@ -117,7 +120,9 @@ fn job_of_missing(context: &Context, path: &Path, tree: UserTree) -> Option<JobR
 
 /// What a missing `path` of `tree` is answered with: the "expired" error for a job's file that
 /// retention removed; the path itself for a job's result directory that is not made yet (the
-/// job has written no result set: it is listed as empty); `Ok(None)` when it is simply not there.
+/// job has written no result set: it is listed as empty); a job's log whose lines were held
+/// rather than a file, made the file now (`Found::Real`, to be resolved again); `Ok(None)`
+/// when it is simply not there.
 fn missing_path(context: &Context, path: &Path, tree: UserTree) -> Result<Option<Found>, ApiError> {
     let Some(record) = job_of_missing(context, path, tree) else {
         return Ok(None);
@@ -125,7 +130,11 @@ fn missing_path(context: &Context, path: &Path, tree: UserTree) -> Result<Option
     if let Some(removed_ms) = record.files_removed_ms {
         return Err(ApiError::Expired { task_id: record.task_id, removed_ms });
     }
-    Ok((tree == UserTree::Result && path == Path::new(&record.result_dir)).then(|| Found::Unmade(path.to_path_buf())))
+    if tree == UserTree::Log {
+        context.scheduler.make_log_file(record.task_id, path)?;
+        return Ok(path.exists().then(|| Found::Real(path.to_path_buf())));
+    }
+    Ok((path == Path::new(&record.result_dir)).then(|| Found::Unmade(path.to_path_buf())))
 }
 
 /// The "expired" answer for a job whose files retention removed, `None` for any other.

@@ -71,11 +71,12 @@ impl Run<'_> {
             resources.cpu_seconds,
             resources.peak_memory_bytes / 1024,
         );
-        self.entry.log_event(Level::Info, &summary);
+        // Carried by the end's commit if the log is still held (`Ending::decided`).
+        self.entry.log_held(Level::Info, &summary);
         if let Some(reason) = &reason {
-            self.entry.log_event(Level::Error, &wording::failed_with(reason));
+            self.entry.log_held(Level::Error, &wording::failed_with(reason));
         }
-        self.entry.log_event(Level::Info, &wording::completion(state));
+        self.entry.log_held(Level::Info, &wording::completion(state));
         self.flush();
         self.entry.close_log();
         let ending = self.ledger.decide_end(self.entry, |live| {

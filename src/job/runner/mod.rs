@@ -87,7 +87,7 @@ pub fn run(
         return None;
     }
     log::info!("job {task_id} Scheduled");
-    entry.log_event(Level::Info, wording::SCHEDULED);
+    entry.log_held(Level::Info, wording::SCHEDULED);
 
     let confinement = match Confinement::for_job(task_id) {
         Ok(confinement) => confinement,
@@ -120,22 +120,24 @@ pub fn run(
         live.pgid = Some(pgid);
         super::tally::tally(&entry.spec, &mut live);
     }
-    // Not waited for: the `Scheduled` row already tells recovery the job may be running, and
-    // recovery finds its processes by their `PORTICO_JOB` marker; the process group recorded
-    // here is a second way in, for processes that cleared their environment.
+    log::info!("job {task_id} Running as process group {pgid}");
+    entry.log_held(Level::Info, wording::RUNNING);
+    if let Some(limits) = confinement.describe() {
+        entry.log_held(Level::Info, &limits);
+    }
+    // Not waited for: the journal and the `Scheduled` row already tell recovery the job may be
+    // running, and recovery finds its processes by their `PORTICO_JOB` marker; the process
+    // group recorded here is a second way in, for processes that cleared their environment.
+    // It carries the log's lines so far if they are held rather than a file.
     let running = JobUpdate {
         started_ms: Some(started_at_ms),
         pgid: Some(i64::from(pgid)),
         pgid_start_ticks: start_ticks,
         boot_id: control::boot_id(),
+        held_log: entry.held_log(),
         ..status_update(JobState::Running)
     };
     ledger.record(task_id, running);
-    log::info!("job {task_id} Running as process group {pgid}");
-    entry.log_event(Level::Info, wording::RUNNING);
-    if let Some(limits) = confinement.describe() {
-        entry.log_event(Level::Info, &limits);
-    }
 
     let (events_tx, events) = crossbeam_channel::bounded(EVENT_BUFFER);
     let budget = Budget::new();

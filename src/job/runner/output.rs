@@ -55,6 +55,9 @@ impl Run<'_> {
         }
         let cap = self.config.max_log_bytes;
         let written = self.entry.write_log(|log| {
+            // The job's own output goes to a file at once: it may be much, and it must outlive
+            // a crash of the server as well as the job's own lines did before.
+            log.make_file()?;
             if log.bytes() + (line.len() as u64) < cap {
                 return log.line(line).map(|()| true);
             }

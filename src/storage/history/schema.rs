@@ -3,8 +3,9 @@
 use rusqlite::Connection;
 
 /// 2 added the `ended` flag (storage no longer names states); 3 added what retention keeps
-/// about a job's files (`files_bytes`, `files_removed_ms`).
-pub(super) const SCHEMA_VERSION: i64 = 3;
+/// about a job's files (`files_bytes`, `files_removed_ms`); 4 the lines of logs that are not
+/// files (`held_log`).
+pub(super) const SCHEMA_VERSION: i64 = 4;
 
 /// The tables and indexes. `jobs_with_files` (ended jobs whose files retention has not
 /// removed, by end) repeats its own condition's columns only so that the sum of the kept bytes
@@ -50,7 +51,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     stage_succeed      INTEGER,
     stage_total        INTEGER,
     files_bytes        INTEGER,
-    files_removed_ms   INTEGER
+    files_removed_ms   INTEGER,
+    held_log           BLOB
 );
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
@@ -68,7 +70,7 @@ CREATE INDEX IF NOT EXISTS jobs_unmeasured ON jobs(ended_ms)
     WHERE ended = 1 AND files_removed_ms IS NULL AND files_bytes IS NULL;
 ";
 
-/// Brings a history of `version` (1 or 2) up to [`SCHEMA_VERSION`], one step after another;
+/// Brings a history of `version` (1 to 3) up to [`SCHEMA_VERSION`], one step after another;
 /// the caller runs it in the transaction that also sets the new version, so a failed upgrade
 /// leaves the file as it was.
 pub(super) fn upgrade(conn: &Connection, version: i64, ended_statuses: &[&str]) -> rusqlite::Result<()> {
@@ -77,6 +79,9 @@ pub(super) fn upgrade(conn: &Connection, version: i64, ended_statuses: &[&str]) 
     }
     if version <= 2 {
         upgrade_from_2(conn)?;
+    }
+    if version <= 3 {
+        conn.execute_batch("ALTER TABLE jobs ADD COLUMN held_log BLOB;")?;
     }
     Ok(())
 }

@@ -174,9 +174,13 @@ fn rows_are_read_in_the_order_the_select_names_their_columns() {
 
 /// The schema as version 2 wrote it: without what retention keeps.
 fn version_2_schema() -> String {
-    let schema = SCHEMA.replace(",\n    files_bytes        INTEGER,\n    files_removed_ms   INTEGER\n", "\n");
+    let schema = SCHEMA.replace(
+        ",\n    files_bytes        INTEGER,\n    files_removed_ms   INTEGER,\n    held_log           BLOB\n",
+        "\n",
+    );
     let cut = schema.find("CREATE INDEX IF NOT EXISTS jobs_with_files").unwrap();
     assert!(!schema[..cut].contains("files_"), "the version 2 schema has no retention columns");
+    assert!(!schema[..cut].contains("held_log"), "nor held logs");
     schema[..cut].to_string()
 }
 

@@ -26,7 +26,8 @@ pub(super) type Queued = (Write, Option<Ack>);
 const MAX_BATCH: usize = 1024;
 
 pub(super) enum Write {
-    Insert(Box<JobRecord>),
+    /// A new row, and the lines of its log if they are held rather than a file.
+    Insert(Box<JobRecord>, Vec<u8>),
     Update(u64, Box<JobUpdate>),
     /// Updates that must be committed in one transaction, with one outcome for all.
     Together(Vec<(u64, JobUpdate)>),
@@ -114,8 +115,12 @@ fn commit(conn: &mut Connection, batch: &[Queued]) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     for (write, _) in batch {
         match write {
-            Write::Insert(record) => {
+            Write::Insert(record, held_log) => {
                 tx.prepare_cached(&insert_sql())?.execute(&record.named_params()[..])?;
+                if !held_log.is_empty() {
+                    tx.prepare_cached("UPDATE jobs SET held_log = ?2 WHERE id = ?1")?
+                        .execute(rusqlite::params![record.task_id, held_log])?;
+                }
             }
             Write::Update(task_id, update) => apply_update(&tx, *task_id, update)?,
             Write::Together(updates) => {
@@ -131,7 +136,8 @@ fn commit(conn: &mut Connection, batch: &[Queued]) -> rusqlite::Result<()> {
             }
             Write::FilesRemoved(task_ids, at_ms) => {
                 let mut stmt = tx.prepare_cached(
-                    "UPDATE jobs SET files_removed_ms = ?2 WHERE id = ?1 AND ended = 1 AND files_removed_ms IS NULL",
+                    "UPDATE jobs SET files_removed_ms = ?2, held_log = NULL \
+                     WHERE id = ?1 AND ended = 1 AND files_removed_ms IS NULL",
                 )?;
                 for task_id in task_ids {
                     stmt.execute([task_id, at_ms])?;

@@ -174,3 +174,70 @@ fn split_fills_four_slots() {
     assert_eq!(split.info, "out");
     assert_eq!(split.all.lines().count(), 4);
 }
+
+#[test]
+fn a_held_log_makes_no_file_until_asked_and_then_the_same_file_a_written_one_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let (held_path, written_path) = (dir.path().join("day/1.log"), dir.path().join("2.log"));
+    let mut held = LogWriter::held(&held_path, Vec::new());
+    let mut written = LogWriter::create(&written_path).unwrap();
+    for writer in [&mut held, &mut written] {
+        writer.line(b"first").unwrap();
+        writer.line(b"second").unwrap();
+        writer.flush().unwrap();
+    }
+    assert!(!held_path.exists() && !dir.path().join("day").exists(), "held: no file, no folder");
+    assert_eq!(held.held_bytes(), Some(&b"first\nsecond\n"[..]));
+    // Taken up again from the bytes a history row kept: it goes on where it stopped.
+    let mut held = LogWriter::held(&held_path, held.held_bytes().unwrap().to_vec());
+    held.make_file().unwrap();
+    assert_eq!(held.held_bytes(), None);
+    for writer in [&mut held, &mut written] {
+        writer.line(b"third").unwrap();
+        writer.flush().unwrap();
+    }
+    assert_eq!(std::fs::read(&held_path).unwrap(), std::fs::read(&written_path).unwrap());
+    assert_eq!(read_page(&held_path, 3, 1).unwrap().lines, ["third"]);
+}
+
+#[test]
+fn a_held_log_becomes_a_file_before_its_index_would_be_needed_or_it_grows_large() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("1.log");
+    let mut log = LogWriter::held(&path, Vec::new());
+    for i in 1..INDEX_STRIDE {
+        log.line(format!("line {i}").as_bytes()).unwrap();
+    }
+    assert!(log.held_bytes().is_some(), "{} lines are still held", INDEX_STRIDE - 1);
+    for i in INDEX_STRIDE..=1000 {
+        log.line(format!("line {i}").as_bytes()).unwrap();
+    }
+    log.flush().unwrap();
+    assert_eq!(log.held_bytes(), None);
+    assert_eq!(read_page(&path, 999, 5).unwrap().lines, ["line 999", "line 1000"]);
+    assert_eq!(count_lines(&path).unwrap(), 1000);
+
+    let path = dir.path().join("2.log");
+    let mut log = LogWriter::held(&path, Vec::new());
+    log.line(&[b'x'; 20 * 1024]).unwrap();
+    assert_eq!(log.held_bytes(), None, "a 20 KiB line is not held");
+    assert!(path.exists());
+}
+
+#[test]
+fn an_ended_jobs_held_log_is_made_once_and_a_file_already_there_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("users/alice/log/2026-12-03/7.log");
+    make_held_file(&path, b"a\nb\n").unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), b"a\nb\n");
+    make_held_file(&path, b"other\n").unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), b"a\nb\n", "made once");
+    let folder: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(folder, ["7.log"], "no part file is left behind");
+    // A live job's held log meeting the file a reader made from its row keeps that file.
+    let mut log = LogWriter::held(&path, b"a\nb\n".to_vec());
+    log.make_file().unwrap();
+    log.line(b"c").unwrap();
+    log.flush().unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), b"a\nb\nc\n");
+}
