@@ -23,6 +23,7 @@ mod readme;
 mod request_limits;
 mod restart;
 mod retention;
+mod review_held;
 mod runaway;
 mod runtime_params;
 mod spark;
