@@ -33,13 +33,18 @@ pub(super) fn recover(ledger: &Ledger, queue: &JobQueue, started: &[u64]) -> Res
             failed += 1;
             continue;
         };
-        // A log that was not a file yet: its lines are in the row, and go on from there.
-        if !entry.spec.log_path.exists() {
-            match history.held_log(record.task_id) {
-                Ok(Some(lines)) if !lines.is_empty() => entry.hold_log(lines),
-                Ok(_) => {}
-                Err(e) => log::error!("job {}: cannot read the lines of its log: {e}", record.task_id),
+        // A log that was not a file yet: its lines are in the row, and go on from there. A file
+        // shorter than them was cut short by the crash (made, but not all on disk): the row's
+        // lines replace it when the log is next written.
+        match history.held_log(record.task_id) {
+            Ok(Some(lines)) if !lines.is_empty() => {
+                let on_disk = std::fs::metadata(&entry.spec.log_path).map_or(0, |m| m.len());
+                if on_disk < lines.len() as u64 {
+                    entry.hold_log(lines);
+                }
             }
+            Ok(_) => {}
+            Err(e) => log::error!("job {}: cannot read the lines of its log: {e}", record.task_id),
         }
         let interrupted = if record.status == JobState::Running.as_str() {
             Some("The server restarted while the job was running; the job was stopped and did not finish.")

@@ -243,11 +243,17 @@ impl Scheduler {
                 return entry.make_log_file().map_err(failed);
             }
         }
+        // Retention removes ended jobs' files under this lock until the history says so.
+        let _removal = log_file::ended_logs_lock();
         if log_path.exists() {
             return Ok(());
         }
-        let held =
-            self.shared.ledger.history.held_log(task_id).map_err(|e| JobError::storage("read the job history", e))?;
+        let history = &self.shared.ledger.history;
+        let read = |e| JobError::storage("read the job history", e);
+        if history.get(task_id).map_err(read)?.is_none_or(|record| record.files_removed_ms.is_some()) {
+            return Ok(());
+        }
+        let held = history.held_log(task_id).map_err(read)?;
         match held {
             Some(lines) if !lines.is_empty() => log_file::make_held_file(log_path, &lines).map_err(failed),
             _ => Ok(()),

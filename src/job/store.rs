@@ -234,12 +234,15 @@ impl JobEntry {
         lock(&self.log).as_ref().and_then(LogWriter::held_bytes).map(<[u8]>::to_vec)
     }
 
-    /// Makes the job's log the file its path names, if it is held in memory.
+    /// Makes the job's log the file its path names, if it is held in memory, and closes it: a
+    /// reader of a queued job's log must not leave a descriptor open until the job ends.
     pub fn make_log_file(&self) -> io::Result<()> {
-        match lock(&self.log).as_mut() {
-            Some(log) => log.make_file(),
-            None => Ok(()),
+        let mut log = lock(&self.log);
+        if let Some(writer) = log.as_mut().filter(|writer| writer.held_bytes().is_some()) {
+            writer.make_file()?;
+            *log = None;
         }
+        Ok(())
     }
 
     /// Flushes and closes the log, freeing its file handles until someone writes again. A log

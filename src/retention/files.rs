@@ -56,10 +56,12 @@ fn inside(path: &Path, root: &Path) -> bool {
         && path != root
 }
 
-/// The bytes of the job's files (file lengths), as far as [`MEASURE_BUDGET`] entries go.
+/// The bytes of the job's files (file lengths), as far as [`MEASURE_BUDGET`] entries go, and
+/// those of its log's lines in its row while the log is not a file (reading it makes them one).
 pub(super) fn measure(layout: &Layout, job: &FilesOfJob) -> u64 {
     let mut budget = MEASURE_BUDGET;
-    paths(layout, job).iter().map(|path| tree_bytes(path, &mut budget)).sum()
+    let held = if job.log_path.exists() { 0 } else { job.held_log_bytes };
+    paths(layout, job).iter().map(|path| tree_bytes(path, &mut budget)).sum::<u64>() + held
 }
 
 /// The bytes below `path`, walked with a stack of its own (a job can nest directories deeper
@@ -128,6 +130,7 @@ mod tests {
             created_ms: 0,
             ended_ms: 0,
             files_bytes: None,
+            held_log_bytes: 0,
             files_removed_ms: None,
         }
     }

@@ -72,6 +72,8 @@ impl Sweep<'_> {
     fn cap_history(&self, cutoff: u64, swept: &mut Swept) -> Result<(), HistoryError> {
         let mut cursor = CURSOR_START;
         while !(self.stopping)() {
+            // No log of these jobs is made from its row between their removal and its record.
+            let _removing = crate::storage::log_file::ended_logs_lock();
             let page = self.history.rows_ended_before(cutoff, cursor, PAGE)?;
             let Some(last) = page.last() else { break };
             cursor = (last.created_ms, last.task_id);
@@ -104,6 +106,8 @@ impl Sweep<'_> {
     fn by_age(&self, cutoff: u64, swept: &mut Swept) -> Result<(), HistoryError> {
         let mut cursor = CURSOR_START;
         while !(self.stopping)() {
+            // No log of these jobs is made from its row between their removal and its record.
+            let _removing = crate::storage::log_file::ended_logs_lock();
             let page = self.history.files_kept(cutoff, cursor, PAGE)?;
             let Some(last) = page.last() else { break };
             cursor = (last.ended_ms, last.task_id);
@@ -131,6 +135,8 @@ impl Sweep<'_> {
         let mut total = self.history.files_kept_bytes()?;
         let mut cursor: Cursor = CURSOR_START;
         while total > max_bytes && !(self.stopping)() {
+            // No log of these jobs is made from its row between their removal and its record.
+            let _removing = crate::storage::log_file::ended_logs_lock();
             let page = self.history.files_kept(u64::MAX, cursor, PAGE)?;
             let Some(last) = page.last() else { break };
             cursor = (last.ended_ms, last.task_id);

@@ -81,42 +81,13 @@ pub struct LogWriter {
 }
 
 impl LogWriter {
-    /// Creates the log, and its folder if that is missing. A log already there (a data
-    /// directory whose history was lost) is started afresh, without the index of its old lines.
-    ///
-    /// Logs are created one at a time per folder (a stripe of folders, by name): the kernel
-    /// makes files in one folder one at a time anyway, and a thread waiting for the folder's
-    /// lock spins on its core while the holder runs, which on ext4 without a journal may be
-    /// searching past thousands of recently deleted inodes. Waiting here sleeps instead.
+    /// A new, empty log file (one already there is started afresh): what a held log made a
+    /// file at once is.
+    #[cfg(test)]
     pub fn create(log_path: &Path) -> io::Result<LogWriter> {
-        static CREATING: [std::sync::Mutex<()>; 8] = [const { std::sync::Mutex::new(()) }; 8];
-        let folder = log_path.parent().map(|p| p.as_os_str().as_encoded_bytes()).unwrap_or_default();
-        let stripe = folder.iter().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(usize::from(*b)));
-        let _one_at_a_time = crate::sync::lock(&CREATING[stripe % CREATING.len()]);
-        let create_new = || OpenOptions::new().write(true).create_new(true).open(log_path);
-        let log = match create_new() {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                if let Some(dir) = log_path.parent() {
-                    std::fs::create_dir_all(dir)?;
-                }
-                create_new()?
-            }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                match std::fs::remove_file(index_path(log_path)) {
-                    Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-                    _ => {}
-                }
-                File::create(log_path)?
-            }
-            created => created?,
-        };
-        Ok(LogWriter {
-            log: Sink::File(BufWriter::new(log)),
-            index: None,
-            log_path: log_path.to_path_buf(),
-            offset: 0,
-            lines: 0,
-        })
+        let mut log = LogWriter::held(log_path, Vec::new());
+        log.make_file()?;
+        Ok(log)
     }
 
     /// A log held in memory, with `lines` (a log held before, as its history row kept it), to
@@ -139,21 +110,21 @@ impl LogWriter {
         }
     }
 
-    /// Makes a held log the file it stands for (nothing if it is one already). A file already
-    /// there with exactly these lines (a reader made it from the history row as the job
-    /// ended) is kept; any other is replaced, as [`LogWriter::create`] does.
+    /// Makes a held log the file it stands for (nothing if it is one already), whole or not at
+    /// all: written aside and moved into place, so a crash never leaves a file with fewer lines
+    /// than the row holds. A file already there with exactly these lines (a reader made it
+    /// from the history row as the job ended) is kept; any other (a data directory whose
+    /// history was lost) is replaced, its index with it.
     pub fn make_file(&mut self) -> io::Result<()> {
         let Sink::Held(bytes) = &self.log else { return Ok(()) };
-        if std::fs::read(&self.log_path).is_ok_and(|made| made == *bytes) {
-            self.log = Sink::File(BufWriter::new(OpenOptions::new().append(true).open(&self.log_path)?));
-            return Ok(());
+        if !std::fs::read(&self.log_path).is_ok_and(|made| made == *bytes) {
+            match std::fs::remove_file(index_path(&self.log_path)) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+            write_whole(&self.log_path, bytes, true)?;
         }
-        let mut file = LogWriter::create(&self.log_path)?;
-        if let Sink::File(out) = &mut file.log {
-            out.write_all(bytes)?;
-            out.flush()?;
-        }
-        self.log = file.log;
+        self.log = Sink::File(BufWriter::new(OpenOptions::new().append(true).open(&self.log_path)?));
         Ok(())
     }
 
@@ -271,23 +242,46 @@ impl LogWriter {
 /// into place, so no reader sees it half written and two readers making it at once both see
 /// the one file.
 pub fn make_held_file(log_path: &Path, lines: &[u8]) -> io::Result<()> {
-    static MADE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     if log_path.exists() {
         return Ok(());
     }
-    let (Some(dir), Some(name)) = (log_path.parent(), log_path.file_name()) else {
+    write_whole(log_path, lines, false)
+}
+
+/// Writes `lines` as the file `path` (and its folder, if missing) under another name beside
+/// it first, then moves it into place: replacing a file there if `replace`, else leaving one
+/// there as it is. A crash leaves the whole file or none, and maybe the part file (named
+/// `.<name>.<pid>-<n>.part`).
+fn write_whole(path: &Path, lines: &[u8], replace: bool) -> io::Result<()> {
+    static MADE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "a log path names a file in a folder"));
     };
+    // One at a time per folder (a stripe of folders, by name): the kernel makes files in one
+    // folder one at a time anyway, and a thread waiting for the folder's lock spins on its core
+    // while the holder runs, which on ext4 without a journal may be searching past thousands
+    // of recently deleted inodes. Waiting here sleeps instead.
+    static MAKING: [std::sync::Mutex<()>; 8] = [const { std::sync::Mutex::new(()) }; 8];
+    let stripe =
+        dir.as_os_str().as_encoded_bytes().iter().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(usize::from(*b)));
+    let _one_at_a_time = crate::sync::lock(&MAKING[stripe % MAKING.len()]);
     std::fs::create_dir_all(dir)?;
     let made = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let part = dir.join(format!(".{}.{}-{made}.part", name.to_string_lossy(), std::process::id()));
     std::fs::write(&part, lines)?;
-    let linked = std::fs::hard_link(&part, log_path);
+    let placed = if replace { std::fs::rename(&part, path) } else { std::fs::hard_link(&part, path) };
     let _ = std::fs::remove_file(&part);
-    match linked {
+    match placed {
         Err(e) if e.kind() != io::ErrorKind::AlreadyExists => Err(e),
         _ => Ok(()),
     }
+}
+
+/// Held while retention removes ended jobs' files until the history records it, and while an
+/// ended job's log is made from its row: a log is never made again between the two.
+pub fn ended_logs_lock() -> std::sync::MutexGuard<'static, ()> {
+    static ENDED_LOGS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    crate::sync::lock(&ENDED_LOGS)
 }
 
 /// One page of a log.

@@ -26,6 +26,8 @@ pub struct FilesOfJob {
     pub files_bytes: Option<u64>,
     /// When retention removed its files, if it has.
     pub files_removed_ms: Option<u64>,
+    /// The bytes of its log's lines kept in the row, for a log that is not a file.
+    pub held_log_bytes: u64,
 }
 
 /// Where a page of rows starts: after this `(time, taskID)`.
@@ -35,7 +37,8 @@ pub type Cursor = (u64, u64);
 pub const CURSOR_START: Cursor = (0, 0);
 
 const FILES_COLUMNS: &str =
-    "id, execute_user, log_path, result_dir, work_dir, created_ms, ended_ms, files_bytes, files_removed_ms";
+    "id, execute_user, log_path, result_dir, work_dir, created_ms, ended_ms, files_bytes, files_removed_ms, \
+     COALESCE(length(held_log), 0)";
 
 fn files_of_job(row: &rusqlite::Row<'_>) -> rusqlite::Result<FilesOfJob> {
     Ok(FilesOfJob {
@@ -48,6 +51,7 @@ fn files_of_job(row: &rusqlite::Row<'_>) -> rusqlite::Result<FilesOfJob> {
         ended_ms: row.get::<_, Option<u64>>(6)?.unwrap_or(0),
         files_bytes: row.get(7)?,
         files_removed_ms: row.get(8)?,
+        held_log_bytes: row.get(9)?,
     })
 }
 

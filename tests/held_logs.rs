@@ -1,5 +1,5 @@
-//! Review of the held logs (0877170): failing tests that show where a log held in memory and in
-//! its history row loses lines, leaks a file or keeps file descriptors open.
+//! Held logs (a log kept in memory and in its history row until it must be a file): what an
+//! outside review found could lose lines, leak a file or keep file descriptors open.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
