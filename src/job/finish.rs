@@ -5,10 +5,7 @@
 //! here is recovery's for a history row this server cannot read back (no job to end: only the
 //! row is closed). What this must not know: HTTP, or how a job was run.
 
-use std::sync::Arc;
 use std::time::Duration;
-
-use crossbeam_channel::Receiver;
 
 use super::record::final_update;
 use super::start_journal::StartJournal;
@@ -17,7 +14,7 @@ use super::wording;
 use super::JobState;
 use crate::clock;
 use crate::engine::Engine;
-use crate::storage::history::{Commit, History, HistoryError, JobUpdate};
+use crate::storage::history::{History, JobUpdate};
 use crate::storage::log_file::Level;
 
 /// The error code recorded for a job that a server restart interrupted.
@@ -29,7 +26,7 @@ pub const INTERNAL_ERROR_CODE: u32 = 50098;
 /// Commits a job's final row, retrying a failing history for a few seconds (a full disk may
 /// free up); logs and returns `false` if it never succeeds, in which case the job stays in
 /// memory, where its end is still visible, and the failure is in the server log.
-fn commit_with_retries(history: &History, task_id: u64, update: &JobUpdate) -> bool {
+pub(super) fn commit_with_retries(history: &History, task_id: u64, update: &JobUpdate) -> bool {
     let mut wait = Duration::from_millis(100);
     for attempt in 1..=5 {
         match history.update(task_id, update.clone(), true) {
@@ -106,7 +103,7 @@ impl Ledger {
     }
 
     /// Decides a job's end without committing it: a worker hands it to
-    /// [`Ledger::queue_start`] of its next job, so the two share one commit, or to
+    /// [`super::starts::Starts::start`] of its next job, so the two share one commit, or to
     /// [`Ledger::settle`]. Until then the job shows as it was. `None` if the job has ended or
     /// someone else is ending it.
     pub(super) fn decide_end(&self, entry: &JobEntry, outcome: impl FnOnce(&mut JobLive)) -> Option<Ending> {
@@ -136,32 +133,6 @@ impl Ledger {
         }
     }
 
-    /// Queues the commit that job `task_id` is about to start (`scheduled`), without waiting
-    /// for it: the job's slot in the start journal already says so durably, and the commit
-    /// runs while its process starts. The end a worker decided for its previous job, if any,
-    /// goes in the same transaction and is shown once [`PendingStart::confirm`] finds it
-    /// durable: one disk flush for both, off the worker's path.
-    pub(super) fn queue_start(
-        &self,
-        task_id: u64,
-        scheduled: JobUpdate,
-        previous: Option<(Arc<JobEntry>, Ending)>,
-    ) -> PendingStart<'_> {
-        let queued = match &previous {
-            Some((ended, ending)) => self.history.update_together_queued(vec![
-                (ended.spec.task_id, ending.update.clone()),
-                (task_id, scheduled.clone()),
-            ]),
-            None => self.history.update_queued(task_id, scheduled.clone()),
-        };
-        let outcome = queued.map(Commit::into_receiver).unwrap_or_else(|e| {
-            let (done, outcome) = crossbeam_channel::bounded(1);
-            let _ = done.send(Err(e));
-            outcome
-        });
-        PendingStart { ledger: self, task_id, scheduled, previous, outcome: Some(outcome) }
-    }
-
     /// Writes an update to a job's history row without waiting; failures are logged.
     pub(super) fn record(&self, task_id: u64, update: JobUpdate) {
         if let Err(e) = self.history.update(task_id, update, false) {
@@ -170,62 +141,10 @@ impl Ledger {
     }
 }
 
-/// A job's start whose `Scheduled` row (and its worker's previous end) is being committed.
-/// The worker confirms it when the commit's outcome arrives (it waits for it together with
-/// the job's output), and at the latest when it is dropped: the worker overwrites the job's
-/// journal slot only after that.
-pub(super) struct PendingStart<'a> {
-    ledger: &'a Ledger,
-    task_id: u64,
-    scheduled: JobUpdate,
-    previous: Option<(Arc<JobEntry>, Ending)>,
-    /// Where the commit's outcome arrives; `None` once confirmed.
-    outcome: Option<Receiver<Result<(), HistoryError>>>,
-}
-
-impl PendingStart<'_> {
-    /// Where the commit's outcome arrives, until it is confirmed.
-    pub(super) fn outcome(&self) -> Option<Receiver<Result<(), HistoryError>>> {
-        self.outcome.clone()
-    }
-
-    /// Waits for the commit and acts on its outcome ([`PendingStart::confirmed`]).
-    pub(super) fn confirm(&mut self) {
-        if let Some(outcome) = self.outcome.take() {
-            let outcome = outcome.recv().unwrap_or_else(|_| Err(HistoryError("the history writer stopped".into())));
-            self.confirmed(outcome);
-        }
-    }
-
-    /// Shows the previous end once the commit is done. If the shared commit failed, the end
-    /// is committed on its own (with retries) and so is the start: the job has its journal
-    /// slot until its worker starts another, and a crash after that with its row still
-    /// queued would run it again, which the server log then says may happen.
-    pub(super) fn confirmed(&mut self, outcome: Result<(), HistoryError>) {
-        self.outcome = None;
-        let ledger = self.ledger;
-        if let Err(e) = &outcome {
-            log::warn!("job {}: recording its start failed ({e}); retrying it on its own", self.task_id);
-        }
-        if let Some((ended, ending)) = self.previous.take() {
-            ledger.settle(&ended, ending, outcome.is_ok());
-        }
-        if outcome.is_err() && !commit_with_retries(&ledger.history, self.task_id, &self.scheduled) {
-            log::error!("job {}: its start is not in the history; after a crash it could run again", self.task_id);
-        }
-    }
-}
-
-impl Drop for PendingStart<'_> {
-    fn drop(&mut self) {
-        self.confirm();
-    }
-}
-
 /// A job's end, decided (final state, figures, end time) but not yet committed or shown.
 pub struct Ending {
     ended: JobLive,
-    update: JobUpdate,
+    pub(super) update: JobUpdate,
 }
 
 impl Ending {

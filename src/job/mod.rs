@@ -24,6 +24,7 @@ pub mod scheduler;
 mod spare_dirs;
 mod spark_watch;
 mod start_journal;
+mod starts;
 mod store;
 mod tally;
 pub mod view;

@@ -4,14 +4,14 @@
 //! A job that may have started must not run again after a crash. The history row saying so
 //! (`Scheduled`) used to be committed, and waited for, before the spawn: a round trip through
 //! the history's writer thread and a SQLite commit on every job's path, which under load took
-//! longer than spawning the job. The journal is one 8-byte slot per worker in a file of
-//! zeros made once: the worker writes its next job's taskID into its slot and flushes it
-//! (one `fdatasync` of one page, from the worker's own thread), and the `Scheduled` row is
-//! then committed while the process starts. The worker waits for that commit before it looks
-//! at the job's output, so by the time it overwrites its slot with another job, the row of
-//! the job it replaces is durable. A slot's job thus always has, after a crash, either a
-//! `Scheduled` (or later) row or its taskID in the journal; recovery treats a queued row
-//! whose taskID is in the journal as one that may have started.
+//! longer than spawning the job. The journal is a file of zeros made once, with a ring of
+//! [`SLOTS_PER_WORKER`] 8-byte slots per worker, on a page of its own: the worker writes its next job's taskID into
+//! its next slot and flushes it (one `fdatasync` of one page, from the worker's own thread),
+//! and the `Scheduled` row is committed later (`starts.rs`). A worker never has more starts
+//! waiting for their rows than it has slots, so by the time it overwrites a slot, the row of
+//! the job it held is durable. A job that may have started thus always has, after a crash,
+//! either a `Scheduled` (or later) row or its taskID in the journal; recovery treats a queued
+//! row whose taskID is in the journal as one that may have started.
 //!
 //! What it must not know: SQLite, or what a job is beyond its taskID.
 
@@ -20,19 +20,26 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
+use super::starts::SLOTS_PER_WORKER;
+
 const SLOT_BYTES: u64 = 8;
 
-/// The open journal: one slot per worker.
+/// Bytes between two workers' rings: a page each, so one worker's write never waits for the
+/// page another's flush is writing out, nor makes it dirty again.
+const RING_BYTES: u64 = 4096;
+const _: () = assert!(SLOTS_PER_WORKER as u64 * SLOT_BYTES <= RING_BYTES, "a ring fits its page");
+
+/// The open journal: [`SLOTS_PER_WORKER`] slots per worker.
 pub struct StartJournal {
     file: File,
-    slots: usize,
+    workers: usize,
 }
 
 impl StartJournal {
-    /// Opens the journal at `path` with at least `slots` slots, creating it (zeros, flushed)
-    /// if needed. Returns it with the taskIDs its slots held: the jobs the previous run's
-    /// workers last started, for recovery.
-    pub fn open(path: &Path, slots: usize) -> io::Result<(StartJournal, Vec<u64>)> {
+    /// Opens the journal at `path` with the slots of at least `workers` workers, creating it
+    /// (zeros, flushed) if needed. Returns it with the taskIDs its slots held: the jobs the
+    /// previous run's workers last started, for recovery.
+    pub fn open(path: &Path, workers: usize) -> io::Result<(StartJournal, Vec<u64>)> {
         let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
         let len = file.metadata()?.len();
         let mut bytes = vec![0u8; usize::try_from(len).unwrap_or(0)];
@@ -42,7 +49,7 @@ impl StartJournal {
             .filter_map(|slot| slot.try_into().ok().map(u64::from_le_bytes))
             .filter(|task_id| *task_id != 0)
             .collect();
-        let wanted = slots.max(1) as u64 * SLOT_BYTES;
+        let wanted = workers.max(1) as u64 * RING_BYTES;
         if len < wanted {
             // Written out, not just sized: a slot in a hole or an unwritten extent would make
             // each later flush a change of the file's layout as well as of its data.
@@ -52,12 +59,14 @@ impl StartJournal {
                 File::open(dir)?.sync_all()?;
             }
         }
-        Ok((StartJournal { file, slots: slots.max(1) }, started))
+        Ok((StartJournal { file, workers: workers.max(1) }, started))
     }
 
-    /// Records, durably, that worker `worker` is about to start job `task_id`.
-    pub fn starting(&self, worker: usize, task_id: u64) -> io::Result<()> {
-        let offset = (worker % self.slots) as u64 * SLOT_BYTES;
+    /// Records, durably, that worker `worker` is about to start job `task_id`, in its slot
+    /// `slot` (counted on; taken round its ring).
+    pub fn starting(&self, worker: usize, slot: u64, task_id: u64) -> io::Result<()> {
+        let ring = (worker % self.workers) as u64 * RING_BYTES;
+        let offset = ring + (slot % SLOTS_PER_WORKER as u64) * SLOT_BYTES;
         self.file.write_all_at(&task_id.to_le_bytes(), offset)?;
         self.file.sync_data()
     }
@@ -68,24 +77,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_slot_holds_the_last_job_its_worker_started_across_a_reopen() {
+    fn the_slots_hold_the_last_jobs_of_each_workers_ring_across_a_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("starts");
+        let ring = SLOTS_PER_WORKER as u64;
         let (journal, started) = StartJournal::open(&path, 2).unwrap();
         assert!(started.is_empty(), "a new journal names no job");
-        assert_eq!(std::fs::metadata(&path).unwrap().len(), 16);
-        journal.starting(0, 7).unwrap();
-        journal.starting(1, 8).unwrap();
-        journal.starting(0, 9).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 2 * RING_BYTES);
+        journal.starting(0, 0, 7).unwrap();
+        journal.starting(1, 0, 8).unwrap();
+        journal.starting(0, 1, 9).unwrap();
+        // A whole turn later, worker 0's first slot is taken again.
+        journal.starting(0, ring, 11).unwrap();
         drop(journal);
         let (journal, mut started) = StartJournal::open(&path, 3).unwrap();
         started.sort_unstable();
-        assert_eq!(started, vec![8, 9], "the last job of each slot, and no older one");
-        assert_eq!(std::fs::metadata(&path).unwrap().len(), 24, "grown for a third worker");
-        journal.starting(2, 10).unwrap();
+        assert_eq!(started, vec![8, 9, 11], "the jobs of the slots not taken again since");
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 3 * RING_BYTES, "grown for a third worker");
+        journal.starting(2, 5, 10).unwrap();
         drop(journal);
         let (_, mut started) = StartJournal::open(&path, 1).unwrap();
         started.sort_unstable();
-        assert_eq!(started, vec![8, 9, 10], "fewer workers now: every slot is still read");
+        assert_eq!(started, vec![8, 9, 10, 11], "fewer workers now: every slot is still read");
     }
 }

@@ -11,6 +11,7 @@ use threadpool::ThreadPool;
 
 use super::finish::Ending;
 use super::scheduler::Shared;
+use super::starts::Starts;
 use super::store::JobEntry;
 use super::{control, finish, runner, JobState};
 use crate::sync::lock;
@@ -63,18 +64,24 @@ impl Workers {
 /// One worker thread's life: take the next job, run it to its end, repeat.
 ///
 /// The end of the job run last is decided but not yet committed when the next is taken: it
-/// is committed together with the next job's start (one disk flush for both), and on its own
-/// when no job can be taken at once. Until it is shown the worker still counts as busy, so a
-/// shutdown waits for it.
+/// is committed together with the next job's start (one disk flush for both, whenever the
+/// history next commits: `starts.rs`), and on its own when no job can be taken at once. Every
+/// end is shown before the worker waits for work or leaves, so a shutdown (which joins the
+/// workers before it closes the history) never loses one.
 fn worker_loop(shared: &Shared, worker: usize) {
     let workers = &shared.workers;
     let count_busy = || *lock(&workers.busy) += 1;
     let mut previous: Option<(Arc<JobEntry>, Ending)> = None;
     let mut previous_busy: Option<BusyGuard<'_>> = None;
+    let mut starts = Starts::new(worker);
     loop {
         let next = match previous {
             Some(_) => shared.queue.try_take(&shared.stopping, count_busy),
-            None => shared.queue.take(&shared.stopping, count_busy),
+            None => {
+                // Every end this worker decided is shown before it waits for work.
+                starts.confirm_all(&shared.ledger);
+                shared.queue.take(&shared.stopping, count_busy)
+            }
         };
         let Some(entry) = next else {
             let Some((ended, ending)) = previous.take() else { break };
@@ -88,7 +95,7 @@ fn worker_loop(shared: &Shared, worker: usize) {
         drop(previous_busy.take());
         let running = RunningGuard(shared, &entry);
         let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            runner::run(&shared.config, &shared.ledger, worker, &entry, &mut previous)
+            runner::run(&shared.config, &shared.ledger, &mut starts, &entry, &mut previous)
         }));
         // An end the run did not commit with its start (it never got that far) is committed now.
         if let Some((ended, ending)) = previous.take() {
@@ -111,6 +118,7 @@ fn worker_loop(shared: &Shared, worker: usize) {
             }
         }
     }
+    starts.confirm_all(&shared.ledger);
 }
 
 /// Kills the group of a job whose worker panicked and ends the job `Failed`.

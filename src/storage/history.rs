@@ -166,10 +166,16 @@ impl History {
         self.send(Write::Update(task_id, Box::new(update)), wait)
     }
 
-    /// Queues `updates` for one transaction (all of them or none are durable) without
-    /// blocking; the returned [`Commit`] says when it is done.
-    pub fn update_together_queued(&self, updates: Vec<(u64, JobUpdate)>) -> Result<Commit, HistoryError> {
-        self.queue(Write::Together(updates), true)
+    /// Queues `updates` for one transaction (all of them or none are durable), to be committed
+    /// with the next write somebody waits for (or within `writer::UNAWAITED_WITHIN`); the
+    /// returned [`Commit`] says when it is done.
+    pub fn update_together_lazy(&self, updates: Vec<(u64, JobUpdate)>) -> Result<Commit, HistoryError> {
+        self.queue_as(Write::Together(updates), true, false)
+    }
+
+    /// [`History::update_together_lazy`] for one update.
+    pub fn update_lazy(&self, task_id: u64, update: JobUpdate) -> Result<Commit, HistoryError> {
+        self.queue_as(Write::Update(task_id, Box::new(update)), true, false)
     }
 
     /// Queues an update without blocking and returns the commit to wait for: a caller holding
@@ -184,14 +190,20 @@ impl History {
     }
 
     fn queue(&self, write: Write, wait: bool) -> Result<Commit, HistoryError> {
-        let (ack, done) = if wait {
+        self.queue_as(write, wait, wait)
+    }
+
+    /// Queues `write`, with an outcome to wait for if `acked`; `urgent` commits it at once,
+    /// else it may wait (up to `writer::UNAWAITED_WITHIN`) to share a commit.
+    fn queue_as(&self, write: Write, acked: bool, urgent: bool) -> Result<Commit, HistoryError> {
+        let (ack, done) = if acked {
             let (tx, rx) = crossbeam_channel::bounded(1);
             (Some(tx), Some(rx))
         } else {
             (None, None)
         };
         let sent = match lock(&self.writes).as_ref() {
-            Some(writes) => writes.send((write, ack)).is_ok(),
+            Some(writes) => writes.send(Queued { write, ack, urgent }).is_ok(),
             None => false,
         };
         if !sent {

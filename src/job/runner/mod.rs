@@ -17,10 +17,11 @@ use crossbeam_channel::{never, select, Receiver};
 
 use super::child::{self, Event, ExitInfo};
 use super::control;
-use super::finish::{Ending, Ledger, PendingStart};
+use super::finish::{Ending, Ledger};
 use super::limits::Confinement;
 use super::pipes::{self, Budget, CloseOnDrop, Stream, EVENT_BUFFER};
 use super::record::{pause_update, status_update};
+use super::starts::Starts;
 use super::store::{JobEntry, Wake};
 use super::wording;
 use super::JobState;
@@ -39,13 +40,13 @@ use output::STDERR_TAIL_LINES;
 use watch::SAMPLE_EVERY;
 /// Runs a job taken from the queue to its end. A job that never starts is ended here; the
 /// end of one that ran is decided and returned, for the worker to commit along with its next
-/// job's start ([`Ledger::queue_start`]). `previous` is the end the worker decided before:
-/// it is committed with this job's start, or left for the worker if this job never gets there.
-/// `worker` is the worker's number, its slot in the start journal.
+/// job's start ([`Starts::start`]). `previous` is the end the worker decided before: it is
+/// committed with this job's start, or left for the worker if this job never gets there.
+/// `starts` are the worker's starts whose commits are not confirmed yet.
 pub fn run(
     config: &Config,
     ledger: &Ledger,
-    worker: usize,
+    starts: &mut Starts,
     entry: &Arc<JobEntry>,
     previous: &mut Option<(Arc<JobEntry>, Ending)>,
 ) -> Option<Ending> {
@@ -73,16 +74,14 @@ pub fn run(
     // Durable before the process starts: after a crash, a journal slot or a `Scheduled` row
     // means "may have started", so recovery never runs the job a second time. Without that
     // record it must not start.
-    if let Err(e) = ledger.starts.starting(worker, task_id) {
+    if let Err(e) = starts.start(ledger, task_id, previous) {
         let reason = format!("the server could not record the job's start, so it was not started: {e}");
         ledger.end_unstarted(entry, JobState::Failed, &reason);
         return None;
     }
-    let mut pending = ledger.queue_start(task_id, status_update(JobState::Scheduled), previous.take());
     // A kill that arrived while the worker was taking the job: it must not start at all.
     let killed_by = entry.live().kill_requested_by.clone();
     if let Some(by) = killed_by {
-        pending.confirm();
         ledger.end_unstarted(entry, JobState::Cancelled, &wording::killed_by(&by));
         return None;
     }
@@ -92,7 +91,6 @@ pub fn run(
     let confinement = match Confinement::for_job(task_id) {
         Ok(confinement) => confinement,
         Err(e) => {
-            pending.confirm();
             let reason = format!("cannot set up the job's process and memory limits: {e}");
             ledger.end_unstarted(entry, JobState::Failed, &reason);
             return None;
@@ -101,7 +99,6 @@ pub fn run(
     let mut child = match child::start(config, entry, &child::job_marker(history, task_id), &confinement) {
         Ok(child) => child,
         Err(e) => {
-            pending.confirm();
             let reason = format!("cannot start the {} engine: {e}", entry.spec.engine.name());
             ledger.end_unstarted(entry, JobState::Failed, &reason);
             return None;
@@ -151,9 +148,7 @@ pub fn run(
     }
     let reaped = child::spawn_reaper(child, events_tx);
 
-    let mut run = Run::new(config, ledger, entry, pgid, confinement);
-    // Confirmed as the job runs: the previous job's end is shown as soon as it is durable.
-    run.pending = Some(pending);
+    let mut run = Run::new(config, ledger, entry, pgid, confinement, starts);
     if let Err(pid) = reaped {
         // No thread to wait for the process: end it and reap it here.
         run.signal(libc::SIGKILL);
@@ -217,8 +212,9 @@ struct Run<'a> {
     exited: Option<ExitInfo>,
     open_streams: u32,
     next_sample: Instant,
-    /// This job's start, until its commit is confirmed.
-    pending: Option<PendingStart<'a>>,
+    /// The worker's starts whose commits are not confirmed yet: confirmed as they arrive,
+    /// so an end is shown as soon as it is durable, however long this job runs.
+    starts: &'a mut Starts,
 }
 
 impl<'a> Run<'a> {
@@ -228,6 +224,7 @@ impl<'a> Run<'a> {
         entry: &'a Arc<JobEntry>,
         pgid: i32,
         confinement: Confinement,
+        starts: &'a mut Starts,
     ) -> Run<'a> {
         Run {
             config,
@@ -250,7 +247,7 @@ impl<'a> Run<'a> {
             exited: None,
             open_streams: 2,
             next_sample: Instant::now() + SAMPLE_EVERY,
-            pending: None,
+            starts,
         }
     }
 
@@ -262,10 +259,11 @@ impl<'a> Run<'a> {
             }
             let now = Instant::now();
             let wait = self.next_deadline().map_or(Duration::from_secs(3600), |d| d.saturating_duration_since(now));
-            let start_committed = self.pending.as_ref().and_then(PendingStart::outcome).unwrap_or_else(never);
+            let start_committed = self.starts.oldest_outcome().unwrap_or_else(never);
             select! {
-                recv(start_committed) -> outcome => if let Some(mut pending) = self.pending.take() {
-                    pending.confirmed(outcome.unwrap_or_else(|_| Err(HistoryError("the history writer stopped".into()))));
+                recv(start_committed) -> outcome => {
+                    let outcome = outcome.unwrap_or_else(|_| Err(HistoryError("the history writer stopped".into())));
+                    self.starts.confirm_oldest(self.ledger, Some(outcome));
                 },
                 recv(events) -> event => match event {
                     Ok(event) => self.on_event(event),

@@ -19,8 +19,13 @@ use crate::storage::job_row::{insert_sql, JobRecord, JobUpdate};
 /// Where a caller that waits for its commit is told the outcome.
 pub(super) type Ack = Sender<Result<(), HistoryError>>;
 
-/// A write and, for callers that wait for the commit, where to say it is done.
-pub(super) type Queued = (Write, Option<Ack>);
+/// A write, where to say it is done (for callers that want to know), and whether somebody is
+/// waiting for it now (`urgent`: committed at once; otherwise it may wait for one that is).
+pub(super) struct Queued {
+    pub(super) write: Write,
+    pub(super) ack: Option<Ack>,
+    pub(super) urgent: bool,
+}
 
 /// Writes queued at once are committed together, up to this many.
 const MAX_BATCH: usize = 1024;
@@ -39,8 +44,9 @@ pub(super) enum Write {
     Delete(Vec<u64>),
 }
 
-/// How long a write nobody waits for (a job's `Running` row, a running job's pause flag) may
-/// wait for one that somebody does, to share its transaction. A busy server has one coming
+/// How long a write nobody waits for now (a job's `Running` row, a running job's pause flag, a
+/// job's `Scheduled` row and the previous job's end, which its worker confirms later) may wait
+/// for one that somebody does, to share its transaction. A busy server has one coming
 /// within a millisecond or two (submissions, job starts and ends), so these cost no flush of
 /// their own: one fewer per job. An idle one commits them after this long, a moment longer
 /// than before: a crash in between loses the `Running` row, whose process group is recovery's
@@ -58,12 +64,12 @@ pub(super) fn write_loop(mut conn: Connection, writes: &Receiver<Queued>) {
         };
         match next {
             Ok(first) => {
-                let mut awaited = first.1.is_some();
+                let mut awaited = first.urgent;
                 batch.push(first);
                 while batch.len() < MAX_BATCH {
                     match writes.try_recv() {
                         Ok(next) => {
-                            awaited |= next.1.is_some();
+                            awaited |= next.urgent;
                             batch.push(next);
                         }
                         Err(_) => break,
@@ -93,7 +99,7 @@ fn commit_and_answer(conn: &mut Connection, batch: Vec<Queued>) {
         return;
     }
     if commit(conn, &batch).is_ok() {
-        for (_, ack) in batch {
+        for Queued { ack, .. } in batch {
             if let Some(ack) = ack {
                 let _ = ack.send(Ok(()));
             }
@@ -105,7 +111,7 @@ fn commit_and_answer(conn: &mut Connection, batch: Vec<Queued>) {
             log::error!("job history write failed, the change is not durable: {e}");
             HistoryError(format!("write the job history: {e}"))
         });
-        if let Some(ack) = queued.1 {
+        if let Some(ack) = queued.ack {
             let _ = ack.send(result);
         }
     }
@@ -113,7 +119,7 @@ fn commit_and_answer(conn: &mut Connection, batch: Vec<Queued>) {
 
 fn commit(conn: &mut Connection, batch: &[Queued]) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
-    for (write, _) in batch {
+    for Queued { write, .. } in batch {
         match write {
             Write::Insert(record, held_log) => {
                 tx.prepare_cached(&insert_sql())?.execute(&record.named_params()[..])?;

@@ -1,0 +1,121 @@
+//! A worker's job starts whose history commits are not confirmed yet.
+//!
+//! A job's start is durable once its worker's journal slot is flushed (`start_journal.rs`).
+//! Its `Scheduled` row, and the end of the worker's previous job that shares its transaction,
+//! are then committed whenever the history's writer next commits (within its
+//! `UNAWAITED_WITHIN`): a worker starting a job every millisecond or two costs the history one
+//! disk flush every few jobs rather than one a job. The previous end is shown once that commit
+//! is confirmed here, which the worker does as the outcome arrives (among its job's events),
+//! and for all of them before it waits for work. Its starts go round a ring of
+//! [`SLOTS_PER_WORKER`] journal slots and it never has more unconfirmed starts than slots, so a
+//! slot is overwritten only once the start it held has its row. What this must not know: how
+//! a job runs.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crossbeam_channel::Receiver;
+
+use super::finish::{commit_with_retries, Ending, Ledger};
+use super::record::status_update;
+use super::store::JobEntry;
+use super::JobState;
+use crate::storage::history::{Commit, HistoryError, JobUpdate};
+
+/// Journal slots a worker goes round; also how many of its starts may wait for their commit.
+pub const SLOTS_PER_WORKER: usize = 64;
+
+type Outcome = Result<(), HistoryError>;
+
+/// A start whose `Scheduled` row (and the previous job's end) is being committed.
+struct PendingStart {
+    task_id: u64,
+    scheduled: JobUpdate,
+    previous: Option<(Arc<JobEntry>, Ending)>,
+    outcome: Receiver<Outcome>,
+}
+
+/// One worker's unconfirmed starts, oldest first, and its next journal slot.
+pub struct Starts {
+    worker: usize,
+    next_slot: u64,
+    pending: VecDeque<PendingStart>,
+}
+
+impl Starts {
+    pub fn new(worker: usize) -> Starts {
+        Starts { worker, next_slot: 0, pending: VecDeque::new() }
+    }
+
+    /// Records durably that this worker is about to start job `task_id`, then queues its
+    /// `Scheduled` row with the end decided for the worker's previous job (taken from
+    /// `previous` only once the start is recorded). Without the record the job must not start.
+    pub fn start(
+        &mut self,
+        ledger: &Ledger,
+        task_id: u64,
+        previous: &mut Option<(Arc<JobEntry>, Ending)>,
+    ) -> std::io::Result<()> {
+        self.confirm_arrived(ledger);
+        while self.pending.len() >= SLOTS_PER_WORKER {
+            self.confirm_oldest(ledger, None);
+        }
+        ledger.starts.starting(self.worker, self.next_slot, task_id)?;
+        self.next_slot += 1;
+        let scheduled = status_update(JobState::Scheduled);
+        let previous = previous.take();
+        let queued = match &previous {
+            Some((ended, ending)) => ledger
+                .history
+                .update_together_lazy(vec![(ended.spec.task_id, ending.update.clone()), (task_id, scheduled.clone())]),
+            None => ledger.history.update_lazy(task_id, scheduled.clone()),
+        };
+        let outcome = queued.map(Commit::into_receiver).unwrap_or_else(|e| {
+            let (done, outcome) = crossbeam_channel::bounded(1);
+            let _ = done.send(Err(e));
+            outcome
+        });
+        self.pending.push_back(PendingStart { task_id, scheduled, previous, outcome });
+        Ok(())
+    }
+
+    /// Where the outcome of the oldest unconfirmed start arrives, if there is one.
+    pub fn oldest_outcome(&self) -> Option<Receiver<Outcome>> {
+        self.pending.front().map(|pending| pending.outcome.clone())
+    }
+
+    /// Acts on the oldest unconfirmed start's outcome: `received`, or waited for here. The
+    /// previous end is shown once its commit is done. If the commit failed, the end is
+    /// committed on its own (with retries) and so is the start; if that fails too, the server
+    /// log says the job could run again after a crash (its slot will be reused).
+    pub fn confirm_oldest(&mut self, ledger: &Ledger, received: Option<Outcome>) {
+        let Some(mut pending) = self.pending.pop_front() else { return };
+        let outcome = received.unwrap_or_else(|| {
+            pending.outcome.recv().unwrap_or_else(|_| Err(HistoryError("the history writer stopped".into())))
+        });
+        if let Err(e) = &outcome {
+            log::warn!("job {}: recording its start failed ({e}); retrying it on its own", pending.task_id);
+        }
+        if let Some((ended, ending)) = pending.previous.take() {
+            ledger.settle(&ended, ending, outcome.is_ok());
+        }
+        if outcome.is_err() && !commit_with_retries(&ledger.history, pending.task_id, &pending.scheduled) {
+            log::error!("job {}: its start is not in the history; after a crash it could run again", pending.task_id);
+        }
+    }
+
+    /// Confirms the oldest starts whose outcomes have arrived, without waiting.
+    pub fn confirm_arrived(&mut self, ledger: &Ledger) {
+        while let Some(outcome) = self.pending.front().and_then(|pending| pending.outcome.try_recv().ok()) {
+            self.confirm_oldest(ledger, Some(outcome));
+        }
+    }
+
+    /// Confirms every start, waiting for their commits: before the worker waits for work (an
+    /// end must not wait for a next job to be shown) and when it leaves.
+    pub fn confirm_all(&mut self, ledger: &Ledger) {
+        while !self.pending.is_empty() {
+            self.confirm_oldest(ledger, None);
+        }
+    }
+}
