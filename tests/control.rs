@@ -138,14 +138,11 @@ fn kill_jobs_handles_running_queued_and_finished_jobs() {
 #[test]
 fn a_paused_queued_job_is_held_while_later_jobs_run() {
     let server = Portico::start_with(&["--workers", "1"]);
-    let gate = tempfile::tempdir().unwrap();
-    let go = gate.path().join("go");
-    let (blocker, _) = server.submit_shell(&format!("while [ ! -f {} ]; do sleep 0.01; done", go.display()));
-    server.wait_state(&blocker, "Running");
+    let blocker = server.hold_a_worker();
     let (held, _) = server.submit_shell("echo held");
     let (later, _) = server.submit_shell("echo later");
     assert_eq!(server.ok(&format!("entrance/{held}/pause"))["paused"], true);
-    std::fs::write(&go, "").unwrap();
+    blocker.release();
 
     assert_eq!(server.wait_done(&later), "Succeed");
     let status = server.ok(&format!("entrance/{held}/status"));
@@ -184,19 +181,16 @@ fn pause_and_kill_of_ended_or_unknown_jobs_are_answered() {
 #[test]
 fn a_job_that_waits_too_long_in_the_queue_ends_as_timeout_without_running() {
     let server = Portico::start_with(&["--workers", "1"]);
-    let gate = tempfile::tempdir().unwrap();
-    let go = gate.path().join("go");
-    let (blocker, _) = server.submit_shell(&format!("while [ ! -f {} ]; do sleep 0.01; done", go.display()));
-    server.wait_state(&blocker, "Running");
+    let blocker = server.hold_a_worker();
     let (waiting, _) = server.submit(&json!({
         "executionContent": {"code": "echo should not run", "runType": "shell"},
         "labels": {"engineType": "shell-1", "jobQueuingTimeout": "1"}
     }));
     // It times out while the only worker is still busy, not when the worker frees up.
     assert_eq!(server.wait_done(&waiting), "Timeout");
-    assert_eq!(server.state(&blocker), "Running");
-    std::fs::write(&go, "").unwrap();
-    assert_eq!(server.wait_done(&blocker), "Succeed");
+    assert_eq!(server.state(&blocker.id), "Running");
+    blocker.release();
+    assert_eq!(server.wait_done(&blocker.id), "Succeed");
     let log = server.log_lines(&waiting);
     assert!(log.join("\n").contains("over max queue time : 1 seconds"), "{log:?}");
     assert!(!log.iter().any(|l| l == "should not run" || l.contains("Running now")), "{log:?}");

@@ -28,10 +28,7 @@ fn log_path_of(server: &Portico, task_id: u64) -> PathBuf {
 fn a_crash_while_a_held_log_is_being_made_its_file_loses_no_line() {
     let data = tempfile::tempdir().unwrap();
     let mut server = Portico::start_in(data.path(), &["--workers", "1"]);
-    let gate = tempfile::tempdir().unwrap();
-    let go = gate.path().join("go");
-    let (blocker, _) = server.submit_shell(&format!("while [ ! -f {} ]; do sleep 0.01; done", go.display()));
-    server.wait_state(&blocker, "Running");
+    let _blocker = server.hold_a_worker();
     let (queued, queued_task) = server.submit_shell("echo queued job ran");
     assert_eq!(server.state(&queued), "Inited");
     let log_path = log_path_of(&server, queued_task);
@@ -59,10 +56,7 @@ fn a_crash_while_a_held_log_is_being_made_its_file_loses_no_line() {
 #[test]
 fn reading_the_logs_of_queued_jobs_leaves_no_file_open() {
     let server = Portico::start_with(&["--workers", "1"]);
-    let gate = tempfile::tempdir().unwrap();
-    let go = gate.path().join("go");
-    let (blocker, _) = server.submit_shell(&format!("while [ ! -f {} ]; do sleep 0.01; done", go.display()));
-    server.wait_state(&blocker, "Running");
+    let blocker = server.hold_a_worker();
     let open_logs = || {
         std::fs::read_dir(format!("/proc/{}/fd", server.pid()))
             .unwrap()
@@ -79,7 +73,7 @@ fn reading_the_logs_of_queued_jobs_leaves_no_file_open() {
         queued.push(id);
     }
     let after = open_logs();
-    std::fs::write(&go, b"").unwrap();
+    blocker.release();
     assert!(
         after <= before + 2,
         "{} log files stay open for {} queued jobs whose logs were read",

@@ -200,6 +200,24 @@ pub fn bootstrap_credentials(data_dir: &Path) -> (String, String) {
 }
 
 /// An HTTP client acting as one user (or as nobody).
+/// A job holding a worker (it waits for a file to appear), from [`Client::hold_a_worker`].
+pub struct Holder {
+    pub id: String,
+    gate: tempfile::TempDir,
+}
+
+impl Holder {
+    /// Lets the job end.
+    pub fn release(&self) {
+        std::fs::write(self.gate.path().join("go"), "").expect("open the gate");
+    }
+
+    /// A folder for the test's own files, gone with the holder.
+    pub fn dir(&self) -> &Path {
+        self.gate.path()
+    }
+}
+
 #[derive(Clone)]
 pub struct Client {
     base: String,
@@ -295,6 +313,15 @@ impl Client {
     }
 
     /// Submits shell code (1.x body); returns (execID, taskID).
+    /// Submits a job that holds a worker until [`Holder::release`], and waits until it runs.
+    pub fn hold_a_worker(&self) -> Holder {
+        let gate = tempfile::tempdir().expect("gate folder");
+        let go = gate.path().join("go");
+        let (id, _) = self.submit_shell(&format!("while [ ! -f {} ]; do sleep 0.01; done", go.display()));
+        self.wait_state(&id, "Running");
+        Holder { id, gate }
+    }
+
     pub fn submit_shell(&self, code: &str) -> (String, u64) {
         self.submit(&serde_json::json!({
             "executionContent": {"code": code, "runType": "shell"},

@@ -67,10 +67,7 @@ fn after_a_crash_queued_jobs_run_and_interrupted_ones_fail_with_their_processes_
 fn a_queued_job_answered_paused_stays_paused_after_a_crash() {
     let data = tempfile::tempdir().unwrap();
     let mut server = Portico::start_in(data.path(), &["--workers", "1"]);
-    let gate = tempfile::tempdir().unwrap();
-    let go = gate.path().join("go");
-    let (blocker, _) = server.submit_shell(&format!("while [ ! -f {} ]; do sleep 0.01; done", go.display()));
-    server.wait_state(&blocker, "Running");
+    let _blocker = server.hold_a_worker();
     let (held, _) = server.submit_shell("echo held");
     assert_eq!(server.ok(&format!("entrance/{held}/pause"))["paused"], true);
     // Right after the answer: the pause must already be durable.
@@ -93,11 +90,8 @@ fn a_queued_job_answered_paused_stays_paused_after_a_crash() {
 fn a_job_a_worker_was_starting_when_the_server_crashed_is_not_run_again() {
     let data = tempfile::tempdir().unwrap();
     let mut server = Portico::start_in(data.path(), &["--workers", "1"]);
-    let gate = tempfile::tempdir().unwrap();
-    let go = gate.path().join("go");
-    let ran = gate.path().join("ran");
-    let (blocker, _) = server.submit_shell(&format!("while [ ! -f {} ]; do sleep 0.01; done", go.display()));
-    server.wait_state(&blocker, "Running");
+    let blocker = server.hold_a_worker();
+    let ran = blocker.dir().join("ran");
     let (starting, starting_task) = server.submit_shell(&format!("echo ran > {}", ran.display()));
     let (queued, _) = server.submit_shell("echo still queued");
     assert_eq!(server.state(&starting), "Inited");
@@ -115,7 +109,7 @@ fn a_job_a_worker_was_starting_when_the_server_crashed_is_not_run_again() {
     let task = history_task(&server, starting_task);
     assert!(task["errDesc"].as_str().unwrap().contains("while the job was starting"), "{task}");
     assert!(!ran.exists(), "the job that may have started before the crash ran again");
-    assert_eq!(server.wait_done(&blocker), "Failed");
+    assert_eq!(server.wait_done(&blocker.id), "Failed");
 }
 
 #[test]
