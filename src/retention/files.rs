@@ -167,6 +167,16 @@ mod tests {
     }
 
     #[test]
+    fn a_log_held_in_the_history_counts_until_it_is_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path());
+        let silent = FilesOfJob { held_log_bytes: 300, ..job(&layout, 9, "2001-02-03") };
+        assert_eq!(measure(&layout, &silent), 300, "its lines are in history.db, not in a file");
+        write(&silent.log_path, 300);
+        assert_eq!(measure(&layout, &silent), 300, "made its file (read), the lines count once");
+    }
+
+    #[test]
     fn paths_outside_the_data_directory_are_left_alone() {
         let dir = tempfile::tempdir().unwrap();
         let layout = Layout::new(&dir.path().join("data"));
