@@ -68,12 +68,8 @@ impl Admission {
     /// Held in memory (and in the job's history row) rather than made a file unless they are
     /// too many; the result directory is made when something is written into it (a job without
     /// results lists it as empty all the same): each inode made per job counts at high job
-    /// rates. Returns the lines if they are held.
-    pub(super) fn first_log_lines(
-        &self,
-        spec: &JobSpec,
-        notes: &[(Level, String)],
-    ) -> std::io::Result<Option<Vec<u8>>> {
+    /// rates. Returns the log's writer, for the job to keep while its lines are held.
+    pub(super) fn first_log_lines(&self, spec: &JobSpec, notes: &[(Level, String)]) -> std::io::Result<LogWriter> {
         let mut log = LogWriter::held(&spec.log_path, Vec::new());
         for (level, note) in notes {
             log.event(*level, note)?;
@@ -86,6 +82,6 @@ impl Admission {
         log.line(wording::CODE_RULE.as_bytes())?;
         log.event(Level::Info, &wording::accepted(&spec.exec_id, spec.task_id, exec_id::APPLICATION, &self.instance))?;
         log.flush()?;
-        Ok(log.held_bytes().map(<[u8]>::to_vec))
+        Ok(log)
     }
 }

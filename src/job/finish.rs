@@ -51,7 +51,7 @@ pub struct Ledger {
     pub history: History,
     pub store: JobStore,
     /// Which job each worker is starting, durable before its process starts.
-    pub starts: StartJournal,
+    pub journal: StartJournal,
 }
 
 impl Ledger {

@@ -12,7 +12,7 @@ use super::record::{entry_from_record, status_update};
 use super::{child, control, JobError, JobState};
 use crate::clock;
 use crate::storage::history::{History, JobRecord, JobUpdate};
-use crate::storage::log_file::Level;
+use crate::storage::log_file::{Level, LogWriter};
 
 /// Accounts for the jobs a previous run left unfinished: queued ones are queued again;
 /// running ones are stopped (their processes killed if still alive) and end `Failed`.
@@ -40,7 +40,7 @@ pub(super) fn recover(ledger: &Ledger, queue: &JobQueue, started: &[u64]) -> Res
             Ok(Some(lines)) if !lines.is_empty() => {
                 let on_disk = std::fs::metadata(&entry.spec.log_path).map_or(0, |m| m.len());
                 if on_disk < lines.len() as u64 {
-                    entry.hold_log(lines);
+                    entry.keep_log(LogWriter::held(&entry.spec.log_path, lines));
                 }
             }
             Ok(_) => {}

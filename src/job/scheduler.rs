@@ -89,7 +89,7 @@ impl Scheduler {
             .map_err(|e| JobError::storage("open the job history", e))?;
         let next_task_id = history.next_task_id().map_err(|e| JobError::storage("read the job history", e))?;
         let workers = config.workers;
-        let (starts, started) = StartJournal::open(&layout.start_journal(), workers)
+        let (journal, started) = StartJournal::open(&layout.start_journal(), workers)
             .map_err(|e| JobError::storage("open the start journal", e))?;
         let limits = QueueLimits {
             capacity: config.queue.capacity,
@@ -98,7 +98,7 @@ impl Scheduler {
         };
         let shared = Arc::new(Shared {
             config,
-            ledger: Ledger { history, store: JobStore::default(), starts },
+            ledger: Ledger { history, store: JobStore::default(), journal },
             admission: Admission::new(next_task_id, instance, layout),
             queue: JobQueue::new(limits),
             workers: Workers::new(),
@@ -135,18 +135,17 @@ impl Scheduler {
         let place = shared.queue.reserve(who.execute_user).map_err(queue_full)?;
         let (spec, notes) = shared.admission.spec_for(request, who);
         let task_id = spec.task_id;
-        let held = shared
+        let log = shared
             .admission
             .first_log_lines(&spec, &notes)
             .map_err(|e| JobError::storage("create the job's files", e))?;
+        let held = log.held_bytes().map(<[u8]>::to_vec).unwrap_or_default();
         let record = new_record(&spec, &shared.admission.instance);
         // In the store before the row is visible, so a lookup never sees a row without its job.
         let entry = Arc::new(JobEntry::new(spec));
-        if let Some(lines) = &held {
-            entry.hold_log(lines.clone());
-        }
+        entry.keep_log(log);
         shared.ledger.store.insert(Arc::clone(&entry));
-        if let Err(e) = shared.ledger.history.insert_held(record, held.unwrap_or_default()) {
+        if let Err(e) = shared.ledger.history.insert_held(record, held) {
             shared.ledger.store.remove(task_id);
             return Err(JobError::storage("record the job in the history", e));
         }
@@ -248,12 +247,9 @@ impl Scheduler {
         if log_path.exists() {
             return Ok(());
         }
-        let history = &self.shared.ledger.history;
-        let read = |e| JobError::storage("read the job history", e);
-        if history.get(task_id).map_err(read)?.is_none_or(|record| record.files_removed_ms.is_some()) {
-            return Ok(());
-        }
-        let held = history.held_log(task_id).map_err(read)?;
+        // Nothing for a job whose files retention removed.
+        let held =
+            self.shared.ledger.history.held_log(task_id).map_err(|e| JobError::storage("read the job history", e))?;
         match held {
             Some(lines) if !lines.is_empty() => log_file::make_held_file(log_path, &lines).map_err(failed),
             _ => Ok(()),

@@ -14,7 +14,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use crossbeam_channel::Receiver;
+use crossbeam_channel::{Receiver, RecvError};
 
 use super::finish::{commit_with_retries, Ending, Ledger};
 use super::record::status_update;
@@ -60,21 +60,12 @@ impl Starts {
         while self.pending.len() >= SLOTS_PER_WORKER {
             self.confirm_oldest(ledger, None);
         }
-        ledger.starts.starting(self.worker, self.next_slot, task_id)?;
+        ledger.journal.starting(self.worker, self.next_slot, task_id)?;
         self.next_slot += 1;
         let scheduled = status_update(JobState::Scheduled);
         let previous = previous.take();
-        let queued = match &previous {
-            Some((ended, ending)) => ledger
-                .history
-                .update_together_lazy(vec![(ended.spec.task_id, ending.update.clone()), (task_id, scheduled.clone())]),
-            None => ledger.history.update_lazy(task_id, scheduled.clone()),
-        };
-        let outcome = queued.map(Commit::into_receiver).unwrap_or_else(|e| {
-            let (done, outcome) = crossbeam_channel::bounded(1);
-            let _ = done.send(Err(e));
-            outcome
-        });
+        let ended = previous.iter().map(|(ended, ending)| (ended.spec.task_id, ending.update.clone()));
+        let outcome = ledger.history.update_together_lazy(ended.chain([(task_id, scheduled.clone())]).collect());
         self.pending.push_back(PendingStart { task_id, scheduled, previous, outcome });
         Ok(())
     }
@@ -84,15 +75,14 @@ impl Starts {
         self.pending.front().map(|pending| pending.outcome.clone())
     }
 
-    /// Acts on the oldest unconfirmed start's outcome: `received`, or waited for here. The
+    /// Acts on the oldest unconfirmed start's outcome: `received` from its channel (see
+    /// [`Starts::oldest_outcome`]), or waited for here. The
     /// previous end is shown once its commit is done. If the commit failed, the end is
     /// committed on its own (with retries) and so is the start; if that fails too, the server
     /// log says the job could run again after a crash (its slot will be reused).
-    pub fn confirm_oldest(&mut self, ledger: &Ledger, received: Option<Outcome>) {
+    pub fn confirm_oldest(&mut self, ledger: &Ledger, received: Option<Result<Outcome, RecvError>>) {
         let Some(mut pending) = self.pending.pop_front() else { return };
-        let outcome = received.unwrap_or_else(|| {
-            pending.outcome.recv().unwrap_or_else(|_| Err(HistoryError("the history writer stopped".into())))
-        });
+        let outcome = Commit::received(received.unwrap_or_else(|| pending.outcome.recv()));
         if let Err(e) = &outcome {
             log::warn!("job {}: recording its start failed ({e}); retrying it on its own", pending.task_id);
         }
@@ -107,7 +97,7 @@ impl Starts {
     /// Confirms the oldest starts whose outcomes have arrived, without waiting.
     pub fn confirm_arrived(&mut self, ledger: &Ledger) {
         while let Some(outcome) = self.pending.front().and_then(|pending| pending.outcome.try_recv().ok()) {
-            self.confirm_oldest(ledger, Some(outcome));
+            self.confirm_oldest(ledger, Some(Ok(outcome)));
         }
     }
 

@@ -223,10 +223,13 @@ impl JobEntry {
         }
     }
 
-    /// Holds the job's log in memory with `lines`: a new job's first lines, or those its
-    /// history row kept for a log that is not a file.
-    pub fn hold_log(&self, lines: Vec<u8>) {
-        *lock(&self.log) = Some(LogWriter::held(&self.spec.log_path, lines));
+    /// Keeps `log` as the job's log writer while it holds the log's lines in memory (a new
+    /// job's first lines, or those its history row kept for a log that is not a file); one
+    /// that is a file already is closed, as [`JobEntry::close_log`] leaves a log.
+    pub fn keep_log(&self, log: LogWriter) {
+        if log.held_bytes().is_some() {
+            *lock(&self.log) = Some(log);
+        }
     }
 
     /// The lines of the job's log while it is held in memory, for its history row.

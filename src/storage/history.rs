@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::thread::JoinHandle;
 
-use crossbeam_channel::Sender;
+use crossbeam_channel::{Receiver, RecvError, Sender};
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
@@ -150,10 +150,10 @@ impl History {
     }
 
     /// The lines of a job's log that its row holds, for a log that never became a file (empty
-    /// or `None` for one that did).
+    /// or `None` for one that did, and `None` once retention has removed the job's files).
     pub fn held_log(&self, task_id: u64) -> Result<Option<Vec<u8>>, HistoryError> {
         self.read(|conn| {
-            conn.prepare_cached("SELECT held_log FROM jobs WHERE id = ?1")?
+            conn.prepare_cached("SELECT held_log FROM jobs WHERE id = ?1 AND files_removed_ms IS NULL")?
                 .query_row([task_id], |row| row.get::<_, Option<Vec<u8>>>(0))
                 .optional()
                 .map(Option::flatten)
@@ -167,15 +167,14 @@ impl History {
     }
 
     /// Queues `updates` for one transaction (all of them or none are durable), to be committed
-    /// with the next write somebody waits for (or within `writer::UNAWAITED_WITHIN`); the
-    /// returned [`Commit`] says when it is done.
-    pub fn update_together_lazy(&self, updates: Vec<(u64, JobUpdate)>) -> Result<Commit, HistoryError> {
-        self.queue_as(Write::Together(updates), true, false)
-    }
-
-    /// [`History::update_together_lazy`] for one update.
-    pub fn update_lazy(&self, task_id: u64, update: JobUpdate) -> Result<Commit, HistoryError> {
-        self.queue_as(Write::Update(task_id, Box::new(update)), true, false)
+    /// with the next write somebody waits for (or within `writer::UNAWAITED_WITHIN`). Its
+    /// outcome arrives on the returned channel (read it with [`Commit::received`]), already
+    /// there if the history is closed.
+    pub fn update_together_lazy(&self, updates: Vec<(u64, JobUpdate)>) -> Receiver<Result<(), HistoryError>> {
+        let (ack, outcome) = crossbeam_channel::bounded(1);
+        // Refused, the write drops its end of the channel, which then says the writer stopped.
+        let _ = self.deliver(Queued { write: Write::Together(updates), ack: Some(ack), urgent: false });
+        outcome
     }
 
     /// Queues an update without blocking and returns the commit to wait for: a caller holding
@@ -189,27 +188,23 @@ impl History {
         self.queue(write, wait)?.wait()
     }
 
+    /// Queues `write`; with `wait`, it is committed at once and its outcome can be waited for.
     fn queue(&self, write: Write, wait: bool) -> Result<Commit, HistoryError> {
-        self.queue_as(write, wait, wait)
-    }
-
-    /// Queues `write`, with an outcome to wait for if `acked`; `urgent` commits it at once,
-    /// else it may wait (up to `writer::UNAWAITED_WITHIN`) to share a commit.
-    fn queue_as(&self, write: Write, acked: bool, urgent: bool) -> Result<Commit, HistoryError> {
-        let (ack, done) = if acked {
+        let (ack, done) = if wait {
             let (tx, rx) = crossbeam_channel::bounded(1);
             (Some(tx), Some(rx))
         } else {
             (None, None)
         };
-        let sent = match lock(&self.writes).as_ref() {
-            Some(writes) => writes.send(Queued { write, ack, urgent }).is_ok(),
-            None => false,
-        };
-        if !sent {
-            return Err(HistoryError("the job history is closed".into()));
-        }
+        self.deliver(Queued { write, ack, urgent: wait })?;
         Ok(Commit(done))
+    }
+
+    fn deliver(&self, queued: Queued) -> Result<(), HistoryError> {
+        match lock(&self.writes).as_ref() {
+            Some(writes) if writes.send(queued).is_ok() => Ok(()),
+            _ => Err(HistoryError("the job history is closed".into())),
+        }
     }
 
     /// One job's row.
@@ -316,18 +311,15 @@ impl Commit {
     /// Returns once the write is committed, or why it could not be.
     pub fn wait(self) -> Result<(), HistoryError> {
         match self.0 {
-            Some(done) => done.recv().unwrap_or_else(|_| Err(HistoryError("the history writer stopped".into()))),
+            Some(done) => Commit::received(done.recv()),
             None => Ok(()),
         }
     }
 
-    /// Where the outcome arrives, for a caller that waits for it among other things.
-    pub fn into_receiver(self) -> crossbeam_channel::Receiver<Result<(), HistoryError>> {
-        self.0.unwrap_or_else(|| {
-            let (done, outcome) = crossbeam_channel::bounded(1);
-            let _ = done.send(Ok(()));
-            outcome
-        })
+    /// A write's outcome as received from its channel: a writer that went away without
+    /// saying counts as a failure.
+    pub fn received(message: Result<Result<(), HistoryError>, RecvError>) -> Result<(), HistoryError> {
+        message.unwrap_or_else(|_| Err(HistoryError("the history writer stopped".into())))
     }
 }
 

@@ -27,7 +27,7 @@ use super::wording;
 use super::JobState;
 use crate::clock;
 use crate::config::Config;
-use crate::storage::history::{HistoryError, JobUpdate};
+use crate::storage::history::JobUpdate;
 use crate::storage::log_file::Level;
 use crate::storage::result_set::TextResultWriter;
 
@@ -261,10 +261,7 @@ impl<'a> Run<'a> {
             let wait = self.next_deadline().map_or(Duration::from_secs(3600), |d| d.saturating_duration_since(now));
             let start_committed = self.starts.oldest_outcome().unwrap_or_else(never);
             select! {
-                recv(start_committed) -> outcome => {
-                    let outcome = outcome.unwrap_or_else(|_| Err(HistoryError("the history writer stopped".into())));
-                    self.starts.confirm_oldest(self.ledger, Some(outcome));
-                },
+                recv(start_committed) -> outcome => self.starts.confirm_oldest(self.ledger, Some(outcome)),
                 recv(events) -> event => match event {
                     Ok(event) => self.on_event(event),
                     Err(_) => return,

@@ -77,7 +77,8 @@ fn unawaited_updates_share_the_next_awaited_commit_or_are_committed_soon_by_them
     }
     // Followed by one somebody waits for, it is durable when that one is, in its order.
     history.update(2, running("Running"), false).unwrap();
-    history.update_together_lazy(vec![(2, running("Scheduled")), (1, running("Succeed"))]).unwrap().wait().unwrap();
+    Commit::received(history.update_together_lazy(vec![(2, running("Scheduled")), (1, running("Succeed"))]).recv())
+        .unwrap();
     assert_eq!((status(1), status(2)), ("Succeed".to_string(), "Scheduled".to_string()));
     // And nothing queued is lost when the history closes.
     history.update(2, running("Running"), false).unwrap();
