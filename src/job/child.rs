@@ -1,13 +1,11 @@
 //! A job's process and its plumbing: how it is started, how its output becomes line events,
 //! and how its end is collected.
 //!
-//! The worker thread owns the child; the two pipe readers and the reaper here only turn what
-//! the process does into [`Event`]s on a bounded channel. Nothing here signals a process.
+//! The worker thread owns the child; its io thread (`job_io.rs`) only turns what the process
+//! does into [`Event`]s on a bounded channel. Nothing here signals a process.
 
 use std::io;
 use std::process::{Command, Stdio};
-
-use crossbeam_channel::Sender;
 
 use super::limits::Confinement;
 use super::pipes::{Lines, Stream};
@@ -17,7 +15,7 @@ use crate::config::Config;
 use crate::engine::{EngineError, Launch};
 use crate::storage::history::History;
 
-/// What the pipe readers and the reaper tell a job's worker.
+/// What a job's io thread tells its worker.
 pub(super) enum Event {
     Lines(Stream, Lines),
     Closed,
@@ -115,24 +113,6 @@ pub(super) fn start(
     command.spawn()
 }
 
-/// Waits for the main process on a thread of its own while it lasts (one of `io_threads`) and
-/// reports how it ended, with its rusage.
-/// Gives the pid back if no thread could be started.
-pub(super) fn spawn_reaper(child: std::process::Child, events: Sender<Event>) -> Result<(), libc::pid_t> {
-    let pid = child.id() as libc::pid_t;
-    // The child is reaped with wait4 below (std's wait does not report rusage); dropping the
-    // handle neither kills nor waits.
-    drop(child);
-    let spawned = super::io_threads::run(move || {
-        let info = wait_for(pid);
-        let _ = events.send(Event::Exited(info));
-    });
-    spawned.map_err(|e| {
-        log::error!("cannot start a reaper thread for pid {pid}: {e}");
-        pid
-    })
-}
-
 /// The peak resident memory `wait4` reported for a job's process (`max_rss_kib`), if it is the
 /// job's own. A job started with posix_spawn runs in the server's memory until its exec, and
 /// the exec records the server's peak as the process's: every trivial job reported the
@@ -149,13 +129,25 @@ fn own_peak(max_rss_kib: libc::c_long) -> u64 {
     (max_rss_kib.max(0) as u64) * 1024
 }
 
+/// Waits for the main process to end and reaps it.
 pub(super) fn wait_for(pid: libc::pid_t) -> ExitInfo {
+    reap(pid, true).unwrap_or(ExitInfo { code: -1, signal: None, cpu_seconds: 0.0, max_rss_bytes: 0 })
+}
+
+/// Reaps the main process if it has ended (waiting for that if `block`): how it ended and what
+/// it used, or `None` while it runs. One that cannot be waited for (not our child any more)
+/// counts as ended with code -1.
+pub(super) fn reap(pid: libc::pid_t, block: bool) -> Option<ExitInfo> {
+    let flags = if block { 0 } else { libc::WNOHANG };
     loop {
         let mut status: libc::c_int = 0;
         // SAFETY: an all-zero rusage is a valid value for wait4 to overwrite.
         let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
         // SAFETY: both pointers are valid for the call; pid is our own unreaped child.
-        let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        let rc = unsafe { libc::wait4(pid, &mut status, flags, &mut usage) };
+        if rc == 0 {
+            return None;
+        }
         if rc == pid {
             let cpu = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
             let (code, signal) = if libc::WIFEXITED(status) {
@@ -166,15 +158,15 @@ pub(super) fn wait_for(pid: libc::pid_t) -> ExitInfo {
             } else {
                 continue;
             };
-            return ExitInfo {
+            return Some(ExitInfo {
                 code,
                 signal,
                 cpu_seconds: cpu(usage.ru_utime) + cpu(usage.ru_stime),
                 max_rss_bytes: own_peak(usage.ru_maxrss),
-            };
+            });
         }
         if rc == -1 && io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-            return ExitInfo { code: -1, signal: None, cpu_seconds: 0.0, max_rss_bytes: 0 };
+            return Some(ExitInfo { code: -1, signal: None, cpu_seconds: 0.0, max_rss_bytes: 0 });
         }
     }
 }

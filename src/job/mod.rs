@@ -12,6 +12,7 @@ mod ended;
 pub mod exec_id;
 mod finish;
 mod io_threads;
+mod job_io;
 mod limits;
 mod pipes;
 mod priority;

@@ -1,17 +1,17 @@
-//! A job's stdout and stderr on their way to its worker: one reader thread per pipe cuts the
-//! bytes into lines and hands them over, holding at most [`BUDGET_BYTES`] of the job's output
-//! in the server at once, whatever the job prints (a single line of gigabytes included).
+//! A job's stdout and stderr on their way to its worker: a [`Cutter`] per pipe cuts the bytes
+//! its job's io thread (`job_io.rs`) reads into lines and hands them over, holding at most
+//! [`BUDGET_BYTES`] of the job's output in the server at once, whatever the job prints (a
+//! single line of gigabytes included).
 //!
 //! The bound is in bytes, not lines: a bound in lines (1,024 of up to 1 MiB) let one job that
 //! printed without newlines hold up to a GiB of the server's memory while its worker caught up.
-//! A reader takes bytes from the budget before it copies them out of the pipe, and they go back
+//! A cutter takes bytes from the budget before it copies them out of the read buffer, and they go back
 //! when the worker has handled the line, so a job that prints faster than its worker writes
 //! waits on its pipe, in the kernel. Lines go over in batches (every whole line a read brought,
 //! one event, one charge): one event per line cost a channel hand-over and a wake-up each, which
 //! was most of the server's CPU while a job printed 100-byte lines. Nothing here knows what a
 //! line means.
 
-use std::io::{self, BufRead, BufReader, Read};
 use std::sync::{Arc, Condvar, Mutex};
 
 use crossbeam_channel::Sender;
@@ -120,9 +120,14 @@ impl Budget {
         self.freed.notify_all();
     }
 
+    /// Whether the worker has stopped reading.
+    pub fn is_closed(&self) -> bool {
+        lock(&self.state).closed
+    }
+
     /// Bytes held now (for tests).
     #[cfg(test)]
-    fn held(&self) -> usize {
+    pub fn held(&self) -> usize {
         lock(&self.state).held
     }
 }
@@ -137,81 +142,95 @@ impl Drop for CloseOnDrop {
     }
 }
 
-/// Reads one stream into line events on a thread of its own while it lasts (one of
-/// [`io_threads`](super::io_threads)), cutting lines at [`MAX_LINE_BYTES`].
-pub fn spawn_reader<R: Read + Send + 'static>(stream: R, which: Stream, budget: Arc<Budget>, events: Sender<Event>) {
-    if let Err(e) = super::io_threads::run(move || read_lines(stream, which, &budget, &events)) {
-        log::error!("cannot start a pipe reader thread: {e}");
-    }
+/// One stream's bytes on their way to becoming lines: whole lines go to the worker as soon as
+/// a read completes them, and the line being read stays, with its share of the budget.
+pub struct Cutter {
+    which: Stream,
+    /// What was read and not sent yet: whole lines (ending at `ends`), then the line being read.
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+    charged: usize,
 }
 
-fn read_lines<R: Read>(stream: R, which: Stream, budget: &Arc<Budget>, events: &Sender<Event>) {
-    // Small enough that the reader's own buffer is a small part of what the job may cost.
-    let mut reader = BufReader::with_capacity(64 * 1024, stream);
-    // What was read and not sent yet: whole lines (ending at `ends`), then the line being read.
-    let (mut bytes, mut ends, mut charged) = (Vec::new(), Vec::new(), 0usize);
-    let send = |bytes: Vec<u8>, ends: Vec<usize>, charged: usize| {
+impl Cutter {
+    pub fn new(which: Stream) -> Cutter {
+        Cutter { which, bytes: Vec::new(), ends: Vec::new(), charged: 0 }
+    }
+
+    /// Takes `chunk` as read from the stream, cutting lines at [`MAX_LINE_BYTES`] and sending
+    /// the whole ones; waits for room in the budget as it goes. `false` once the worker no
+    /// longer listens (the budget is closed, or the channel is).
+    pub fn feed(&mut self, mut chunk: &[u8], budget: &Arc<Budget>, events: &Sender<Event>) -> bool {
+        while !chunk.is_empty() {
+            // Never more than finishes the line being read at its longest: a stream waiting
+            // for room then holds at most one unfinished line, and two streams fit the budget.
+            let line_start = self.ends.last().copied().unwrap_or(0);
+            let take = chunk.len().min(MAX_LINE_BYTES - (self.bytes.len() - line_start));
+            if !budget.take(take) {
+                return false;
+            }
+            self.charged += take;
+            let from = self.bytes.len();
+            self.bytes.extend_from_slice(&chunk[..take]);
+            chunk = &chunk[take..];
+            self.ends.extend(memchr::memchr_iter(b'\n', &self.bytes[from..]).map(|i| from + i + 1));
+            if self.bytes.len() - self.ends.last().copied().unwrap_or(0) >= MAX_LINE_BYTES {
+                self.ends.push(self.bytes.len());
+            }
+            let Some(&whole) = self.ends.last() else { continue };
+            // The unfinished line stays (a copy of at most one line; usually nothing or a few
+            // bytes), with its share of the charge; the whole lines go.
+            let unfinished = self.bytes.split_off(whole);
+            let unfinished_charge = self.charged - whole;
+            let lines = std::mem::replace(&mut self.bytes, unfinished);
+            let ends = std::mem::take(&mut self.ends);
+            if !self.send(lines, ends, whole, budget, events) {
+                return false;
+            }
+            self.charged = unfinished_charge;
+        }
+        true
+    }
+
+    /// The stream ended: the last line, if it had no newline, goes too, then word that the
+    /// stream is closed.
+    pub fn finish(mut self, budget: &Arc<Budget>, events: &Sender<Event>) {
+        if !self.bytes.is_empty() {
+            let end = self.bytes.len();
+            let (bytes, charged) = (std::mem::take(&mut self.bytes), self.charged);
+            if !self.send(bytes, vec![end], charged, budget, events) {
+                return;
+            }
+        }
+        let _ = events.send(Event::Closed);
+    }
+
+    fn send(
+        &self,
+        bytes: Vec<u8>,
+        ends: Vec<usize>,
+        charged: usize,
+        budget: &Arc<Budget>,
+        events: &Sender<Event>,
+    ) -> bool {
         let lines = Lines { bytes, ends, _charge: Charge { budget: Arc::clone(budget), bytes: charged } };
-        events.send(Event::Lines(which, lines)).is_ok()
-    };
-    loop {
-        let chunk = match reader.fill_buf() {
-            Ok([]) => break,
-            Ok(chunk) => chunk,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => break,
-        };
-        // Never more than finishes the line being read at its longest: a reader waiting for
-        // room then holds at most one unfinished line, and two readers fit in the budget.
-        let line_start = ends.last().copied().unwrap_or(0);
-        let take = chunk.len().min(MAX_LINE_BYTES - (bytes.len() - line_start));
-        if !budget.take(take) {
-            return;
-        }
-        charged += take;
-        let from = bytes.len();
-        bytes.extend_from_slice(&chunk[..take]);
-        reader.consume(take);
-        ends.extend(memchr::memchr_iter(b'\n', &bytes[from..]).map(|i| from + i + 1));
-        if bytes.len() - ends.last().copied().unwrap_or(0) >= MAX_LINE_BYTES {
-            ends.push(bytes.len());
-        }
-        let Some(&whole) = ends.last() else { continue };
-        // The unfinished line stays (a copy of at most one line; usually nothing or a few
-        // bytes), with its share of the charge; the whole lines go.
-        let unfinished = bytes.split_off(whole);
-        let unfinished_charge = charged - whole;
-        if !send(std::mem::replace(&mut bytes, unfinished), std::mem::take(&mut ends), whole) {
-            return;
-        }
-        charged = unfinished_charge;
+        events.send(Event::Lines(self.which, lines)).is_ok()
     }
-    if !bytes.is_empty() {
-        let end = bytes.len();
-        if !send(bytes, vec![end], charged) {
-            return;
-        }
-    }
-    let _ = events.send(Event::Closed);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Every line the reader hands over for `input`, read in pieces of `piece` bytes.
+    /// Every line a cutter hands over for `input`, fed in pieces of `piece` bytes.
     fn lines_of(input: &[u8], piece: usize) -> Vec<Vec<u8>> {
-        struct Pieces<'a>(&'a [u8], usize);
-        impl Read for Pieces<'_> {
-            fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-                let n = self.0.len().min(self.1).min(out.len());
-                out[..n].copy_from_slice(&self.0[..n]);
-                self.0 = &self.0[n..];
-                Ok(n)
-            }
-        }
         let (tx, rx) = crossbeam_channel::unbounded();
-        read_lines(Pieces(input, piece), Stream::Stdout, &Budget::new(), &tx);
+        let budget = Budget::new();
+        let mut cutter = Cutter::new(Stream::Stdout);
+        for chunk in input.chunks(piece) {
+            assert!(cutter.feed(chunk, &budget, &tx));
+        }
+        cutter.finish(&budget, &tx);
         let mut lines = Vec::new();
         while let Ok(event) = rx.try_recv() {
             match event {
@@ -242,45 +261,16 @@ mod tests {
         assert_eq!(lines[2], b"next");
     }
 
-    /// A stream of `total` bytes without a newline: the reader never holds more than the
-    /// budget, and goes on as lines are handled.
     #[test]
-    fn a_reader_holds_no_more_than_the_budget() {
-        let total = 10 * MAX_LINE_BYTES;
+    fn a_closed_budget_stops_the_cutter_and_sent_lines_give_their_bytes_back() {
+        let (tx, rx) = crossbeam_channel::unbounded();
         let budget = Budget::new();
-        let (tx, rx) = crossbeam_channel::bounded(EVENT_BUFFER);
-        spawn_reader(io::repeat(b'x').take(total as u64), Stream::Stdout, Arc::clone(&budget), tx);
-        let mut seen = 0;
-        loop {
-            assert!(budget.held() <= BUDGET_BYTES, "held {}", budget.held());
-            match rx.recv().unwrap() {
-                Event::Lines(_, lines) => {
-                    for line in lines.iter() {
-                        assert_eq!(line.len(), MAX_LINE_BYTES);
-                        seen += line.len();
-                    }
-                }
-                Event::Closed => break,
-                Event::Exited(_) => unreachable!(),
-            }
-        }
-        assert_eq!(seen, total);
-        assert_eq!(budget.held(), 0, "every line gave its bytes back");
-    }
-
-    #[test]
-    fn closing_the_budget_releases_a_waiting_reader() {
-        let budget = Budget::new();
-        let (tx, rx) = crossbeam_channel::bounded(EVENT_BUFFER);
-        spawn_reader(io::repeat(b'x'), Stream::Stderr, Arc::clone(&budget), tx);
-        // Two full lines fill the budget; the reader then waits for room.
-        let lines: Vec<Event> = (0..2).map(|_| rx.recv().unwrap()).collect();
-        assert!(lines.iter().all(|event| matches!(event, Event::Lines(_, lines) if lines.iter().count() == 1)));
+        let mut cutter = Cutter::new(Stream::Stderr);
+        assert!(cutter.feed(b"one\ntwo\nthree", &budget, &tx));
+        assert_eq!(budget.held(), "one\ntwo\nthree".len());
         budget.close();
-        drop(lines);
-        // The reader ends: its side of the channel is dropped.
-        while let Ok(event) = rx.recv() {
-            assert!(matches!(event, Event::Lines(..)), "no Closed: the stream did not end");
-        }
+        assert!(!cutter.feed(b" more", &budget, &tx), "a closed budget takes nothing");
+        drop(rx);
+        assert_eq!(budget.held(), "three".len(), "only the line being read is still charged");
     }
 }

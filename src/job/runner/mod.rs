@@ -1,8 +1,8 @@
 //! One job's life on a worker thread: start the process, pump its output, obey control
 //! signals and deadlines, and record how it ended.
 //!
-//! The worker thread owns the child completely. Two reader threads turn stdout and stderr into
-//! line events and a reaper thread waits for the main process; the worker blocks on
+//! The worker thread owns the child completely. Its io thread (`job_io.rs`) turns stdout and
+//! stderr into line events and tells when the main process ends; the worker blocks on
 //! `crossbeam_channel::select!` over those events, the job's wake-ups, and the nearest deadline
 //! (kill escalation, run timeout, output drain, resource sample). Nothing else touches the
 //! process group, except `workers.rs` killing it after a panic here. It must not know HTTP. A wake-up only says "look again": kill and pause intent live in the job's
@@ -18,8 +18,9 @@ use crossbeam_channel::{never, select, Receiver};
 use super::child::{self, Event, ExitInfo};
 use super::control;
 use super::finish::{Ending, Ledger};
+use super::job_io;
 use super::limits::Confinement;
-use super::pipes::{self, Budget, CloseOnDrop, Stream, EVENT_BUFFER};
+use super::pipes::{Budget, CloseOnDrop, EVENT_BUFFER};
 use super::record::{pause_update, status_update};
 use super::starts::Starts;
 use super::store::{JobEntry, Wake};
@@ -96,7 +97,7 @@ pub fn run(
             return None;
         }
     };
-    let mut child = match child::start(config, entry, &child::job_marker(history, task_id), &confinement) {
+    let child = match child::start(config, entry, &child::job_marker(history, task_id), &confinement) {
         Ok(child) => child,
         Err(e) => {
             let reason = format!("cannot start the {} engine: {e}", entry.spec.engine.name());
@@ -138,19 +139,14 @@ pub fn run(
 
     let (events_tx, events) = crossbeam_channel::bounded(EVENT_BUFFER);
     let budget = Budget::new();
-    // Readers waiting for room are let go once the worker stops reading, however it stops.
-    let _release_readers = CloseOnDrop(Arc::clone(&budget));
-    if let Some(stdout) = child.stdout.take() {
-        pipes::spawn_reader(stdout, Stream::Stdout, Arc::clone(&budget), events_tx.clone());
-    }
-    if let Some(stderr) = child.stderr.take() {
-        pipes::spawn_reader(stderr, Stream::Stderr, Arc::clone(&budget), events_tx.clone());
-    }
-    let reaped = child::spawn_reaper(child, events_tx);
+    // The io thread, if it waits for room, is let go once the worker stops reading, however
+    // it stops.
+    let _release_io = CloseOnDrop(Arc::clone(&budget));
+    let watched = job_io::spawn(child, Arc::clone(&budget), events_tx);
 
     let mut run = Run::new(config, ledger, entry, pgid, confinement, starts);
-    if let Err(pid) = reaped {
-        // No thread to wait for the process: end it and reap it here.
+    if let Err(pid) = watched {
+        // Nothing watches the process: end it and reap it here.
         run.signal(libc::SIGKILL);
         run.exited = Some(child::wait_for(pid));
         run.open_streams = 0;
