@@ -44,8 +44,22 @@ pub fn parse_stat(pid: i32, text: &str) -> Option<ProcStat> {
 
 /// Reads one process's stat; `None` if it is gone.
 pub fn read_stat(pid: i32) -> Option<ProcStat> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    parse_stat(pid, &text)
+    use std::io::Read;
+    // Into a buffer on the stack, usually in one read: `read_to_string` asked for the size
+    // (which `/proc` gives as 0), then read 32 bytes, 32, 64, 128...: seven calls for one line.
+    let mut file = std::fs::File::open(format!("/proc/{pid}/stat")).ok()?;
+    let mut buffer = [0u8; 2048];
+    let mut filled = 0;
+    while filled < buffer.len() && buffer[..filled].last() != Some(&b'\n') {
+        match file.read(&mut buffer[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    // A command name need not be UTF-8; the fields after it are.
+    parse_stat(pid, &String::from_utf8_lossy(&buffer[..filled]))
 }
 
 /// Bytes in a memory page, the unit of resident sizes in `/proc`.
@@ -90,5 +104,24 @@ mod tests {
         let stat = read_stat(me).unwrap();
         assert_eq!(stat.pid, me);
         assert!(stat.rss_pages > 0);
+    }
+
+    #[test]
+    fn a_process_whose_name_is_not_utf8_is_still_read() {
+        // A thread of our own renamed: its stat is at /proc/<tid>/stat like a process's.
+        let stat = std::thread::spawn(|| {
+            // SAFETY: PR_SET_NAME reads a NUL-terminated name of at most 16 bytes.
+            unsafe { libc::prctl(libc::PR_SET_NAME, b"bad\xff\xfename\0".as_ptr()) };
+            // SAFETY: gettid has no preconditions.
+            let tid = unsafe { libc::gettid() };
+            let comm = std::fs::read(format!("/proc/{tid}/comm")).unwrap();
+            assert_eq!(comm, b"bad\xff\xfename\n", "the name is not UTF-8");
+            (tid, read_stat(tid))
+        })
+        .join()
+        .unwrap();
+        let (tid, stat) = (stat.0, stat.1.expect("the thread's stat"));
+        assert_eq!(stat.pid, tid);
+        assert_eq!(stat.pgrp, read_stat(std::process::id() as i32).unwrap().pgrp);
     }
 }

@@ -178,16 +178,11 @@ pub fn sample_job(leader: i32) -> Resources {
     sample_of(&job_processes(leader))
 }
 
-/// A job's first sample, taken as it starts, and its leader's start time (recorded so that
-/// recovery can tell the process group is still the job's), from one read of `/proc`.
-pub fn first_sample(leader: i32) -> (Resources, Option<u64>) {
-    let members = job_processes(leader);
-    let start_ticks = match members.iter().find(|p| p.pid == leader) {
-        Some(stat) => Some(stat.start_ticks),
-        // Already gone (a zombie is not a member): its stat may still say.
-        None => read_stat(leader).map(|stat| stat.start_ticks),
-    };
-    (sample_of(&members), start_ticks)
+/// When the job's leader started (in clock ticks since boot): recorded so that recovery can
+/// tell its process group is still the job's. Read as it starts; spawn returns once the
+/// program is exec'd.
+pub fn start_ticks(leader: i32) -> Option<u64> {
+    read_stat(leader).map(|stat| stat.start_ticks)
 }
 
 fn sample_of(members: &[ProcStat]) -> Resources {

@@ -57,16 +57,17 @@ pub struct JobView {
     pub exit_code: Option<i32>,
     /// Jobs ahead of this one while it waits in the queue.
     pub queue_position: Option<usize>,
-    /// Live figures while it runs (sampled once a second), final ones once it has ended.
+    /// Live figures while it runs (sampled once a second, and when first looked at), final
+    /// ones once it has ended.
     pub resources: Resources,
     /// A running Spark job's application and executors, as its driver reports them.
     pub spark: Option<SparkApp>,
 }
 
 impl JobView {
-    /// The view of a job in memory. Takes the live lock once, for a copy.
+    /// The view of a job in memory, from a copy of its live state.
     pub(super) fn of_entry(entry: &JobEntry, queue_position: Option<usize>) -> JobView {
-        let live = entry.live().clone();
+        let live = entry.live_sampled();
         let spec = &entry.spec;
         JobView {
             task_id: spec.task_id,

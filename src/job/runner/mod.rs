@@ -107,12 +107,11 @@ pub fn run(
     };
     let pgid = child.id() as i32;
     let started_at_ms = clock::now_millis();
-    // Sampled before the job shows as Running, so no poll of a running job reads all zeros
-    // until the first once-a-second sample (spawn returns once the program is exec'd).
-    let (first_sample, start_ticks) = control::first_sample(pgid);
+    // Not sampled here: the first view of the running job takes a sample if the worker has
+    // not yet (`JobEntry::live_sampled`).
+    let start_ticks = control::start_ticks(pgid);
     {
         let mut live = entry.live();
-        live.resources.update(first_sample);
         live.state = JobState::Running;
         live.started_at_ms = Some(started_at_ms);
         live.pgid = Some(pgid);
