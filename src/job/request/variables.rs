@@ -43,8 +43,9 @@ pub fn substitute(
     max_len: usize,
 ) -> Result<Substituted, JobError> {
     let mut notes = Vec::new();
-    let vars = variables(given, now_ms, &mut notes)?;
-    if !code.contains("${") {
+    let referenced = code.contains("${");
+    let vars = variables(given, now_ms, referenced, &mut notes)?;
+    if !referenced {
         return Ok(Substituted { code: code.to_string(), notes });
     }
     let mut out = String::with_capacity(code.len().min(max_len));
@@ -97,9 +98,12 @@ pub fn substitute(
 
 /// The variables a reference may name: the client's, then the built-ins, which win (Linkis
 /// derives them from `run_date` and lets no one set them but through it).
+/// The variables `given` and the built-in ones, checked; the built-in ones are only named
+/// (28 names and dates made) when the code refers to any variable (`referenced`).
 fn variables(
     given: &Map<String, Value>,
     now_ms: u64,
+    referenced: bool,
     notes: &mut Vec<(Level, String)>,
 ) -> Result<HashMap<String, Var>, JobError> {
     let mut vars = HashMap::with_capacity(given.len() + BUILT_IN.len());
@@ -154,6 +158,9 @@ fn variables(
     let run_today = run_date.add_days(1).ok_or_else(edge)?;
     let last_month = run_today.add_months(-1).ok_or_else(edge)?;
     let (hour_day, hour) = run_today_h.unwrap_or((run_today, (now_ms % clock::DAY_MS / 3_600_000) as i64));
+    if !referenced {
+        return Ok(vars);
+    }
     for std in [false, true] {
         let suffix = if std { "_std" } else { "" };
         let mut put = |name: &str, var: Var| vars.insert(format!("{name}{suffix}"), var);
