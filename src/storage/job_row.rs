@@ -148,10 +148,14 @@ pub(super) fn column_list() -> String {
     JobRecord::COLUMNS.iter().map(|(column, _)| *column).collect::<Vec<_>>().join(", ")
 }
 
-/// `INSERT INTO jobs (…) VALUES (:…)`.
-pub(super) fn insert_sql() -> String {
-    let parameters: Vec<&str> = JobRecord::COLUMNS.iter().map(|(_, parameter)| *parameter).collect();
-    format!("INSERT INTO jobs ({}) VALUES ({})", column_list(), parameters.join(", "))
+/// `INSERT INTO jobs (…, held_log) VALUES (:…, :held_log)`: a row and the lines of its log
+/// held rather than a file, in one statement. Made once.
+pub(super) fn insert_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        let parameters: Vec<&str> = JobRecord::COLUMNS.iter().map(|(_, parameter)| *parameter).collect();
+        format!("INSERT INTO jobs ({}, held_log) VALUES ({}, :held_log)", column_list(), parameters.join(", "))
+    })
 }
 
 #[cfg(test)]

@@ -122,11 +122,10 @@ fn commit(conn: &mut Connection, batch: &[Queued]) -> rusqlite::Result<()> {
     for Queued { write, .. } in batch {
         match write {
             Write::Insert(record, held_log) => {
-                tx.prepare_cached(&insert_sql())?.execute(&record.named_params()[..])?;
-                if !held_log.is_empty() {
-                    tx.prepare_cached("UPDATE jobs SET held_log = ?2 WHERE id = ?1")?
-                        .execute(rusqlite::params![record.task_id, held_log])?;
-                }
+                let held_log = (!held_log.is_empty()).then_some(held_log);
+                let mut params = record.named_params();
+                params.push((":held_log", &held_log));
+                tx.prepare_cached(insert_sql())?.execute(&params[..])?;
             }
             Write::Update(task_id, update) => apply_update(&tx, *task_id, update)?,
             Write::Together(updates) => {
