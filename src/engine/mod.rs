@@ -126,12 +126,19 @@ impl Engine {
             .join(", ")
     }
 
-    /// Removes what [`Engine::command`] wrote into `work_dir`; the directory itself is the
-    /// caller's to remove if the job left nothing else there (what a job leaves behind is kept
-    /// for its owner).
-    pub fn clean_up(self, work_dir: &Path) {
-        for file in [shell::SCRIPT, python::SCRIPT, python::HELPER, sqlite::SCRIPT] {
-            let _ = std::fs::remove_file(work_dir.join(file));
+    /// Removes what [`Engine::command`] wrote into `work_dir`, and says whether that left it
+    /// empty; the directory itself is the caller's to remove if the job left nothing else
+    /// there (what a job leaves behind is kept for its owner). The directory is listed once:
+    /// most jobs' directories hold nothing, and four removals tried were four path walks.
+    pub fn clean_up(self, work_dir: &Path) -> bool {
+        let mut left = 0;
+        for entry in std::fs::read_dir(work_dir).into_iter().flatten().flatten() {
+            let name = entry.file_name();
+            if [shell::SCRIPT, python::SCRIPT, python::HELPER, sqlite::SCRIPT].iter().any(|file| name == *file) {
+                let _ = std::fs::remove_file(entry.path());
+            } else {
+                left += 1;
+            }
         }
         if self == Engine::Spark {
             for file in spark::written_files(work_dir) {
@@ -139,7 +146,9 @@ impl Engine {
             }
             // Spark's scratch space (spark.local.dir, java.io.tmpdir): the engine's, not the job's.
             let _ = std::fs::remove_dir_all(work_dir.join("tmp"));
+            return false;
         }
+        left == 0
     }
 
     /// Whether what a job prints on stdout is its TEXT result set. Not for Spark SQL: its

@@ -45,6 +45,19 @@ pub const JOB_MARKER_VAR: &str = "PORTICO_JOB";
 /// The environment variable telling a job's own result writers the size cap of a result set.
 const RESULT_LIMIT_VAR: &str = "PORTICO_RESULT_MAX_BYTES";
 
+/// The names of the server's own `PORTICO_*` variables, read once (the server never changes
+/// its environment): going through the whole environment for them was a copy of every
+/// variable for every job.
+fn server_settings() -> &'static [std::ffi::OsString] {
+    static NAMES: std::sync::OnceLock<Vec<std::ffi::OsString>> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| {
+        std::env::vars_os()
+            .map(|(name, _)| name)
+            .filter(|name| name.to_string_lossy().starts_with("PORTICO_"))
+            .collect()
+    })
+}
+
 /// Starts the job's process, held to `limits` from its first instruction.
 pub(super) fn start(
     config: &Config,
@@ -70,9 +83,9 @@ pub(super) fn start(
     // The server's own settings (and any secrets among them) stay out of jobs; what the engine
     // set for the job itself stays.
     let own: Vec<_> = command.get_envs().map(|(name, _)| name.to_os_string()).collect();
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("PORTICO_") && !own.contains(&name) {
-            command.env_remove(&name);
+    for name in server_settings() {
+        if !own.contains(name) {
+            command.env_remove(name);
         }
     }
     // The job's own runtime parameters, as accepted at submission; the server's variables

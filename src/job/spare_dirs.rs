@@ -55,9 +55,14 @@ pub fn make(dir: &Path) -> io::Result<()> {
 /// Removes the directory `dir` if it is empty, keeping it as a spare when there is room.
 pub fn retire(dir: &Path) {
     let empty = std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_none());
-    if !empty {
-        return;
+    if empty {
+        retire_empty(dir);
     }
+}
+
+/// [`retire`] for a directory the caller has just listed and found empty, once the job's
+/// processes are gone.
+pub fn retire_empty(dir: &Path) {
     let as_made = FRESH_MODE.get().is_some_and(|fresh| mode(dir) == Some(*fresh));
     if let (Some(parent), true) = (dir.parent(), as_made) {
         let mut spares = lock(&SPARES);

@@ -26,8 +26,11 @@ impl Run<'_> {
         leftovers.extend(self.confinement.release());
         let spec = &self.entry.spec;
         crate::job::request::runtime::remove_empty_working_dir(&spec.work_dir, spec.engine, &spec.params);
-        spec.engine.clean_up(&spec.work_dir);
-        crate::job::spare_dirs::retire(&spec.work_dir);
+        if spec.engine.clean_up(&spec.work_dir) {
+            crate::job::spare_dirs::retire_empty(&spec.work_dir);
+        } else {
+            crate::job::spare_dirs::retire(&spec.work_dir);
+        }
         // Nothing of the job writes any more: its results are final once held to the cap.
         // Tables a job wrote but never announced (it was killed in between) are not results.
         self.flush();
