@@ -7,11 +7,12 @@
 //! longer than spawning the job. The journal is a file of zeros made once, with a ring of
 //! [`SLOTS_PER_WORKER`] 8-byte slots per worker, on a page of its own: the worker writes its
 //! next job's taskID into its next slot and flushes it (one `fdatasync` of one page, from the
-//! worker's own thread), and the `Scheduled` row is committed later (`starts.rs`). A worker never has more starts
-//! waiting for their rows than it has slots, so by the time it overwrites a slot, the row of
-//! the job it held is durable. A job that may have started thus always has, after a crash,
-//! either a `Scheduled` (or later) row or its taskID in the journal; recovery treats a queued
-//! row whose taskID is in the journal as one that may have started.
+//! worker's own thread), and the job's row (`Running`, once the process runs) is committed
+//! later (`starts.rs`). A worker never has more starts waiting for their rows than it has
+//! slots, so by the time it overwrites a slot, the row of the job it held is durable. A job
+//! that may have started thus always has, after a crash, either a `Running` (or later) row or
+//! its taskID in the journal; recovery treats a queued row whose taskID is in the journal as
+//! one that may have started.
 //!
 //! What it must not know: SQLite, or what a job is beyond its taskID.
 

@@ -1,8 +1,8 @@
 //! A worker's job starts whose history commits are not confirmed yet.
 //!
 //! A job's start is durable once its worker's journal slot is flushed (`start_journal.rs`).
-//! Its `Scheduled` row, and the end of the worker's previous job that shares its transaction,
-//! are then committed whenever the history's writer next commits (within its
+//! Its `Running` row, queued once the process runs, and the end of the worker's previous job
+//! that shares its transaction, are then committed whenever the history's writer next commits (within its
 //! `UNAWAITED_WITHIN`): a worker starting a job every millisecond or two costs the history one
 //! disk flush every few jobs rather than one a job. The previous end is shown once that commit
 //! is confirmed here, which the worker does as the outcome arrives (among its job's events),
@@ -17,9 +17,7 @@ use std::sync::Arc;
 use crossbeam_channel::{Receiver, RecvError};
 
 use super::finish::{commit_with_retries, Ending, Ledger};
-use super::record::status_update;
 use super::store::JobEntry;
-use super::JobState;
 use crate::storage::history::{Commit, HistoryError, JobUpdate};
 
 /// Journal slots a worker goes round; also how many of its starts may wait for their commit.
@@ -27,10 +25,10 @@ pub const SLOTS_PER_WORKER: usize = 64;
 
 type Outcome = Result<(), HistoryError>;
 
-/// A start whose `Scheduled` row (and the previous job's end) is being committed.
+/// A start whose row (and the previous job's end) is being committed.
 struct PendingStart {
     task_id: u64,
-    scheduled: JobUpdate,
+    row: JobUpdate,
     previous: Option<(Arc<JobEntry>, Ending)>,
     outcome: Receiver<Outcome>,
 }
@@ -47,27 +45,33 @@ impl Starts {
         Starts { worker, next_slot: 0, pending: VecDeque::new() }
     }
 
-    /// Records durably that this worker is about to start job `task_id`, then queues its
-    /// `Scheduled` row with the end decided for the worker's previous job (taken from
-    /// `previous` only once the start is recorded). Without the record the job must not start.
-    pub fn start(
-        &mut self,
-        ledger: &Ledger,
-        task_id: u64,
-        previous: &mut Option<(Arc<JobEntry>, Ending)>,
-    ) -> std::io::Result<()> {
+    /// Records durably that this worker is about to start job `task_id` (in its next journal
+    /// slot). Without the record the job must not start.
+    pub fn journal(&mut self, ledger: &Ledger, task_id: u64) -> std::io::Result<()> {
         self.confirm_arrived(ledger);
         while self.pending.len() >= SLOTS_PER_WORKER {
             self.confirm_oldest(ledger, None);
         }
         ledger.journal.starting(self.worker, self.next_slot, task_id)?;
         self.next_slot += 1;
-        let scheduled = status_update(JobState::Scheduled);
+        Ok(())
+    }
+
+    /// Queues the row of job `task_id`, started after [`Starts::journal`] (its `Running`
+    /// update), with the end decided for the worker's previous job (taken from `previous`).
+    /// One update a job: a `Scheduled` row before the spawn and a `Running` one after were
+    /// two, each moving the row's entries in the history's two status indexes.
+    pub fn started(
+        &mut self,
+        ledger: &Ledger,
+        task_id: u64,
+        row: JobUpdate,
+        previous: &mut Option<(Arc<JobEntry>, Ending)>,
+    ) {
         let previous = previous.take();
         let ended = previous.iter().map(|(ended, ending)| (ended.spec.task_id, ending.update.clone()));
-        let outcome = ledger.history.update_together_lazy(ended.chain([(task_id, scheduled.clone())]).collect());
-        self.pending.push_back(PendingStart { task_id, scheduled, previous, outcome });
-        Ok(())
+        let outcome = ledger.history.update_together_lazy(ended.chain([(task_id, row.clone())]).collect());
+        self.pending.push_back(PendingStart { task_id, row, previous, outcome });
     }
 
     /// Where the outcome of the oldest unconfirmed start arrives, if there is one.
@@ -89,7 +93,7 @@ impl Starts {
         if let Some((ended, ending)) = pending.previous.take() {
             ledger.settle(&ended, ending, outcome.is_ok());
         }
-        if outcome.is_err() && !commit_with_retries(&ledger.history, pending.task_id, &pending.scheduled) {
+        if outcome.is_err() && !commit_with_retries(&ledger.history, pending.task_id, &pending.row) {
             log::error!("job {}: its start is not in the history; after a crash it could run again", pending.task_id);
         }
     }

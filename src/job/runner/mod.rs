@@ -41,7 +41,7 @@ use output::STDERR_TAIL_LINES;
 use watch::SAMPLE_EVERY;
 /// Runs a job taken from the queue to its end. A job that never starts is ended here; the
 /// end of one that ran is decided and returned, for the worker to commit along with its next
-/// job's start ([`Starts::start`]). `previous` is the end the worker decided before: it is
+/// job's start ([`Starts::started`]). `previous` is the end the worker decided before: it is
 /// committed with this job's start, or left for the worker if this job never gets there.
 /// `starts` are the worker's starts whose commits are not confirmed yet.
 pub fn run(
@@ -72,10 +72,10 @@ pub fn run(
         live.state = JobState::Scheduled;
         super::tally::tally(&entry.spec, &mut live);
     }
-    // Durable before the process starts: after a crash, a journal slot or a `Scheduled` row
+    // Durable before the process starts: after a crash, a journal slot or a `Running` row
     // means "may have started", so recovery never runs the job a second time. Without that
     // record it must not start.
-    if let Err(e) = starts.start(ledger, task_id, previous) {
+    if let Err(e) = starts.journal(ledger, task_id) {
         let reason = format!("the server could not record the job's start, so it was not started: {e}");
         ledger.end_unstarted(entry, JobState::Failed, &reason);
         return None;
@@ -122,10 +122,10 @@ pub fn run(
     if let Some(limits) = confinement.describe() {
         entry.log_held(Level::Info, &limits);
     }
-    // Not waited for: the journal and the `Scheduled` row already tell recovery the job may be
-    // running, and recovery finds its processes by their `PORTICO_JOB` marker; the process
-    // group recorded here is a second way in, for processes that cleared their environment.
-    // It carries the log's lines so far if they are held rather than a file.
+    // Not waited for: the journal already tells recovery the job may be running, and recovery
+    // finds its processes by their `PORTICO_JOB` marker; the process group recorded here is a
+    // second way in, for processes that cleared their environment. It carries the log's lines
+    // so far if they are held rather than a file, and goes with the previous job's end.
     let running = JobUpdate {
         started_ms: Some(started_at_ms),
         pgid: Some(i64::from(pgid)),
@@ -134,7 +134,7 @@ pub fn run(
         held_log: entry.held_log(),
         ..status_update(JobState::Running)
     };
-    ledger.record(task_id, running);
+    starts.started(ledger, task_id, running, previous);
 
     let (events_tx, events) = crossbeam_channel::bounded(EVENT_BUFFER);
     let budget = Budget::new();
