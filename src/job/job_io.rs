@@ -107,10 +107,21 @@ fn pidfd_open(pid: libc::pid_t) -> Option<OwnedFd> {
     (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
-fn watch(pid: libc::pid_t, mut pipes: Vec<Pipe>, budget: &Arc<Budget>, events: &Sender<Event>) {
+fn watch(pid: libc::pid_t, pipes: Vec<Pipe>, budget: &Arc<Budget>, events: &Sender<Event>) {
+    thread_local! {
+        /// The thread's read buffer, kept for its next job: made and zeroed for every job, it
+        /// was 64 KiB of memory set for a job that printed nothing.
+        static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    BUFFER.with_borrow_mut(|buffer| {
+        buffer.resize(READ_BUFFER, 0);
+        watch_with(pid, pipes, budget, events, buffer);
+    });
+}
+
+fn watch_with(pid: libc::pid_t, mut pipes: Vec<Pipe>, budget: &Arc<Budget>, events: &Sender<Event>, buffer: &mut [u8]) {
     let pidfd = pidfd_open(pid);
     let mut ended = false;
-    let mut buffer = vec![0u8; READ_BUFFER];
     let mut fds: Vec<libc::pollfd> = Vec::with_capacity(3);
     let mut process_ready = pidfd.is_none();
     loop {
@@ -162,7 +173,7 @@ fn watch(pid: libc::pid_t, mut pipes: Vec<Pipe>, budget: &Arc<Budget>, events: &
                 index += 1;
                 continue;
             }
-            match drain(&mut pipes[index], &mut buffer, budget, events) {
+            match drain(&mut pipes[index], buffer, budget, events) {
                 Drained::Open => index += 1,
                 Drained::Ended => pipes.remove(index).cutter.finish(budget, events),
                 Drained::Unheard => {
