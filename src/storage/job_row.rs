@@ -71,6 +71,14 @@ macro_rules! job_update {
                 } )*
                 set
             }
+
+            /// `later` on top of this update: what applying both, this one first, sets.
+            pub(super) fn absorb(&mut self, later: &JobUpdate) {
+                self.updated_ms = later.updated_ms;
+                $( if later.$field.is_some() {
+                    self.$field.clone_from(&later.$field);
+                } )*
+            }
         }
     };
 }

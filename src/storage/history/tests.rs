@@ -60,6 +60,46 @@ fn rows_round_trip_and_ended_rows_stay_ended() {
 }
 
 #[test]
+fn a_rows_updates_committed_together_end_as_they_would_one_by_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let history = History::open(&dir.path().join("history.db"), ENDED).unwrap();
+    for task_id in 1..=2 {
+        history.insert(record(task_id, "alice", 1000, "Inited")).unwrap();
+    }
+    let running = |pgid| JobUpdate {
+        status: Some("Running".into()),
+        pgid: Some(pgid),
+        held_log: Some(b"so far".to_vec()),
+        updated_ms: 2000,
+        ..JobUpdate::default()
+    };
+    let end = JobUpdate {
+        status: Some("Succeed".into()),
+        ended: Some(true),
+        exit_code: Some(0),
+        held_log: Some(Vec::new()),
+        updated_ms: 3000,
+        ..JobUpdate::default()
+    };
+    let late = JobUpdate { status: Some("Failed".into()), updated_ms: 4000, ..JobUpdate::default() };
+    // Unawaited, then one awaited: one transaction (`UNAWAITED_WITHIN` is far longer).
+    let outcome = history.update_together_lazy(vec![(1, running(41)), (2, running(42))]);
+    history.update(1, end.clone(), false).unwrap();
+    history.update(1, late, false).unwrap();
+    history.update(2, end, true).unwrap();
+    Commit::received(outcome.recv()).unwrap();
+    for (task_id, pgid) in [(1, 41), (2, 42)] {
+        let row = history.get(task_id).unwrap().unwrap();
+        assert_eq!(
+            (row.status.as_str(), row.ended, row.pgid, row.exit_code, row.updated_ms),
+            ("Succeed", true, Some(pgid), Some(0), 3000),
+            "row {task_id}"
+        );
+        assert_eq!(history.held_log(task_id).unwrap(), Some(Vec::new()));
+    }
+}
+
+#[test]
 fn unawaited_updates_share_the_next_awaited_commit_or_are_committed_soon_by_themselves() {
     let dir = tempfile::tempdir().unwrap();
     let history = History::open(&dir.path().join("history.db"), ENDED).unwrap();

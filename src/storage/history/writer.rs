@@ -7,6 +7,7 @@
 //! Jobs' own updates never change a row that has ended; retention's writes touch only rows
 //! that have.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -117,9 +118,60 @@ fn commit_and_answer(conn: &mut Connection, batch: Vec<Queued>) {
     }
 }
 
+/// Where a job update sits in a batch: its write's index, and its index in a `Together`.
+type Position = (usize, usize);
+
+/// Every job update of `batch` with its row and position, in order.
+fn updates_of(batch: &[Queued]) -> impl Iterator<Item = (Position, u64, &JobUpdate)> {
+    batch.iter().enumerate().flat_map(|(index, queued)| {
+        let updates: Vec<(u64, &JobUpdate)> = match &queued.write {
+            Write::Update(task_id, update) => vec![(*task_id, &**update)],
+            Write::Together(updates) => updates.iter().map(|(task_id, update)| (*task_id, update)).collect(),
+            _ => Vec::new(),
+        };
+        updates.into_iter().enumerate().map(move |(within, (task_id, update))| ((index, within), task_id, update))
+    })
+}
+
+/// For each row `batch` updates more than once, the one update that does what its updates
+/// do in turn, and where to apply it: a job's `Running` row and its end are often queued
+/// within one batch, and two statements moved the row's entries in the status indexes twice.
+/// Updates after one that ends the row are left out, as the row's `ended = 0` condition would
+/// leave them.
+fn merged_updates(batch: &[Queued]) -> HashMap<u64, (Position, JobUpdate)> {
+    let mut chains: HashMap<u64, Vec<(Position, &JobUpdate)>> = HashMap::new();
+    for (position, task_id, update) in updates_of(batch) {
+        chains.entry(task_id).or_default().push((position, update));
+    }
+    chains
+        .into_iter()
+        .filter(|(_, chain)| chain.len() > 1)
+        .map(|(task_id, chain)| {
+            let (mut at, first) = chain[0];
+            let mut merged = first.clone();
+            if first.ended != Some(true) {
+                for &(position, update) in &chain[1..] {
+                    merged.absorb(update);
+                    at = position;
+                    if update.ended == Some(true) {
+                        break;
+                    }
+                }
+            }
+            (task_id, (at, merged))
+        })
+        .collect()
+}
+
 fn commit(conn: &mut Connection, batch: &[Queued]) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
-    for Queued { write, .. } in batch {
+    let merged = merged_updates(batch);
+    let apply = |position: Position, task_id: u64, update: &JobUpdate| match merged.get(&task_id) {
+        Some((at, merged)) if *at == position => apply_update(&tx, task_id, merged),
+        Some(_) => Ok(()),
+        None => apply_update(&tx, task_id, update),
+    };
+    for (index, Queued { write, .. }) in batch.iter().enumerate() {
         match write {
             Write::Insert(record, held_log) => {
                 let held_log = (!held_log.is_empty()).then_some(held_log);
@@ -127,10 +179,10 @@ fn commit(conn: &mut Connection, batch: &[Queued]) -> rusqlite::Result<()> {
                 params.push((":held_log", &held_log));
                 tx.prepare_cached(insert_sql())?.execute(&params[..])?;
             }
-            Write::Update(task_id, update) => apply_update(&tx, *task_id, update)?,
+            Write::Update(task_id, update) => apply((index, 0), *task_id, update)?,
             Write::Together(updates) => {
-                for (task_id, update) in updates {
-                    apply_update(&tx, *task_id, update)?;
+                for (within, (task_id, update)) in updates.iter().enumerate() {
+                    apply((index, within), *task_id, update)?;
                 }
             }
             Write::FilesMeasured(sizes) => {
@@ -170,4 +222,42 @@ fn apply_update(tx: &rusqlite::Transaction<'_>, task_id: u64, update: &JobUpdate
     tx.prepare_cached(&format!("UPDATE jobs SET {} WHERE id = :task_id AND ended = 0", set.join(", ")))?
         .execute(&params[..])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn update(status: &str, ended: bool) -> JobUpdate {
+        JobUpdate { status: Some(status.into()), ended: ended.then_some(true), ..JobUpdate::default() }
+    }
+
+    fn queued(write: Write) -> Queued {
+        Queued { write, ack: None, urgent: false }
+    }
+
+    #[test]
+    fn a_rows_updates_in_one_batch_become_one_at_its_last_place_and_stop_at_its_end() {
+        let running = JobUpdate { pgid: Some(42), held_log: Some(b"ran".to_vec()), ..update("Running", false) };
+        let paused = JobUpdate { paused: Some(true), ..JobUpdate::default() };
+        let batch = vec![
+            queued(Write::Together(vec![(1, update("Succeed", true)), (2, running)])),
+            queued(Write::Update(3, Box::new(update("Running", false)))),
+            queued(Write::Update(2, Box::new(paused))),
+            queued(Write::Together(vec![(2, update("Succeed", true)), (4, update("Running", false))])),
+            queued(Write::Update(2, Box::new(update("Failed", true)))),
+            queued(Write::Update(1, Box::new(update("Cancelled", true)))),
+        ];
+        let merged = merged_updates(&batch);
+        let mut rows: Vec<u64> = merged.keys().copied().collect();
+        rows.sort_unstable();
+        assert_eq!(rows, [1, 2], "rows updated once are applied as they are");
+        let (at, two) = &merged[&2];
+        assert_eq!(*at, (3, 0), "applied where its end was queued; the late Failed is left out");
+        assert_eq!(two.status.as_deref(), Some("Succeed"));
+        assert_eq!((two.ended, two.pgid, two.paused), (Some(true), Some(42), Some(true)));
+        assert_eq!(two.held_log.as_deref(), Some(&b"ran"[..]));
+        let (at, one) = &merged[&1];
+        assert_eq!((*at, one.status.as_deref()), ((0, 0), Some("Succeed")), "an end first stays the only one");
+    }
 }
