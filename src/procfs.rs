@@ -111,7 +111,7 @@ mod tests {
         // A thread of our own renamed: its stat is at /proc/<tid>/stat like a process's.
         let stat = std::thread::spawn(|| {
             // SAFETY: PR_SET_NAME reads a NUL-terminated name of at most 16 bytes.
-            unsafe { libc::prctl(libc::PR_SET_NAME, b"bad\xff\xfename\0".as_ptr()) };
+            unsafe { libc::prctl(libc::PR_SET_NAME, c"bad\xff\xfename".as_ptr()) };
             // SAFETY: gettid has no preconditions.
             let tid = unsafe { libc::gettid() };
             let comm = std::fs::read(format!("/proc/{tid}/comm")).unwrap();
