@@ -58,13 +58,9 @@ fn server_settings() -> &'static [std::ffi::OsString] {
     })
 }
 
-/// Starts the job's process, held to `limits` from its first instruction.
-pub(super) fn start(
-    config: &Config,
-    entry: &JobEntry,
-    marker: &str,
-    limits: &Confinement,
-) -> io::Result<std::process::Child> {
+/// The command that starts the job's process, held to `limits` from its first instruction
+/// (its working directory made, its environment set).
+pub(super) fn prepare(config: &Config, entry: &JobEntry, marker: &str, limits: &Confinement) -> io::Result<Command> {
     let spec = &entry.spec;
     super::spare_dirs::make(&spec.work_dir)?;
     let launch = Launch {
@@ -123,7 +119,7 @@ pub(super) fn start(
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
     }
     limits.apply(&mut command);
-    command.spawn()
+    Ok(command)
 }
 
 /// The peak resident memory `wait4` reported for a job's process (`max_rss_kib`), if it is the

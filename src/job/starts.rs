@@ -17,6 +17,7 @@ use std::sync::Arc;
 use crossbeam_channel::{Receiver, RecvError};
 
 use super::finish::{commit_with_retries, Ending, Ledger};
+use super::start_journal::Flush;
 use super::store::JobEntry;
 use crate::storage::history::{Commit, HistoryError, JobUpdate};
 
@@ -45,16 +46,17 @@ impl Starts {
         Starts { worker, next_slot: 0, pending: VecDeque::new() }
     }
 
-    /// Records durably that this worker is about to start job `task_id` (in its next journal
-    /// slot). Without the record the job must not start.
-    pub fn journal(&mut self, ledger: &Ledger, task_id: u64) -> std::io::Result<()> {
+    /// Records that this worker is about to start job `task_id` (in its next journal slot),
+    /// durably once the returned flush is waited for. Without the record the job must not
+    /// start.
+    pub fn journal<'a>(&mut self, ledger: &'a Ledger, task_id: u64) -> std::io::Result<Flush<'a>> {
         self.confirm_arrived(ledger);
         while self.pending.len() >= SLOTS_PER_WORKER {
             self.confirm_oldest(ledger, None);
         }
-        ledger.journal.starting(self.worker, self.next_slot, task_id)?;
+        let flush = ledger.journal.starting(self.worker, self.next_slot, task_id)?;
         self.next_slot += 1;
-        Ok(())
+        Ok(flush)
     }
 
     /// Queues the row of job `task_id`, started after [`Starts::journal`] (its `Running`

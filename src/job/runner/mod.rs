@@ -34,6 +34,7 @@ use crate::storage::result_set::TextResultWriter;
 
 mod ending;
 mod output;
+mod start;
 mod watch;
 
 use output::STDERR_TAIL_LINES;
@@ -52,7 +53,6 @@ pub fn run(
     previous: &mut Option<(Arc<JobEntry>, Ending)>,
 ) -> Option<Ending> {
     let task_id = entry.spec.task_id;
-    let history = &ledger.history;
     let Some(wakes) = entry.take_control() else {
         log::error!("job {task_id} was handed to a second worker; ignoring it");
         return None;
@@ -72,39 +72,7 @@ pub fn run(
         live.state = JobState::Scheduled;
         super::tally::tally(&entry.spec, &mut live);
     }
-    // Durable before the process starts: after a crash, a journal slot or a `Running` row
-    // means "may have started", so recovery never runs the job a second time. Without that
-    // record it must not start.
-    if let Err(e) = starts.journal(ledger, task_id) {
-        let reason = format!("the server could not record the job's start, so it was not started: {e}");
-        ledger.end_unstarted(entry, JobState::Failed, &reason);
-        return None;
-    }
-    // A kill that arrived while the worker was taking the job: it must not start at all.
-    let killed_by = entry.live().kill_requested_by.clone();
-    if let Some(by) = killed_by {
-        ledger.end_unstarted(entry, JobState::Cancelled, &wording::killed_by(&by));
-        return None;
-    }
-    log::info!("job {task_id} Scheduled");
-    entry.log_held(Level::Info, wording::SCHEDULED);
-
-    let confinement = match Confinement::for_job(task_id) {
-        Ok(confinement) => confinement,
-        Err(e) => {
-            let reason = format!("cannot set up the job's process and memory limits: {e}");
-            ledger.end_unstarted(entry, JobState::Failed, &reason);
-            return None;
-        }
-    };
-    let child = match child::start(config, entry, &child::job_marker(history, task_id), &confinement) {
-        Ok(child) => child,
-        Err(e) => {
-            let reason = format!("cannot start the {} engine: {e}", entry.spec.engine.name());
-            ledger.end_unstarted(entry, JobState::Failed, &reason);
-            return None;
-        }
-    };
+    let (child, confinement) = start::spawn(config, ledger, starts, entry)?;
     let pgid = child.id() as i32;
     let started_at_ms = clock::now_millis();
     // Not sampled here: the first view of the running job takes a sample if the worker has
