@@ -1,9 +1,9 @@
-//! The threads that wait on a job's process for its worker (its two pipe readers and its
-//! reaper), kept for the next job when their work ends instead of ending with it.
+//! The threads that wait on a job's process for its worker (its io thread, `job_io.rs`), kept
+//! for the next job when their work ends instead of ending with it.
 //!
-//! Three threads made and ended per job cost more than the job in the job throughput
-//! benchmark (a clone, a stack mapped and unmapped with the TLB flushes that brings on every
-//! core, for a job that runs for a millisecond). A thread whose work is done waits up to
+//! Threads made and ended per job cost more than the job in the job throughput benchmark (a
+//! clone, a stack mapped and unmapped with the TLB flushes that brings on every core, for a
+//! job that runs for a millisecond). A thread whose work is done waits up to
 //! [`IDLE_FOR`] for the next; more are made only when none waits. What this must not know:
 //! what the work is.
 
