@@ -199,7 +199,6 @@ pub fn bootstrap_credentials(data_dir: &Path) -> (String, String) {
     (password, token)
 }
 
-/// An HTTP client acting as one user (or as nobody).
 /// A job holding a worker (it waits for a file to appear), from [`Client::hold_a_worker`].
 pub struct Holder {
     pub id: String,
@@ -218,6 +217,7 @@ impl Holder {
     }
 }
 
+/// An HTTP client acting as one user (or as nobody).
 #[derive(Clone)]
 pub struct Client {
     base: String,
@@ -312,7 +312,6 @@ impl Client {
         body["data"].clone()
     }
 
-    /// Submits shell code (1.x body); returns (execID, taskID).
     /// Submits a job that holds a worker until [`Holder::release`], and waits until it runs.
     pub fn hold_a_worker(&self) -> Holder {
         let gate = tempfile::tempdir().expect("gate folder");
@@ -322,6 +321,7 @@ impl Client {
         Holder { id, gate }
     }
 
+    /// Submits shell code (1.x body); returns (execID, taskID).
     pub fn submit_shell(&self, code: &str) -> (String, u64) {
         self.submit(&serde_json::json!({
             "executionContent": {"code": code, "runType": "shell"},

@@ -83,8 +83,8 @@ fn a_queued_job_answered_paused_stays_paused_after_a_crash() {
 }
 
 /// A worker records the job it is about to start in its slot of `starts.journal` (8 bytes, the
-/// taskID little-endian) before the spawn, and commits the job's `Scheduled` row while the
-/// process starts. A crash between the two leaves the row queued: the journal must keep the
+/// taskID little-endian) before the spawn, and commits the job's `Running` row once the
+/// process runs. A crash between the two leaves the row queued: the journal must keep the
 /// job from running a second time.
 #[test]
 fn a_job_a_worker_was_starting_when_the_server_crashed_is_not_run_again() {

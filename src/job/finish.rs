@@ -103,7 +103,7 @@ impl Ledger {
     }
 
     /// Decides a job's end without committing it: a worker hands it to
-    /// [`super::starts::Starts::start`] of its next job, so the two share one commit, or to
+    /// [`super::starts::Starts::started`] of its next job, so the two share one commit, or to
     /// [`Ledger::settle`]. Until then the job shows as it was. `None` if the job has ended or
     /// someone else is ending it.
     pub(super) fn decide_end(&self, entry: &JobEntry, outcome: impl FnOnce(&mut JobLive)) -> Option<Ending> {

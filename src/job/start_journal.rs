@@ -64,8 +64,8 @@ impl StartJournal {
         Ok((StartJournal { file, workers: workers.max(1) }, started))
     }
 
-    /// Records, durably, that worker `worker` is about to start job `task_id`, in its slot
-    /// `slot` (counted on; taken round its ring).
+    /// Records that worker `worker` is about to start job `task_id`, in its slot `slot`
+    /// (counted on; taken round its ring): durably once the returned [`Flush`] is waited for.
     pub fn starting(&self, worker: usize, slot: u64, task_id: u64) -> io::Result<Flush<'_>> {
         let ring = (worker % self.workers) as u64 * RING_BYTES;
         let offset = ring + (slot % SLOTS_PER_WORKER as u64) * SLOT_BYTES;

@@ -97,9 +97,9 @@ pub fn substitute(
 }
 
 /// The variables a reference may name: the client's, then the built-ins, which win (Linkis
-/// derives them from `run_date` and lets no one set them but through it).
-/// The variables `given` and the built-in ones, checked; the built-in ones are only named
-/// (28 names and dates made) when the code refers to any variable (`referenced`).
+/// derives them from `run_date` and lets no one set them but through it). All are checked
+/// for every submission; the built-in ones are only made (28 names and dates) when the code
+/// refers to a variable (`referenced`).
 fn variables(
     given: &Map<String, Value>,
     now_ms: u64,

@@ -45,9 +45,9 @@ pub(super) enum Write {
     Delete(Vec<u64>),
 }
 
-/// How long a write nobody waits for now (a job's `Running` row, a running job's pause flag, a
-/// job's `Scheduled` row and the previous job's end, which its worker confirms later) may wait
-/// for one that somebody does, to share its transaction. A busy server has one coming
+/// How long a write nobody waits for now (a job's `Running` row with the previous job's end,
+/// which its worker confirms later; a running job's pause flag) may wait for one that
+/// somebody does, to share its transaction. A busy server has one coming
 /// within a millisecond or two (submissions, job starts and ends), so these cost no flush of
 /// their own: one fewer per job. An idle one commits them after this long, a moment longer
 /// than before: a crash in between loses the `Running` row, whose process group is recovery's
