@@ -1,22 +1,13 @@
 //! Held logs (a log kept in memory and in its history row until it must be a file): what an
 //! outside review found could lose lines, leak a file or keep file descriptors open.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use serde_json::Value;
 
 use crate::helper::{eventually, Portico, MULTI_USER_CONFIG};
-
-fn history_task(server: &Portico, task_id: u64) -> Value {
-    server.ok(&format!("jobhistory/{task_id}/get"))["task"].clone()
-}
-
-fn log_path_of(server: &Portico, task_id: u64) -> PathBuf {
-    let task = history_task(server, task_id);
-    PathBuf::from(task["logPath"].as_str().expect("logPath").strip_prefix("file://").expect("file:// URI"))
-}
 
 /// Making a held log its file (`LogWriter::make_file`) creates the file empty and only then
 /// writes the held lines into it. A SIGKILL between the two (or a write that fails, ENOSPC,
@@ -31,7 +22,7 @@ fn a_crash_while_a_held_log_is_being_made_its_file_loses_no_line() {
     let _blocker = server.hold_a_worker();
     let (queued, queued_task) = server.submit_shell("echo queued job ran");
     assert_eq!(server.state(&queued), "Inited");
-    let log_path = log_path_of(&server, queued_task);
+    let log_path = server.log_path_of(queued_task);
     assert!(!log_path.exists(), "the queued job's log is held, not a file");
     server.crash();
 
@@ -99,7 +90,7 @@ fn a_read_racing_retention_does_not_make_a_removed_log_again() {
     assert_eq!(server.wait_done(&silent), "Succeed");
     let (big, big_task) = server.submit_shell("mkdir many && cd many && seq 1 40000 | xargs touch");
     assert_eq!(server.wait_done(&big), "Succeed");
-    let log_path = log_path_of(&server, silent_task);
+    let log_path = server.log_path_of(silent_task);
     assert!(!log_path.exists(), "the silent job's log is held");
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -117,7 +108,7 @@ fn a_read_racing_retention_does_not_make_a_removed_log_again() {
     eventually("retention to remove both jobs' files", || {
         let removed = |task| {
             let metrics: Value =
-                serde_json::from_str(history_task(&server, task)["metrics"].as_str().unwrap_or("{}")).unwrap();
+                serde_json::from_str(server.history_task(task)["metrics"].as_str().unwrap_or("{}")).unwrap();
             metrics["filesRemovedTime"].as_u64().is_some()
         };
         (removed(silent_task) && removed(big_task)).then_some(())

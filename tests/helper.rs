@@ -372,6 +372,17 @@ impl Client {
         }
     }
 
+    /// The job's history record (`jobhistory/{taskID}/get`), as it is now.
+    pub fn history_task(&self, task_id: u64) -> Value {
+        self.ok(&format!("jobhistory/{task_id}/get"))["task"].clone()
+    }
+
+    /// Where the job's log is on disk, from its record's `logPath` (a `file://` URI).
+    pub fn log_path_of(&self, task_id: u64) -> PathBuf {
+        let task = self.history_task(task_id);
+        PathBuf::from(task["logPath"].as_str().expect("logPath").strip_prefix("file://").expect("a file:// URI"))
+    }
+
     /// The job's history record once it has ended (`None` before).
     pub fn ended_record(&self, task_id: u64) -> Option<Value> {
         let task = self.ok(&format!("jobhistory/{task_id}/get"))["task"].clone();

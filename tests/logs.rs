@@ -133,31 +133,22 @@ fn a_silent_jobs_log_is_a_file_only_once_read_and_survives_a_crash_either_way() 
     for id in [&silent, &unread, &printing] {
         assert_eq!(server.wait_done(id), "Succeed");
     }
-    assert!(!log_path_of(&server, silent_task).exists(), "a silent job's log is not a file until read");
-    assert!(log_path_of(&server, printing_task).exists(), "a job that printed has its log file");
+    assert!(!server.log_path_of(silent_task).exists(), "a silent job's log is not a file until read");
+    assert!(server.log_path_of(printing_task).exists(), "a job that printed has its log file");
 
     let lines = server.log_lines(&silent);
     assert!(lines.iter().any(|l| l.contains("You have submitted a new job")), "{lines:?}");
     assert!(lines.iter().any(|l| l.contains("completed with status Success")), "{lines:?}");
-    assert!(log_path_of(&server, silent_task).exists(), "reading it made the file");
-    let uri = format!("file://{}", log_path_of(&server, unread_task).display());
+    assert!(server.log_path_of(silent_task).exists(), "reading it made the file");
+    let uri = format!("file://{}", server.log_path_of(unread_task).display());
     server.crash();
 
     let server = Portico::start_in(data.path(), &[]);
-    assert!(!log_path_of(&server, unread_task).exists(), "the crash made no file either");
+    assert!(!server.log_path_of(unread_task).exists(), "the crash made no file either");
     let opened = server.ok(&format!("filesystem/openLog?path={uri}"));
     let text = opened["log"].to_string();
     assert!(text.contains("completed with status Success"), "openLog by its path: {opened}");
-    assert!(log_path_of(&server, unread_task).exists());
+    assert!(server.log_path_of(unread_task).exists());
     assert_eq!(server.log_lines(&silent), lines, "the file made before the crash is the same log");
     assert!(server.log_lines(&printing).contains(&"printed".to_string()));
-}
-
-fn server_task(server: &Portico, task: u64) -> serde_json::Value {
-    server.ok(&format!("jobhistory/{task}/get"))["task"].clone()
-}
-
-fn log_path_of(server: &Portico, task: u64) -> std::path::PathBuf {
-    let task = server_task(server, task);
-    std::path::PathBuf::from(task["logPath"].as_str().unwrap().strip_prefix("file://").unwrap())
 }

@@ -1,13 +1,7 @@
 //! Nothing lost: a crash (SIGKILL) or a shutdown (SIGTERM) leaves every accepted job accounted
 //! for after a restart on the same data directory.
 
-use serde_json::Value;
-
 use crate::helper::{alive, eventually, Portico};
-
-fn history_task(server: &Portico, task_id: u64) -> Value {
-    server.ok(&format!("jobhistory/{task_id}/get"))["task"].clone()
-}
 
 #[test]
 fn after_a_crash_queued_jobs_run_and_interrupted_ones_fail_with_their_processes_killed() {
@@ -37,7 +31,7 @@ fn after_a_crash_queued_jobs_run_and_interrupted_ones_fail_with_their_processes_
     let server = Portico::start_in(data.path(), &["--workers", "1"]);
     // The interrupted job is Failed, says why, and its processes are gone.
     assert_eq!(server.state(&running_id), "Failed");
-    let task = history_task(&server, running_task);
+    let task = server.history_task(running_task);
     assert!(task["errDesc"].as_str().unwrap().contains("server restarted"), "{task}");
     for pid in &pids {
         eventually(&format!("leftover process {pid} to be killed"), || (!alive(*pid)).then_some(()));
@@ -54,7 +48,7 @@ fn after_a_crash_queued_jobs_run_and_interrupted_ones_fail_with_their_processes_
     assert_eq!(server.state(&done_task.to_string()), "Succeed");
     assert_eq!(server.ok(&format!("entrance/{done_id}/progress"))["progress"], 1.0);
     assert!(server.log_lines(&done_id).contains(&"finished before the crash".to_string()));
-    let location = history_task(&server, done_task)["resultLocation"].as_str().unwrap().to_string();
+    let location = server.history_task(done_task)["resultLocation"].as_str().unwrap().to_string();
     let page = server.ok(&format!("filesystem/openFile?path={location}/_0.dolphin"));
     assert_eq!(page["fileContent"], serde_json::json!([["finished before the crash"]]));
 
@@ -106,7 +100,7 @@ fn a_job_a_worker_was_starting_when_the_server_crashed_is_not_run_again() {
     let server = Portico::start_in(data.path(), &["--workers", "1"]);
     assert_eq!(server.wait_done(&queued), "Succeed", "a job that was only queued runs");
     assert_eq!(server.state(&starting), "Failed");
-    let task = history_task(&server, starting_task);
+    let task = server.history_task(starting_task);
     assert!(task["errDesc"].as_str().unwrap().contains("while the job was starting"), "{task}");
     assert!(!ran.exists(), "the job that may have started before the crash ran again");
     assert_eq!(server.wait_done(&blocker.id), "Failed");
