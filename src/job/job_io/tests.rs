@@ -102,11 +102,16 @@ fn a_closed_budget_lets_the_thread_go_and_the_process_is_still_reaped() {
     // SAFETY: signalling a process this test started.
     unsafe { libc::kill(pid, libc::SIGKILL) };
     let deadline = Instant::now() + Duration::from_secs(30);
-    // Reaped by the io thread: the pid is no longer our child.
+    // Reaped by the io thread: the pid is no longer our child. Asked with WNOWAIT, which never
+    // reaps it here: a test that reaped it itself would pass whatever the io thread did.
     loop {
-        // SAFETY: WNOHANG on our own child; a null status and rusage are allowed.
-        let rc = unsafe { libc::wait4(pid, std::ptr::null_mut(), libc::WNOHANG, std::ptr::null_mut()) };
-        if rc == -1 {
+        // SAFETY: an all-zero siginfo is a valid value for waitid to overwrite.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: waitid on our own child, with a valid siginfo to fill.
+        let rc = unsafe {
+            libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT)
+        };
+        if rc == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD) {
             break;
         }
         assert!(Instant::now() < deadline, "the killed process was never reaped");
