@@ -32,6 +32,11 @@ pub(super) struct ExitInfo {
     pub(super) max_rss_bytes: u64,
 }
 
+impl ExitInfo {
+    /// The end of a process that could not be waited for (no longer our child).
+    const UNKNOWN: ExitInfo = ExitInfo { code: -1, signal: None, cpu_seconds: 0.0, max_rss_bytes: 0 };
+}
+
 /// The value of the `PORTICO_JOB` variable every process of a job inherits: the history's own
 /// random id and the taskID, unique across data directories and restarts, so that recovery can
 /// recognise the job's processes and nothing else.
@@ -140,7 +145,7 @@ fn own_peak(max_rss_kib: libc::c_long) -> u64 {
 
 /// Waits for the main process to end and reaps it.
 pub(super) fn wait_for(pid: libc::pid_t) -> ExitInfo {
-    reap(pid, true).unwrap_or(ExitInfo { code: -1, signal: None, cpu_seconds: 0.0, max_rss_bytes: 0 })
+    reap(pid, true).unwrap_or(ExitInfo::UNKNOWN)
 }
 
 /// Reaps the main process if it has ended (waiting for that if `block`): how it ended and what
@@ -175,7 +180,7 @@ pub(super) fn reap(pid: libc::pid_t, block: bool) -> Option<ExitInfo> {
             });
         }
         if rc == -1 && io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-            return Some(ExitInfo { code: -1, signal: None, cpu_seconds: 0.0, max_rss_bytes: 0 });
+            return Some(ExitInfo::UNKNOWN);
         }
     }
 }

@@ -2,9 +2,9 @@
 //!
 //! A job's start is durable once its worker's journal slot is flushed (`start_journal.rs`).
 //! Its `Running` row, queued once the process runs, and the end of the worker's previous job
-//! that shares its transaction, are then committed whenever the history's writer next commits (within its
-//! `UNAWAITED_WITHIN`): a worker starting a job every millisecond or two costs the history one
-//! disk flush every few jobs rather than one a job. The previous end is shown once that commit
+//! that shares its transaction, are then committed whenever the history's writer next
+//! commits (within its `UNAWAITED_WITHIN`): a worker starting a job every millisecond or two
+//! costs the history one disk flush every few jobs rather than one a job. The previous end is shown once that commit
 //! is confirmed here, which the worker does as the outcome arrives (among its job's events),
 //! and for all of them before it waits for work. Its starts go round a ring of
 //! [`SLOTS_PER_WORKER`] journal slots and it never has more unconfirmed starts than slots, so a

@@ -270,7 +270,10 @@ fn write_whole(path: &Path, lines: &[u8], replace: bool) -> io::Result<()> {
     let part = dir.join(format!(".{}.{}-{made}.part", name.to_string_lossy(), std::process::id()));
     std::fs::write(&part, lines)?;
     let placed = if replace { std::fs::rename(&part, path) } else { std::fs::hard_link(&part, path) };
-    let _ = std::fs::remove_file(&part);
+    // A rename that worked took the part file's name away; anything else leaves it.
+    if !replace || placed.is_err() {
+        let _ = std::fs::remove_file(&part);
+    }
     match placed {
         Err(e) if e.kind() != io::ErrorKind::AlreadyExists => Err(e),
         _ => Ok(()),

@@ -3,13 +3,13 @@
 
 use std::sync::Arc;
 
-use super::super::child;
-use super::super::finish::Ledger;
-use super::super::limits::Confinement;
-use super::super::starts::Starts;
-use super::super::store::JobEntry;
-use super::super::{wording, JobState};
 use crate::config::Config;
+use crate::job::child;
+use crate::job::finish::Ledger;
+use crate::job::limits::Confinement;
+use crate::job::starts::Starts;
+use crate::job::store::JobEntry;
+use crate::job::{wording, JobState};
 use crate::storage::log_file::Level;
 
 /// Starts `entry`'s process, once its start is recorded; `None` (the job ended here) if it
