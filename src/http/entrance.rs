@@ -102,7 +102,8 @@ pub fn progress(call: Call<'_>, id: &str, with_resource: bool) -> Result<Message
     let Call { method, .. } = call;
     let job = find_job(call, id, "The job corresponding to the ID is empty, and the corresponding task progress cannot be obtained.(ID 对应的job为空，不能获取相应的任务进度)",
     )?;
-    // Resource figures are the worker's, sampled once a second: a poll never reads /proc.
+    // Resource figures are the worker's, sampled once a second; the first view of a running
+    // job the worker has not sampled yet takes one (`JobEntry::live_sampled`), once.
     let progress_info: Vec<Value> = job
         .stages
         .map(|s| {
