@@ -22,6 +22,7 @@ pub use super::job_row::{JobRecord, JobUpdate};
 
 use crate::sync::lock;
 
+mod answer;
 mod backup;
 mod retention;
 mod schema;
@@ -30,7 +31,7 @@ mod writer;
 pub use backup::{backup, BackupReport};
 pub use retention::{Cursor, FilesOfJob, CURSOR_START};
 use schema::{SCHEMA, SCHEMA_VERSION};
-use writer::{write_loop, Queued, Write};
+use writer::{write_loop, Ack, Queued, Write};
 
 /// What `jobhistory/list` filters on. `user: None` lists every user's jobs.
 #[derive(Clone, Debug, Default)]
@@ -173,7 +174,7 @@ impl History {
     pub fn update_together_lazy(&self, updates: Vec<(u64, JobUpdate)>) -> Receiver<Result<(), HistoryError>> {
         let (ack, outcome) = crossbeam_channel::bounded(1);
         // Refused, the write drops its end of the channel, which then says the writer stopped.
-        let _ = self.deliver(Queued { write: Write::Together(updates), ack: Some(ack), urgent: false });
+        let _ = self.deliver(Queued { write: Write::Together(updates), ack: Some(Ack::Channel(ack)), urgent: false });
         outcome
     }
 
@@ -191,8 +192,8 @@ impl History {
     /// Queues `write`; with `wait`, it is committed at once and its outcome can be waited for.
     fn queue(&self, write: Write, wait: bool) -> Result<Commit, HistoryError> {
         let (ack, done) = if wait {
-            let (tx, rx) = crossbeam_channel::bounded(1);
-            (Some(tx), Some(rx))
+            let (answer, waiting) = answer::pair();
+            (Some(Ack::Waiter(answer)), Some(waiting))
         } else {
             (None, None)
         };
@@ -305,15 +306,12 @@ impl History {
 
 /// A queued write's commit, to wait for with [`Commit::wait`].
 #[must_use = "a queued write is only known to be durable once waited for"]
-pub struct Commit(Option<crossbeam_channel::Receiver<Result<(), HistoryError>>>);
+pub struct Commit(Option<answer::Waiting>);
 
 impl Commit {
     /// Returns once the write is committed, or why it could not be.
     pub fn wait(self) -> Result<(), HistoryError> {
-        match self.0 {
-            Some(done) => Commit::received(done.recv()),
-            None => Ok(()),
-        }
+        self.0.map_or(Ok(()), answer::Waiting::wait)
     }
 
     /// A write's outcome as received from its channel: a writer that went away without

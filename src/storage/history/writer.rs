@@ -17,8 +17,23 @@ use rusqlite::Connection;
 use super::HistoryError;
 use crate::storage::job_row::{insert_sql, JobRecord, JobUpdate};
 
-/// Where a caller that waits for its commit is told the outcome.
-pub(super) type Ack = Sender<Result<(), HistoryError>>;
+/// Where a caller is told its write's outcome: one waiting for it now, or a channel read later
+/// (a worker selects on it among its job's events).
+pub(super) enum Ack {
+    Waiter(super::answer::Answer),
+    Channel(Sender<Result<(), HistoryError>>),
+}
+
+impl Ack {
+    fn send(self, outcome: Result<(), HistoryError>) {
+        match self {
+            Ack::Waiter(answer) => answer.send(outcome),
+            Ack::Channel(channel) => {
+                let _ = channel.send(outcome);
+            }
+        }
+    }
+}
 
 /// A write, where to say it is done (for callers that want to know), and whether somebody is
 /// waiting for it now (`urgent`: committed at once; otherwise it may wait for one that is).
@@ -102,7 +117,7 @@ fn commit_and_answer(conn: &mut Connection, batch: Vec<Queued>) {
     if commit(conn, &batch).is_ok() {
         for Queued { ack, .. } in batch {
             if let Some(ack) = ack {
-                let _ = ack.send(Ok(()));
+                ack.send(Ok(()));
             }
         }
         return;
@@ -113,7 +128,7 @@ fn commit_and_answer(conn: &mut Connection, batch: Vec<Queued>) {
             HistoryError(format!("write the job history: {e}"))
         });
         if let Some(ack) = queued.ack {
-            let _ = ack.send(result);
+            ack.send(result);
         }
     }
 }
