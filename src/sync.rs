@@ -6,6 +6,8 @@
 //! counters only grow), so the policy is to keep serving with the data as it is rather than let
 //! one bad request take every later request down with it.
 
+pub mod handoff;
+
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// Locks `mutex`, recovering the guard if an earlier holder panicked.

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Sender;
 use mio::Waker;
 
 use super::incoming::transport_error;
@@ -223,14 +223,14 @@ const HANDLER_WRITE_BUDGET: usize = 1024 * 1024;
 
 /// A handler thread: serves handed-over requests one at a time, and gives each connection back.
 pub fn handle_requests(
-    jobs: &Receiver<(Conn, Head)>,
+    jobs: &crate::sync::handoff::Receiver<(Conn, Head)>,
     returner: &Sender<Returned>,
     handler: &Handler,
     waker: &WakePoller,
     stopping: &AtomicBool,
     limits: Limits,
 ) {
-    while let Ok((mut conn, head)) = jobs.recv() {
+    while let Some((mut conn, head)) = jobs.recv() {
         let peer = conn.peer;
         let (wants_keep_alive, head_only, http11) = (head.keep_alive(), head.method == "HEAD", head.http11);
         let mut body = Body::new(&mut conn, &head, limits.io_timeout);

@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Receiver;
 use mio::net::TcpListener;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -89,7 +89,7 @@ struct Poller {
     admission: Admission,
     buffered: usize,
     next_token: usize,
-    work: Sender<(Conn, Head)>,
+    work: crate::sync::handoff::Sender<(Conn, Head)>,
     returns: Receiver<Returned>,
     reserve: Option<File>,
     /// Set while a wake-up for returned connections is on its way (see `conn::WakePoller`).
@@ -110,7 +110,7 @@ pub fn run(
     listener.set_nonblocking(true)?;
     let mut listener = TcpListener::from_std(listener);
     poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
-    let (work, jobs) = crossbeam_channel::unbounded::<(Conn, Head)>();
+    let (work, jobs) = crate::sync::handoff::channel::<(Conn, Head)>();
     let (returner, returns) = crossbeam_channel::unbounded::<Returned>();
     let wake_pending = Arc::new(AtomicBool::new(false));
     for _ in 0..limits.handler_threads.max(1) {

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crate::sync::handoff::{self, Empty, Receiver, Sender};
 
 /// How long a thread without work waits for more before it ends: long enough to bridge the
 /// gaps of a busy server, short enough that an idle one holds no spare threads for long.
@@ -31,7 +31,7 @@ struct Cache {
 fn cache() -> &'static Cache {
     static CACHE: OnceLock<Cache> = OnceLock::new();
     CACHE.get_or_init(|| {
-        let (work_tx, work_rx) = crossbeam_channel::unbounded();
+        let (work_tx, work_rx) = handoff::channel();
         Cache { work_tx, work_rx, idle: AtomicUsize::new(0) }
     })
 }
@@ -47,7 +47,7 @@ pub(super) fn run(work: impl FnOnce() + Send + 'static) -> Result<(), std::io::E
         // work would still get a thread of its own below.
         match cache.work_tx.send(work) {
             Ok(()) => return Ok(()),
-            Err(unsent) => work = unsent.into_inner(),
+            Err(unsent) => work = unsent,
         }
     }
     std::thread::Builder::new().name("portico-job-io".into()).spawn(move || serve(cache, work)).map(drop)
@@ -59,18 +59,18 @@ fn serve(cache: &Cache, first: Work) {
     loop {
         cache.idle.fetch_add(1, Ordering::AcqRel);
         loop {
-            match cache.work_rx.recv_timeout(IDLE_FOR) {
+            match cache.work_rx.recv_deadline(std::time::Instant::now() + IDLE_FOR) {
                 Ok(work) => {
                     work();
                     break;
                 }
-                Err(RecvTimeoutError::Timeout) => {
+                Err(Empty::Timeout) => {
                     // Leaves only if no caller counted on it; otherwise work is on its way.
                     if cache.idle.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1)).is_ok() {
                         return;
                     }
                 }
-                Err(RecvTimeoutError::Disconnected) => return,
+                Err(Empty::Closed) => return,
             }
         }
     }

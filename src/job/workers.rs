@@ -143,7 +143,10 @@ impl Drop for BusyGuard<'_> {
     fn drop(&mut self) {
         let mut busy = lock(&self.0.busy);
         *busy = busy.saturating_sub(1);
-        self.0.idle.notify_all();
+        // Only a shutdown waits, and only for none: a wake-up (a system call) a job was waste.
+        if *busy == 0 {
+            self.0.idle.notify_all();
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::thread::JoinHandle;
 
-use crossbeam_channel::{Receiver, RecvError, Sender};
+use crossbeam_channel::{Receiver, RecvError};
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
@@ -70,7 +70,7 @@ pub struct History {
     path: std::path::PathBuf,
     /// A random id made when the database was created: names this history among all others.
     instance_id: String,
-    writes: Mutex<Option<Sender<Queued>>>,
+    writes: Mutex<Option<crate::sync::handoff::Sender<Queued>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     readers: Mutex<Vec<Connection>>,
 }
@@ -107,7 +107,7 @@ impl History {
         let instance_id: String = conn
             .query_row("SELECT value FROM meta WHERE key = 'instance_id'", [], |r| r.get(0))
             .map_err(db_error("read the history's id"))?;
-        let (tx, rx) = crossbeam_channel::unbounded();
+        let (tx, rx) = crate::sync::handoff::channel();
         let writer = std::thread::Builder::new()
             .name("portico-history".into())
             .spawn(move || write_loop(conn, &rx))

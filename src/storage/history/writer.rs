@@ -10,12 +10,13 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::Sender;
 use rusqlite::types::ToSql;
 use rusqlite::Connection;
 
 use super::HistoryError;
 use crate::storage::job_row::{insert_sql, JobRecord, JobUpdate};
+use crate::sync::handoff::{Empty, Receiver};
 
 /// Where a caller is told its write's outcome: one waiting for it now, or a channel read later
 /// (a worker selects on it among its job's events).
@@ -75,29 +76,23 @@ pub(super) fn write_loop(mut conn: Connection, writes: &Receiver<Queued>) {
     let mut unawaited_since: Option<Instant> = None;
     loop {
         let next = match unawaited_since {
-            None => writes.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            None => writes.recv().ok_or(Empty::Closed),
             Some(since) => writes.recv_deadline(since + UNAWAITED_WITHIN),
         };
         match next {
             Ok(first) => {
-                let mut awaited = first.urgent;
+                let already = batch.len();
                 batch.push(first);
-                while batch.len() < MAX_BATCH {
-                    match writes.try_recv() {
-                        Ok(next) => {
-                            awaited |= next.urgent;
-                            batch.push(next);
-                        }
-                        Err(_) => break,
-                    }
-                }
+                let room = MAX_BATCH.saturating_sub(batch.len());
+                writes.take_queued(&mut batch, room);
+                let awaited = batch[already..].iter().any(|queued| queued.urgent);
                 let since = *unawaited_since.get_or_insert_with(Instant::now);
                 if !awaited && batch.len() < MAX_BATCH && since.elapsed() < UNAWAITED_WITHIN {
                     continue;
                 }
             }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => {
+            Err(Empty::Timeout) => {}
+            Err(Empty::Closed) => {
                 commit_and_answer(&mut conn, std::mem::take(&mut batch));
                 return;
             }
