@@ -125,8 +125,7 @@ impl Budget {
         lock(&self.state).closed
     }
 
-    /// Bytes held now (for tests).
-    #[cfg(test)]
+    /// Bytes held now: lines read and not yet taken in by the worker.
     pub fn held(&self) -> usize {
         lock(&self.state).held
     }

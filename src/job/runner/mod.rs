@@ -1,8 +1,10 @@
 //! One job's life on a worker thread: start the process, pump its output, obey control
 //! signals and deadlines, and record how it ended.
 //!
-//! The worker thread owns the child completely. Its io thread (`job_io.rs`) turns stdout and
-//! stderr into line events and tells when the main process ends; the worker blocks on
+//! The worker thread owns the child completely. `job_io.rs` turns stdout and stderr into line
+//! events and tells when the main process ends, watching from the worker's own thread for the
+//! job's first milliseconds (most trivial jobs end within them) and then from an io thread;
+//! the worker blocks on
 //! `crossbeam_channel::select!` over those events, the job's wake-ups, and the nearest deadline
 //! (kill escalation, run timeout, output drain, resource sample). Nothing else touches the
 //! process group, except `workers.rs` killing it after a panic here. It must not know HTTP. A wake-up only says "look again": kill and pause intent live in the job's
@@ -109,7 +111,8 @@ pub fn run(
     // The io thread, if it waits for room, is let go once the worker stops reading, however
     // it stops.
     let _release_io = CloseOnDrop(Arc::clone(&budget));
-    let watched = job_io::spawn(child, Arc::clone(&budget), events_tx);
+    // Watched by this thread for its first milliseconds, unless a kill or pause comes.
+    let watched = job_io::spawn(child, Arc::clone(&budget), events_tx, || !wakes.is_empty());
 
     let mut run = Run::new(config, ledger, entry, pgid, confinement, starts);
     if let Err(pid) = watched {
