@@ -152,3 +152,21 @@ fn a_silent_jobs_log_is_a_file_only_once_read_and_survives_a_crash_either_way() 
     assert_eq!(server.log_lines(&silent), lines, "the file made before the crash is the same log");
     assert!(server.log_lines(&printing).contains(&"printed".to_string()));
 }
+
+/// A job's summary says how long it ran, counted from its spawn: a job that ends within the
+/// first milliseconds its worker watches it itself must not read `ran 0.000s`.
+#[test]
+fn a_short_jobs_summary_counts_its_run_from_the_spawn() {
+    let server = Portico::start();
+    let (exec_id, _) = server.submit_shell("sleep 0.003");
+    assert_eq!(server.wait_done(&exec_id), "Succeed");
+    let lines = server.log_lines(&exec_id);
+    let summary = lines.iter().find(|l| l.contains("Job ended: exit code")).expect("the summary line");
+    let ran: f64 = summary
+        .split("ran ")
+        .nth(1)
+        .and_then(|rest| rest.split('s').next())
+        .and_then(|seconds| seconds.parse().ok())
+        .unwrap_or_else(|| panic!("no run time in {summary}"));
+    assert!(ran >= 0.003, "a 3 ms sleep ran {ran}s by its summary: {summary}");
+}

@@ -77,6 +77,9 @@ pub fn run(
     let (child, confinement) = start::spawn(config, ledger, starts, entry)?;
     let pgid = child.id() as i32;
     let started_at_ms = clock::now_millis();
+    // Its run's clock (timeout, the summary's duration) starts here, not after the first
+    // milliseconds the worker may spend watching it.
+    let started = Instant::now();
     // Not sampled here: the first view of the running job takes a sample if the worker has
     // not yet (`JobEntry::live_sampled`).
     let start_ticks = control::start_ticks(pgid);
@@ -114,7 +117,7 @@ pub fn run(
     // Watched by this thread for its first milliseconds, unless a kill or pause comes.
     let watched = job_io::spawn(child, Arc::clone(&budget), events_tx, || !wakes.is_empty());
 
-    let mut run = Run::new(config, ledger, entry, pgid, confinement, starts);
+    let mut run = Run::new(config, ledger, entry, (pgid, started), confinement, starts);
     if let Err(pid) = watched {
         // Nothing watches the process: end it and reap it here.
         run.signal(libc::SIGKILL);
@@ -188,7 +191,7 @@ impl<'a> Run<'a> {
         config: &'a Config,
         ledger: &'a Ledger,
         entry: &'a Arc<JobEntry>,
-        pgid: i32,
+        (pgid, started): (i32, Instant),
         confinement: Confinement,
         starts: &'a mut Starts,
     ) -> Run<'a> {
@@ -197,7 +200,7 @@ impl<'a> Run<'a> {
             ledger,
             entry,
             pgid,
-            started: Instant::now(),
+            started,
             result: None,
             result_broken: false,
             cut_noted: HashSet::new(),
