@@ -144,7 +144,13 @@ impl<T> Clone for Receiver<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        lock(&self.0.state).receivers -= 1;
+        let mut state = lock(&self.0.state);
+        state.receivers -= 1;
+        // Nobody will take what is left: dropped now, not whenever the last sender goes, so
+        // that what it holds (a caller's answer, a connection) says so at once.
+        let left = if state.receivers == 0 { std::mem::take(&mut state.items) } else { VecDeque::new() };
+        drop(state);
+        drop(left);
     }
 }
 
@@ -195,7 +201,10 @@ mod tests {
         all.sort_unstable();
         assert_eq!(all, (0..400).collect::<Vec<_>>(), "every item once");
         let (tx, rx) = channel();
+        let held = Arc::new(());
+        tx.send(Arc::clone(&held)).unwrap();
         drop(rx);
-        assert_eq!(tx.send(1), Err(1));
+        assert_eq!(Arc::strong_count(&held), 1, "what no receiver can take is dropped with the last one");
+        assert!(tx.send(held).is_err());
     }
 }
