@@ -10,7 +10,8 @@ use serde_json::{json, Map, Value};
 use super::kill_one;
 use crate::http::call::{json_body, Call};
 use crate::http::message::{ApiError, Message};
-use crate::job::task_id_of;
+use crate::job::view::JobView;
+use crate::job::{task_id_of, JobState};
 use crate::logging::shown;
 
 /// Linkis's words for lists that are not lists.
@@ -37,22 +38,32 @@ pub fn kill_jobs(call: Call<'_>) -> Result<Message, ApiError> {
         ));
     }
     let count = exec_ids.len().max(task_ids.len());
-    let mut messages = Vec::with_capacity(count);
-    for i in 0..count {
-        let (exec_id, task_id) = (exec_ids.get(i), task_ids.get(i).map(u64::to_string));
-        let name = exec_id.cloned().or(task_id.clone()).unwrap_or_default();
+    let jobs: Vec<(String, Option<JobView>)> = (0..count)
+        .map(|i| {
+            let (exec_id, task_id) = (exec_ids.get(i), task_ids.get(i).map(u64::to_string));
+            let name = exec_id.cloned().or(task_id.clone()).unwrap_or_default();
+            let found = exec_id
+                .and_then(|id| context.scheduler.view(id))
+                .or_else(|| task_id.and_then(|id| context.scheduler.view(&id)));
+            (name, found)
+        })
+        .collect();
+    // The queued jobs first: killed after a running one, a queued job could be started by the
+    // very worker that killing the running one set free, before its own kill came.
+    let mut order: Vec<usize> = (0..count).collect();
+    order.sort_by_key(|&i| !jobs[i].1.as_ref().is_some_and(|job| job.state == JobState::Inited));
+    let mut messages = vec![Value::Null; count];
+    for i in order {
+        let (name, found) = &jobs[i];
         let job_method = format!("/api/entrance/{name}/kill");
-        let found = exec_id
-            .and_then(|id| context.scheduler.view(id))
-            .or_else(|| task_id.and_then(|id| context.scheduler.view(&id)));
         let answer = match found {
-            Some(job) => kill_one(context, caller, &job, &job_method),
+            Some(job) => kill_one(context, caller, job, &job_method),
             None => Err(ApiError::JobNotFound(format!(
                 "Can't find the job {name:?}, kill failed.(不能找到对应的job，kill失败)"
             ))),
         };
         let message = answer.unwrap_or_else(|e| e.into_message(&job_method));
-        messages.push(json!({"method": message.method, "status": message.status, "message": message.message, "data": message.data}));
+        messages[i] = json!({"method": message.method, "status": message.status, "message": message.message, "data": message.data});
     }
     Ok(Message::ok(method, json!({"messages": messages})).with_message("success"))
 }
