@@ -22,7 +22,6 @@ pub use super::job_row::{JobRecord, JobUpdate};
 
 use crate::sync::lock;
 
-mod answer;
 mod backup;
 mod retention;
 mod schema;
@@ -192,7 +191,7 @@ impl History {
     /// Queues `write`; with `wait`, it is committed at once and its outcome can be waited for.
     fn queue(&self, write: Write, wait: bool) -> Result<Commit, HistoryError> {
         let (ack, done) = if wait {
-            let (answer, waiting) = answer::pair();
+            let (answer, waiting) = crate::sync::handoff::channel();
             (Some(Ack::Waiter(answer)), Some(waiting))
         } else {
             (None, None)
@@ -306,19 +305,26 @@ impl History {
 
 /// A queued write's commit, to wait for with [`Commit::wait`].
 #[must_use = "a queued write is only known to be durable once waited for"]
-pub struct Commit(Option<answer::Waiting>);
+pub struct Commit(Option<crate::sync::handoff::Receiver<Result<(), HistoryError>>>);
 
 impl Commit {
     /// Returns once the write is committed, or why it could not be.
     pub fn wait(self) -> Result<(), HistoryError> {
-        self.0.map_or(Ok(()), answer::Waiting::wait)
+        // It sleeps until answered (a channel's receive would spin and yield its core first:
+        // with eight submissions waiting for their group commit, an eighth of the server's
+        // CPU); a writer that went away without answering counts as a failure.
+        self.0.map_or(Ok(()), |done| done.recv().unwrap_or_else(|| Err(writer_stopped())))
     }
 
     /// A write's outcome as received from its channel: a writer that went away without
     /// saying counts as a failure.
     pub fn received(message: Result<Result<(), HistoryError>, RecvError>) -> Result<(), HistoryError> {
-        message.unwrap_or_else(|_| Err(HistoryError("the history writer stopped".into())))
+        message.unwrap_or_else(|_| Err(writer_stopped()))
     }
+}
+
+fn writer_stopped() -> HistoryError {
+    HistoryError("the history writer stopped".into())
 }
 
 impl Drop for History {

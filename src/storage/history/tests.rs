@@ -364,3 +364,14 @@ fn a_backup_is_one_whole_file_that_never_replaces_another() {
     assert!(refused.0.contains("already exists"), "{refused}");
     assert!(backup(&dir.path().join("none.db"), &dir.path().join("x.db")).is_err());
 }
+
+#[test]
+fn a_commit_hears_its_answer_across_threads_and_a_writer_gone_unanswered_is_a_failure() {
+    let (answer, waiting) = crate::sync::handoff::channel();
+    std::thread::spawn(move || answer.send(Err(HistoryError("disk full".into()))).is_ok()).join().unwrap();
+    assert_eq!(Commit(Some(waiting)).wait().unwrap_err().0, "disk full", "an answer sent before the wait is kept");
+    let (answer, waiting) = crate::sync::handoff::channel::<Result<(), HistoryError>>();
+    drop(answer);
+    assert!(Commit(Some(waiting)).wait().unwrap_err().0.contains("stopped"));
+    assert!(Commit(None).wait().is_ok(), "nothing to wait for");
+}

@@ -21,14 +21,16 @@ use crate::sync::handoff::{Empty, Receiver};
 /// Where a caller is told its write's outcome: one waiting for it now, or a channel read later
 /// (a worker selects on it among its job's events).
 pub(super) enum Ack {
-    Waiter(super::answer::Answer),
+    Waiter(crate::sync::handoff::Sender<Result<(), HistoryError>>),
     Channel(Sender<Result<(), HistoryError>>),
 }
 
 impl Ack {
     fn send(self, outcome: Result<(), HistoryError>) {
         match self {
-            Ack::Waiter(answer) => answer.send(outcome),
+            Ack::Waiter(waiter) => {
+                let _ = waiter.send(outcome);
+            }
             Ack::Channel(channel) => {
                 let _ = channel.send(outcome);
             }
