@@ -103,12 +103,8 @@ fn watch_inline(
         {
             return false;
         }
-        fds.clear();
-        fds.extend(pipes.iter().map(|pipe| libc::pollfd { fd: pipe.fd.as_raw_fd(), events: libc::POLLIN, revents: 0 }));
         // Without a pidfd the process is looked at when the time is up, or a pipe moves.
-        if let (Some(pidfd), true) = (pidfd, pipes.is_empty()) {
-            fds.push(libc::pollfd { fd: pidfd.as_raw_fd(), events: libc::POLLIN, revents: 0 });
-        }
+        poll_set(&mut fds, pipes, pidfd.filter(|_| pipes.is_empty()));
         let timeout = i32::try_from(left.as_micros().div_ceil(1000)).unwrap_or(i32::MAX);
         // SAFETY: `fds` is a valid array of its length for the call.
         let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
@@ -118,18 +114,8 @@ fn watch_inline(
             }
             return false;
         }
-        let mut index = 0;
-        let mut polled = fds.iter();
-        while index < pipes.len() {
-            if polled.next().is_none_or(|fd| fd.revents == 0) {
-                index += 1;
-                continue;
-            }
-            match drain(&mut pipes[index], &mut buffer, budget, events, 1) {
-                Drained::Open => index += 1,
-                Drained::Ended => pipes.remove(index).cutter.finish(budget, events),
-                Drained::Unheard => return false,
-            }
+        if !read_ready(pipes, &fds, (&mut buffer, 1), budget, events) {
+            return false;
         }
     }
 }
@@ -250,15 +236,8 @@ fn watch_with(
         if ended && pipes.is_empty() {
             return;
         }
-        fds.clear();
-        fds.extend(pipes.iter().map(|pipe| libc::pollfd { fd: pipe.fd.as_raw_fd(), events: libc::POLLIN, revents: 0 }));
-        let watching = match (&pidfd, ended) {
-            (Some(pidfd), false) => {
-                fds.push(libc::pollfd { fd: pidfd.as_raw_fd(), events: libc::POLLIN, revents: 0 });
-                true
-            }
-            _ => false,
-        };
+        let watching = pidfd.is_some() && !ended;
+        poll_set(&mut fds, &pipes, pidfd.as_ref().filter(|_| watching));
         let timeout = match (ended, watching) {
             (true, _) => RECHECK_MS,
             (false, true) => -1,
@@ -275,24 +254,42 @@ fn watch_with(
             continue;
         }
         process_ready = !watching || fds.last().is_some_and(|fd| fd.revents != 0);
-        let mut index = 0;
-        let mut polled = fds.iter();
-        while index < pipes.len() {
-            let readable = polled.next().is_some_and(|fd| fd.revents != 0);
-            if !readable {
-                index += 1;
-                continue;
-            }
-            match drain(&mut pipes[index], buffer, budget, events, usize::MAX) {
-                Drained::Open => index += 1,
-                Drained::Ended => pipes.remove(index).cutter.finish(budget, events),
-                Drained::Unheard => {
-                    pipes.clear();
-                    break;
-                }
-            }
+        if !read_ready(&mut pipes, &fds, (buffer, usize::MAX), budget, events) {
+            pipes.clear();
         }
     }
+}
+
+/// `fds` made the poll set of `pipes`, then of `process` if given.
+fn poll_set(fds: &mut Vec<libc::pollfd>, pipes: &[Pipe], process: Option<&OwnedFd>) {
+    fds.clear();
+    let watched = pipes.iter().map(|pipe| pipe.fd.as_raw_fd()).chain(process.map(AsRawFd::as_raw_fd));
+    fds.extend(watched.map(|fd| libc::pollfd { fd, events: libc::POLLIN, revents: 0 }));
+}
+
+/// Reads the pipes `polled` (their poll set) says are ready, at most `reads` reads of the
+/// buffer each, and lets go of those that ended; `false` once the worker no longer listens.
+fn read_ready(
+    pipes: &mut Vec<Pipe>,
+    polled: &[libc::pollfd],
+    (buffer, reads): (&mut [u8], usize),
+    budget: &Arc<Budget>,
+    events: &Sender<Event>,
+) -> bool {
+    let mut index = 0;
+    let mut polled = polled.iter();
+    while index < pipes.len() {
+        if polled.next().is_none_or(|fd| fd.revents == 0) {
+            index += 1;
+            continue;
+        }
+        match drain(&mut pipes[index], buffer, budget, events, reads) {
+            Drained::Open => index += 1,
+            Drained::Ended => pipes.remove(index).cutter.finish(budget, events),
+            Drained::Unheard => return false,
+        }
+    }
+    true
 }
 
 #[cfg(test)]
