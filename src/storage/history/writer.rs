@@ -136,12 +136,17 @@ type Position = (usize, usize);
 /// Every job update of `batch` with its row and position, in order.
 fn updates_of(batch: &[Queued]) -> impl Iterator<Item = (Position, u64, &JobUpdate)> {
     batch.iter().enumerate().flat_map(|(index, queued)| {
-        let updates: Vec<(u64, &JobUpdate)> = match &queued.write {
-            Write::Update(task_id, update) => vec![(*task_id, &**update)],
-            Write::Together(updates) => updates.iter().map(|(task_id, update)| (*task_id, update)).collect(),
-            _ => Vec::new(),
+        // No allocation a write: a single update, or the slice of a `Together`.
+        let together: &[(u64, JobUpdate)] = match &queued.write {
+            Write::Together(updates) => updates,
+            _ => &[],
         };
-        updates.into_iter().enumerate().map(move |(within, (task_id, update))| ((index, within), task_id, update))
+        let single = match &queued.write {
+            Write::Update(task_id, update) => Some((*task_id, &**update)),
+            _ => None,
+        };
+        let updates = single.into_iter().chain(together.iter().map(|(task_id, update)| (*task_id, update)));
+        updates.enumerate().map(move |(within, (task_id, update))| ((index, within), task_id, update))
     })
 }
 
