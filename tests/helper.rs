@@ -385,7 +385,7 @@ impl Client {
 
     /// The job's history record once it has ended (`None` before).
     pub fn ended_record(&self, task_id: u64) -> Option<Value> {
-        let task = self.ok(&format!("jobhistory/{task_id}/get"))["task"].clone();
+        let task = self.history_task(task_id);
         matches!(task["status"].as_str(), Some("Succeed" | "Failed" | "Cancelled" | "Timeout")).then_some(task)
     }
 

@@ -131,13 +131,13 @@ impl Engine {
     /// there (what a job leaves behind is kept for its owner). The directory is listed once:
     /// most jobs' directories hold nothing, and four removals tried were four path walks.
     pub fn clean_up(self, work_dir: &Path) -> bool {
-        let mut left = 0;
+        let mut emptied = true;
         for entry in std::fs::read_dir(work_dir).into_iter().flatten().flatten() {
             let name = entry.file_name();
             if [shell::SCRIPT, python::SCRIPT, python::HELPER, sqlite::SCRIPT].iter().any(|file| name == *file) {
                 let _ = std::fs::remove_file(entry.path());
             } else {
-                left += 1;
+                emptied = false;
             }
         }
         if self == Engine::Spark {
@@ -148,7 +148,7 @@ impl Engine {
             let _ = std::fs::remove_dir_all(work_dir.join("tmp"));
             return false;
         }
-        left == 0
+        emptied
     }
 
     /// Whether what a job prints on stdout is its TEXT result set. Not for Spark SQL: its

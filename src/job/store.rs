@@ -104,6 +104,12 @@ pub struct JobLive {
 }
 
 impl JobLive {
+    /// Takes in a resource sample of the running job, and notes that it has one.
+    pub(super) fn record_sample(&mut self, sample: super::view::Resources) {
+        self.resources.update(sample);
+        self.sampled = true;
+    }
+
     fn new() -> JobLive {
         JobLive {
             state: JobState::Inited,
@@ -277,15 +283,18 @@ impl JobEntry {
     /// once-a-second sample; that was 17% of a worker's own CPU in the job throughput
     /// benchmark, for jobs nobody polled. Now only a job somebody looks at pays for it.
     pub(super) fn live_sampled(&self) -> JobLive {
-        let live = self.live().clone();
-        let (JobState::Running, Some(pgid), false) = (live.state, live.pgid, live.sampled) else {
-            return live;
+        let pgid = {
+            let live = self.live();
+            let (JobState::Running, Some(pgid), false) = (live.state, live.pgid, live.sampled) else {
+                return live.clone();
+            };
+            pgid
         };
+        // Sampled outside the lock: reading /proc must not hold up the worker.
         let sample = super::control::sample_job(pgid);
         let mut live = self.live();
         if !live.sampled {
-            live.resources.update(sample);
-            live.sampled = true;
+            live.record_sample(sample);
         }
         live.clone()
     }

@@ -68,11 +68,7 @@ impl Run<'_> {
 
     pub(super) fn sample(&mut self) {
         let sample = control::sample_job(self.pgid);
-        {
-            let mut live = self.entry.live();
-            live.resources.update(sample);
-            live.sampled = true;
-        }
+        self.entry.live().record_sample(sample);
         self.trim_results();
         if self.over_limit.is_none() && matches!(self.phase, Phase::Running { .. }) && self.killed.is_none() {
             if let Some(reason) = self.confinement.breach(&sample) {
