@@ -44,16 +44,9 @@ struct Submitter {
 
 impl Submitter {
     fn new(server: &common::Server) -> Submitter {
-        let body = r#"{"executionContent":{"code":"true","runType":"shell"},"labels":{"engineType":"shell-1"}}"#;
-        let request = format!(
-            "POST /api/rest_j/v1/entrance/submit HTTP/1.1\r\nHost: x\r\nToken-Code: {}\r\nToken-User: hadoop\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            server.token,
-            body.len()
-        );
         let stream = TcpStream::connect(server.addr).expect("connect");
         stream.set_nodelay(true).expect("nodelay");
-        Submitter { stream, request: request.into_bytes() }
+        Submitter { stream, request: common::submit_request(server, "true") }
     }
 
     /// Submits once; the server must accept it (whether it ran is the watcher's to see).

@@ -161,6 +161,20 @@ pub fn status_request(server: &Server, task: u64, close: bool) -> Vec<u8> {
     .into_bytes()
 }
 
+/// A raw keep-alive submission of the shell `code` (a JSON string's contents) with the
+/// server's token.
+pub fn submit_request(server: &Server, code: &str) -> Vec<u8> {
+    let body =
+        format!(r#"{{"executionContent":{{"code":"{code}","runType":"shell"}},"labels":{{"engineType":"shell-1"}}}}"#);
+    format!(
+        "POST /api/rest_j/v1/entrance/submit HTTP/1.1\r\nHost: x\r\nToken-Code: {}\r\nToken-User: hadoop\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        server.token,
+        body.len()
+    )
+    .into_bytes()
+}
+
 /// A value from `/proc/<pid>/status` (`VmRSS`, `VmHWM` in KiB, `Threads`).
 pub fn proc_status(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
